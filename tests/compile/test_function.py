@@ -1,0 +1,209 @@
+"""th.function: calling, caching, input validation, updates, errors, generated source."""
+import logging
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pytest
+import torch
+
+import theon as th
+from theon.errors import InputError, KernelError
+
+
+@dataclass(frozen=True)
+class Explode(th.Op):
+    """A test op whose kernel fails when any input element is negative."""
+    name: ClassVar[str] = "explode"
+
+    def infer(self, x):
+        return [x.type]
+
+    def kernel(self, x):
+        if bool((x < 0).any()):
+            raise ValueError("negative input")
+        return x.clone()
+
+
+def test_logistic_regression_step_from_the_issue():
+    rng = np.random.default_rng(0)
+    x = th.tensor("x", shape=(None, 784))
+    y = th.tensor("y", shape=(None,), dtype="int64")
+    W = th.shared(rng.standard_normal((784, 10)).astype("float32") * 0.01, name="W")
+    b = th.shared(np.zeros(10, "float32"), name="b")
+    logits = x @ W + b
+    loss = th.nn.cross_entropy(logits, y).mean()
+    gW, gb = th.grad(loss, [W, b])
+    train = th.function([x, y], loss, updates=[(W, W - 0.1 * gW), (b, b - 0.1 * gb)])
+    xs = rng.random((64, 784)).astype("float32")
+    ys = rng.integers(0, 10, 64)
+    losses = [float(train(xs, ys)) for _ in range(20)]
+    assert losses[0] == pytest.approx(np.log(10), rel=0.05)
+    assert losses[-1] < losses[0] * 0.8
+    assert "def " in train.source and "cross_entropy" in train.source
+
+
+def test_second_call_with_same_shapes_reuses_the_program():
+    x = th.tensor("x", (None,))
+    f = th.function([x], th.exp(x))
+    f(np.zeros(3, "float32"))
+    f(np.ones(3, "float32"))
+    assert f.compile_count == 1
+    f(np.ones(5, "float32"))
+    assert f.compile_count == 2
+
+
+def test_recompile_log_names_the_input_and_both_shapes(caplog):
+    x = th.tensor("x", (None, 2))
+    f = th.function([x], x * 2, name="double")
+    with caplog.at_level(logging.INFO, logger="theon.compile"):
+        f(np.zeros((3, 2), "float32"))
+        f(np.zeros((7, 2), "float32"))
+    assert "recompiling double: input 0 ('x') changed shape from (3, 2) to (7, 2)" in caplog.text
+
+
+def test_wrong_argument_count_and_names():
+    x, y = th.tensor("x", (2,)), th.tensor("y", (2,))
+    f = th.function([x, y], x + y)
+    with pytest.raises(InputError, match="missing argument"):
+        f(np.zeros(2, "float32"))
+    with pytest.raises(InputError, match="no input named 'z'"):
+        f(np.zeros(2, "float32"), z=np.zeros(2, "float32"))
+    np.testing.assert_array_equal(f(y=np.ones(2, "float32"), x=np.ones(2, "float32")), [2, 2])
+
+
+def test_unsafe_dtype_rank_and_shape_are_rejected_naming_the_input():
+    x = th.tensor("x", (None, 3), "float32")
+    f = th.function([x], x * 2)
+    with pytest.raises(InputError, match=r"input 0 \('x'\) expects float32; got float64"):
+        f(np.zeros((2, 3)))
+    with pytest.raises(InputError, match=r"expects shape \(\?, 3\); got shape \(2, 4\)"):
+        f(np.zeros((2, 4), "float32"))
+    with pytest.raises(InputError, match=r"got shape \(3,\)"):
+        f(np.zeros(3, "float32"))
+    # safe casts and Python lists are accepted
+    np.testing.assert_array_equal(f(np.ones((1, 3), "int16")), [[2, 2, 2]])
+    np.testing.assert_array_equal(f([[1.0, 2.0, 3.0]]), [[2, 4, 6]])
+
+
+def test_inputs_not_listed_are_named():
+    x, y = th.tensor("x", (2,)), th.tensor("y", (2,))
+    with pytest.raises(InputError, match="not listed in inputs: y"):
+        th.function([x], x + y)
+
+
+def test_updates_are_computed_before_any_shared_is_written():
+    a = th.shared(np.float32(1.0), name="a")
+    b = th.shared(np.float32(2.0), name="b")
+    swap = th.function([], [], updates=[(a, b), (b, a)])
+    swap()
+    assert a.get_value() == 2.0 and b.get_value() == 1.0
+
+
+def test_a_failing_call_changes_no_shared_variable_and_names_the_op_and_line():
+    x = th.tensor("x", (3,))
+    counter = th.shared(np.float32(0.0), name="counter")
+    w = th.shared(np.ones(3, "float32"), name="w")
+    out = Explode()(x * w)  # the failing line
+    f = th.function([x], out, updates=[(counter, counter + 1), (w, w * 2)])
+    f(np.ones(3, "float32"))
+    with pytest.raises(KernelError) as info:
+        f(-np.ones(3, "float32"))
+    msg = str(info.value)
+    assert "explode" in msg and "(3,)" in msg and "negative input" in msg
+    assert f"{__file__}:" in msg and "Explode()(x * w)" in msg
+    assert counter.get_value() == 1.0
+    np.testing.assert_array_equal(w.get_value(), [2, 2, 2])
+
+
+def test_outputs_never_alias_inputs_shared_or_constants():
+    x = th.tensor("x", (3,))
+    s = th.shared(np.ones(3, "float32"))
+    f = th.function([x], [x, s, th.constant(np.arange(3, dtype="float32"))])
+    a = np.zeros(3, "float32")
+    out_x, out_s, out_c = f(a)
+    out_x[0] = out_s[0] = out_c[0] = 42
+    assert a[0] == 0 and s.get_value()[0] == 1
+    assert f(a)[2][0] == 0
+
+
+def test_givens_substitute_before_compiling():
+    x, y = th.tensor("x", ()), th.tensor("y", ())
+    f = th.function([y], x * 3, givens={x: y + 1})
+    assert f(np.float32(1)) == 6
+
+
+def test_keep_on_device_returns_torch_tensors():
+    x = th.tensor("x", (2,))
+    out = th.function([x], x + 1, keep_on_device=True)(np.zeros(2, "float32"))
+    assert isinstance(out, torch.Tensor) and out.device.type == "cpu"
+
+
+def test_elementwise_chain_reuses_dead_buffers_and_frees_them():
+    x = th.tensor("x", (1000,))
+    f = th.function([x], th.tanh(th.exp(x) * 2 + 1) - 3)
+    f(np.zeros(1000, "float32"))
+    assert f.source.count("out=") >= 3
+    assert "del " in f.source
+
+
+def test_reused_buffers_never_clobber_values_still_needed():
+    x = th.tensor("x", (4,))
+    a = th.exp(x)
+    b = a * 2          # a is still needed below: it must not be overwritten here
+    c = th.sin(a) + b
+    got = th.function([x], [c, b])(np.arange(4, dtype="float32"))
+    a_ = np.exp(np.arange(4, dtype="float32"))
+    np.testing.assert_allclose(got[0], np.sin(a_) + a_ * 2, rtol=1e-6)
+    np.testing.assert_allclose(got[1], a_ * 2, rtol=1e-6)
+
+
+def test_constants_fold_when_compiling():
+    x = th.tensor("x", (3,))
+    c = th.constant(np.array([1.0, 2.0, 3.0], "float32"))
+    f = th.function([x], x + th.exp(c) * 2)
+    f(np.zeros(3, "float32"))
+    assert "exp" not in f.source
+    np.testing.assert_allclose(f(np.zeros(3, "float32")), np.exp([1, 2, 3]) * 2, rtol=1e-6)
+
+
+def test_stable_rewrites_keep_extreme_values_finite():
+    x = th.tensor("x", (3,), "float64")
+    f = th.function([x], [th.log(th.sigmoid(x)), th.log(1 + x), th.exp(x) - 1])
+    a = np.array([-1000.0, 1e-18, 0.0])
+    log_sig, log1p, expm1 = f(a)
+    assert np.isfinite(log_sig[0]) and log_sig[0] == pytest.approx(-1000.0)
+    assert log1p[1] == pytest.approx(1e-18) and expm1[1] == pytest.approx(1e-18)
+
+
+def test_default_update_applies_unless_overridden():
+    step = th.shared(np.int64(0), name="step")
+    step.default_update = step + 1
+    x = th.tensor("x", ())
+    f = th.function([x], x + step)
+    f(np.float32(0))
+    f(np.float32(0))
+    assert step.get_value() == 2
+    g = th.function([x], x + step, updates=[(step, step * 0)])
+    g(np.float32(0))
+    assert step.get_value() == 0
+
+
+def test_symbolic_dims_become_constants_when_specialised():
+    x = th.tensor("x", (None, 3))
+    n = x.shape[0]
+    z = th.zeros((n, 2))
+    f = th.function([x], [z, th.ones_like(x)])
+    zeros, ones = f(np.zeros((5, 3), "float32"))
+    assert zeros.shape == (5, 2) and ones.shape == (5, 3)
+    assert "shape_of" not in f.source
+
+
+def test_source_is_readable_python():
+    x = th.tensor("x", (2,))
+    f = th.function([x], th.exp(x))
+    with pytest.raises(RuntimeError, match="not been compiled"):
+        f.source  # noqa: B018
+    f.compile_for(np.zeros(2, "float32"))
+    assert f.source.startswith("def ") and "exp" in f.source
+    compile(f.source, "<check>", "exec")

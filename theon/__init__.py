@@ -1,0 +1,14 @@
+"""theon: a symbolic deep-learning framework. Describe a computation as a graph, differentiate
+it symbolically, and compile it into a fast program for the CPU or a CUDA GPU."""
+from . import config, errors  # noqa: F401
+from .graph import Constant, Shared, Variable, constant, shared  # noqa: F401
+from .ops import *  # noqa: F401,F403
+from .ops import __all__ as _ops_all
+from .autodiff import grad, hessian, jacobian, jvp, vjp  # noqa: F401
+from .compile import Function, function  # noqa: F401
+from . import nn, testing  # noqa: F401,E402
+
+__version__ = "0.1.0"
+
+__all__ = ["Constant", "Shared", "Variable", "constant", "shared", "grad", "hessian", "jacobian",
+           "jvp", "vjp", "Function", "function", "nn", "testing", *_ops_all]

@@ -1,0 +1,301 @@
+"""`th.function`: compile a graph once per call signature and run it.
+
+The first call with a given set of input shapes specialises the graph to those shapes,
+optimises it and generates a program; later calls with the same shapes go straight to the
+cached program. Every update value is computed before any shared variable is written, and
+a call that fails leaves every shared variable as it was.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import torch
+
+from ..backend.device import default_device, resolve_device
+from ..backend.interop import dtype_name, source_dtype, to_numpy, torch_dtype
+from ..errors import InputError, KernelError
+from ..graph import Constant, Shared, TensorType, Variable, graph_inputs, replace, toposort
+from ..graph.types import format_shape
+from ..ops.base import as_variable
+from ..ops.elementwise import cast
+from .codegen import generate
+from .memory import plan as plan_memory
+from .pipeline import optimize
+
+log = logging.getLogger("theon.compile")
+
+
+def function(inputs, outputs, updates=None, givens=None, device=None, keep_on_device=False,
+             name: str | None = None) -> "Function":
+    """Compile `outputs` as a function of `inputs`.
+
+    updates: [(shared, new_value), ...] or {shared: new_value}, applied after each call.
+    givens: {variable: replacement} substituted into the graph before compiling.
+    device: 'cpu', 'cuda' or 'cuda:N' (default: THEON_DEVICE, else CUDA if present).
+    keep_on_device: return torch tensors on the device instead of NumPy arrays.
+    """
+    return Function(inputs, outputs, updates, givens, device, keep_on_device, name)
+
+
+class _InputSpec:
+    """Validation and conversion of one argument to the declared input's dtype and shape."""
+
+    __slots__ = ("var", "label", "dtype", "np_dtype", "tdtype", "ndim", "checks", "device")
+
+    def __init__(self, var: Variable, position: int, device):
+        self.var = var
+        self.label = f"input {position} ({var.name!r})" if var.name else f"input {position}"
+        self.dtype = var.dtype
+        self.np_dtype = np.dtype(var.dtype)
+        self.tdtype = torch_dtype(var.dtype)
+        self.ndim = var.ndim
+        self.checks = [(a, d) for a, d in enumerate(var.type.shape) if d is not None]
+        self.device = device
+
+    def convert(self, value) -> torch.Tensor:
+        if type(value) is np.ndarray and value.dtype == self.np_dtype and value.flags.writeable:
+            try:
+                t = torch.from_numpy(value)
+            except ValueError:  # negative strides
+                t = torch.from_numpy(np.ascontiguousarray(value))
+        elif isinstance(value, torch.Tensor) and value.dtype == self.tdtype:
+            t = value
+        else:
+            t = self._convert_slow(value)
+        shape = t.shape
+        if len(shape) != self.ndim or any(shape[a] != d for a, d in self.checks):
+            raise InputError(f"{self.label} expects shape {format_shape(self.var.type.shape)}; "
+                             f"got shape {tuple(shape)}")
+        if t.device != self.device:
+            t = t.to(self.device, non_blocking=True)
+        return t
+
+    def _convert_slow(self, value) -> torch.Tensor:
+        src = source_dtype(value)
+        if src is None:  # Python scalars and lists adapt, as NumPy's same_kind casting allows
+            arr = np.asarray(value)
+            if arr.dtype == object or arr.dtype.kind in "USV":
+                raise InputError(f"{self.label} expects a {self.dtype} tensor; got {type(value).__name__}")
+            if not np.can_cast(arr.dtype, self.np_dtype, "same_kind"):
+                raise InputError(f"{self.label} expects {self.dtype}; got values of kind {arr.dtype.name}")
+            return torch.from_numpy(np.ascontiguousarray(arr, dtype=self.np_dtype))
+        if not np.can_cast(src, self.dtype, "safe"):
+            raise InputError(f"{self.label} expects {self.dtype}; got {src}, which does not cast "
+                             f"safely (convert it first, e.g. .astype({self.dtype!r}))")
+        if isinstance(value, torch.Tensor):
+            return value.to(self.tdtype)
+        return torch.from_numpy(np.array(value, dtype=self.np_dtype))
+
+
+class Function:
+    """A compiled function. Call it with arrays; `.source` shows the generated program."""
+
+    def __init__(self, inputs, outputs, updates, givens, device, keep_on_device, name):
+        self.name = name or "theon_function"
+        self.device = resolve_device(device or default_device())
+        self.keep_on_device = keep_on_device
+        self.inputs = list(inputs)
+        for i, v in enumerate(self.inputs):
+            if not isinstance(v, Variable) or v.owner is not None or isinstance(v, (Constant, Shared)):
+                raise TypeError(f"function: inputs[{i}] must be a graph input made with th.tensor, "
+                                f"got {v!r}")
+        if len({id(v) for v in self.inputs}) != len(self.inputs):
+            raise TypeError("function: the same input is listed twice")
+        self.single = not isinstance(outputs, (list, tuple))
+        outs = [as_variable(o) for o in ([outputs] if self.single else outputs)]
+        pairs = _update_pairs(updates)
+        if givens:
+            subst = {k: as_variable(v) for k, v in dict(givens).items()}
+            replaced = replace(outs + [u for _, u in pairs], subst)
+            outs, pairs = replaced[:len(outs)], [(s, u) for (s, _), u in zip(pairs, replaced[len(outs):])]
+        pairs = _with_default_updates(pairs, outs)
+        self.outputs = outs
+        self.updates = pairs
+        roots = graph_inputs(outs + [u for _, u in pairs])
+        listed = {id(v) for v in self.inputs}
+        missing = [v for v in roots if id(v) not in listed and not isinstance(v, Shared)]
+        if missing:
+            raise InputError("function: the outputs depend on input(s) not listed in inputs: "
+                             + ", ".join(v.describe() + (f" (made at {v.loc})" if v.loc else "") for v in missing))
+        self.shared = [v for v in roots if isinstance(v, Shared)]
+        for s in self.shared:
+            s._move_to(self.device)
+        self._specs = [_InputSpec(v, i, self.device) for i, v in enumerate(self.inputs)]
+        self._nin = len(self.inputs)
+        self._dyn_shared = [s for s in self.shared if not s.type.is_concrete]
+        self._update_targets = [s for s, _ in pairs]
+        self._cache: dict = {}
+        self._last_key = None
+        self.compile_count = 0
+        self.last_program = None
+
+    # ---- calling -------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if kwargs or len(args) != self._nin:
+            args = self._bind(args, kwargs)
+        tensors = [spec.convert(a) for spec, a in zip(self._specs, args)]
+        shared_values = [s._value for s in self.shared]
+        key = tuple(t.shape for t in tensors)
+        if self._dyn_shared:
+            key += tuple(s._value.shape for s in self._dyn_shared)
+        program = self._cache.get(key)
+        if program is None:
+            program = self._compile(key, tensors, shared_values)
+        try:
+            outs, upds = program.run(*tensors, *shared_values)
+        except Exception as e:
+            raise _explain(program, e) from e
+        for s, u in zip(self._update_targets, upds):
+            s._value = u
+        if not self.keep_on_device:
+            outs = [to_numpy(o) for o in outs]
+        return outs[0] if self.single else list(outs)
+
+    def _bind(self, args, kwargs):
+        by_name = {v.name: i for i, v in enumerate(self.inputs) if v.name}
+        values = list(args) + [None] * (self._nin - len(args))
+        if len(args) > self._nin:
+            raise InputError(f"{self.name} takes {self._nin} argument(s) "
+                             f"({', '.join(str(v.name) for v in self.inputs)}); got {len(args)}")
+        for k, v in kwargs.items():
+            if k not in by_name:
+                raise InputError(f"{self.name} has no input named {k!r}; inputs are "
+                                 f"{', '.join(str(v.name) for v in self.inputs)}")
+            if by_name[k] < len(args):
+                raise InputError(f"{self.name} got input {k!r} twice")
+            values[by_name[k]] = v
+        missing = [str(self.inputs[i].name or i) for i, v in enumerate(values) if v is None]
+        if missing:
+            raise InputError(f"{self.name} is missing argument(s): {', '.join(missing)}")
+        return values
+
+    # ---- compiling -----------------------------------------------------------------
+    def _compile(self, key, tensors, shared_values):
+        start = time.perf_counter()
+        self._log_recompile(key)
+        concrete = [Variable(TensorType(spec.dtype, tuple(t.shape)), name=spec.var.name, loc=spec.var.loc)
+                    for spec, t in zip(self._specs, tensors)]
+        mapping = dict(zip(self.inputs, concrete))
+        for s, value in zip(self.shared, shared_values):
+            if not s.type.is_concrete:
+                mapping[s] = Variable(TensorType(s.dtype, tuple(value.shape)), name=s.name, loc=s.loc)
+        params = concrete + [mapping.get(s, s) for s in self.shared]
+        results = self.outputs + [u for _, u in self.updates]
+        optimized, report = optimize(results, mapping)
+        outs, upds = optimized[:len(self.outputs)], optimized[len(self.outputs):]
+        upds = [_fit_update(s, u) for (s, _), u in zip(self.updates, upds)]
+        schedule = toposort(outs + upds)
+        memory = plan_memory(schedule, params, outs + upds)
+        program = generate(params, outs, upds, schedule, memory, self.device, name=_ident(self.name))
+        program.report = report
+        program.compile_seconds = time.perf_counter() - start
+        self._cache[key] = program
+        self.compile_count += 1
+        self.last_program = program
+        return program
+
+    def _log_recompile(self, key):
+        if self._last_key is None:
+            log.info("compiling %s for input shapes %s", self.name, [tuple(s) for s in key])
+        else:
+            changes = []
+            for i, (old, new) in enumerate(zip(self._last_key, key)):
+                if old != new:
+                    label = self._specs[i].label if i < self._nin else f"shared {self._dyn_shared[i - self._nin].name!r}"
+                    changes.append(f"{label} changed shape from {tuple(old)} to {tuple(new)}")
+            log.info("recompiling %s: %s", self.name, "; ".join(changes))
+        self._last_key = key
+
+    @property
+    def source(self) -> str:
+        """The generated program of the most recent compile (compile by calling first)."""
+        if self.last_program is None:
+            raise RuntimeError(f"{self.name} has not been compiled yet: call it once, or use "
+                               f".compile_for(*example_args)")
+        return self.last_program.source
+
+    def compile_for(self, *args, **kwargs) -> "Function":
+        """Compile for the shapes of these example arguments without running."""
+        args = self._bind(args, kwargs) if kwargs or len(args) != self._nin else args
+        tensors = [spec.convert(a) for spec, a in zip(self._specs, args)]
+        key = tuple(t.shape for t in tensors) + tuple(s._value.shape for s in self._dyn_shared)
+        if key not in self._cache:
+            self._compile(key, tensors, [s._value for s in self.shared])
+        else:
+            self.last_program = self._cache[key]
+        return self
+
+
+def _update_pairs(updates) -> list:
+    if updates is None:
+        return []
+    items = list(updates.items()) if isinstance(updates, dict) else list(updates)
+    pairs, seen = [], set()
+    for item in items:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise TypeError(f"updates must be (shared, value) pairs, got {item!r}")
+        s, value = item
+        if not isinstance(s, Shared):
+            raise TypeError(f"updates: {s!r} is not a shared variable (make it with th.shared)")
+        if id(s) in seen:
+            raise ValueError(f"updates: shared {s.name!r} is updated twice")
+        seen.add(id(s))
+        value = as_variable(value)
+        if value.ndim != s.ndim or any(a is not None and b is not None and a != b
+                                       for a, b in zip(value.type.shape, s.type.shape)):
+            raise InputError(f"update of shared {s.name!r} {format_shape(s.type.shape)} has shape "
+                             f"{format_shape(value.type.shape)}")
+        if value.dtype != s.dtype:
+            if not np.can_cast(value.dtype, s.dtype, "same_kind"):
+                raise InputError(f"update of shared {s.name!r} ({s.dtype}) has dtype {value.dtype}")
+            value = cast(value, s.dtype)
+        pairs.append((s, value))
+    return pairs
+
+
+def _with_default_updates(pairs, outs) -> list:
+    """Add the default updates (RNG counters) of shared variables the graph reads."""
+    pairs = list(pairs)
+    explicit = {id(s) for s, _ in pairs}
+    pending = outs + [u for _, u in pairs]
+    while True:
+        added = False
+        for s in graph_inputs(pending):
+            if isinstance(s, Shared) and s.default_update is not None and id(s) not in explicit:
+                explicit.add(id(s))
+                pairs.append((s, s.default_update))
+                pending.append(s.default_update)
+                added = True
+        if not added:
+            return pairs
+
+
+def _fit_update(s: Shared, value: Variable) -> Variable:
+    if not s.type.is_concrete:
+        return value
+    if tuple(value.type.shape) != tuple(s.type.shape):
+        raise InputError(f"update of shared {s.name!r} {format_shape(s.type.shape)} has shape "
+                         f"{format_shape(value.type.shape)} for this call")
+    return value
+
+
+def _explain(program, error: Exception) -> Exception:
+    """The run-time failure with the op, its input shapes and the user's line."""
+    tb = error.__traceback__
+    node = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == program.filename:
+            node = program.line_nodes.get(tb.tb_lineno)
+        tb = tb.tb_next
+    if node is None:
+        return error
+    shapes = ", ".join(f"{format_shape(i.type.shape)} {i.dtype}" for i in node.inputs)
+    where = f"\n  at {node.loc}" if node.loc else ""
+    return KernelError(f"{node.op} failed on inputs {shapes}: {type(error).__name__}: {error}{where}")
+
+
+def _ident(name: str) -> str:
+    text = "".join(ch if ch.isalnum() else "_" for ch in name)
+    return text if text and not text[0].isdigit() else f"f_{text}"

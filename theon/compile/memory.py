@@ -1,0 +1,103 @@
+"""Liveness and buffer reuse, as MXNet planned memory.
+
+Each variable's storage may be shared with others: views (reshape, transpose, slices)
+alias their input, and an op not known to return fresh memory is assumed to alias all of
+its inputs. A buffer dies when the last variable sharing its storage is last used; an
+elementwise op may then write its result into that dead buffer (`out=`), so a chain of
+elementwise ops runs in one or two buffers instead of one per op.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import config
+from ..graph import Constant
+
+
+@dataclass
+class MemoryPlan:
+    frees: dict = field(default_factory=dict)    # node index -> variables to drop after it
+    reuse: dict = field(default_factory=dict)    # node index -> input variable written over
+    aliases_external: set = field(default_factory=set)  # ids of vars sharing an input's storage
+    peak_buffers: int = 0
+
+
+def fresh(node) -> bool:
+    """Whether the node's outputs are newly allocated tensors, owned by the program."""
+    return node.op.supports_out and not node.op.view
+
+
+def plan(schedule, params, results) -> MemoryPlan:
+    """Decide when each intermediate is freed and which dead buffers ops may reuse."""
+    position = {}   # id(var) -> index of the node that makes it (-1 for params/constants)
+    root = {}       # id(var) -> storage group id
+    for p in params:
+        position[id(p)] = -1
+        root[id(p)] = ("external", id(p))
+    for i, node in enumerate(schedule):
+        for inp in node.inputs:
+            if id(inp) not in root:
+                root[id(inp)] = ("external", id(inp))  # constants
+        own = fresh(node)
+        for out in node.outputs:
+            position[id(out)] = i
+            if own:
+                root[id(out)] = ("fresh", id(out))
+            else:
+                root[id(out)] = _union([root[id(x)] for x in node.inputs], id(out))
+
+    end = len(schedule)
+    last_use = {}
+    for i, node in enumerate(schedule):
+        for inp in node.inputs:
+            last_use[id(inp)] = i
+    for r in results:
+        last_use[id(r)] = end
+    group_last = {}
+    for vid, r in root.items():
+        for g in _members(r):
+            group_last[g] = max(group_last.get(g, -1), last_use.get(vid, position.get(vid, -1)))
+
+    result = MemoryPlan()
+    result.aliases_external = {vid for vid, r in root.items()
+                               if any(g[0] == "external" for g in _members(r))}
+    alive = set()
+    for i, node in enumerate(schedule):
+        if config.INPLACE and node.op.elementwise and node.op.supports_out and len(node.outputs) == 1:
+            out = node.outputs[0]
+            for inp in node.inputs:
+                r = root.get(id(inp))
+                if (r is not None and r[0] == "fresh" and r[1] == id(inp) and not isinstance(inp, Constant)
+                        and inp.dtype == out.dtype and inp.type.shape == out.type.shape
+                        and group_last[r] == i and id(inp) not in result.reuse.values()):
+                    result.reuse[i] = inp
+                    break
+        for out in node.outputs:
+            alive.add(id(out))
+        dead = [v for v in _unique(node.inputs) + list(node.outputs)
+                if id(v) in position and position[id(v)] >= 0 and last_use.get(id(v), i) <= i]
+        result.frees[i] = dead
+        for v in dead:
+            alive.discard(id(v))
+        result.peak_buffers = max(result.peak_buffers, len(alive))
+    return result
+
+
+def _union(roots, vid):
+    groups = set()
+    for r in roots:
+        groups.update(_members(r))
+    return ("alias", frozenset(groups)) if groups else ("fresh", vid)
+
+
+def _members(r):
+    return r[1] if r[0] == "alias" else (r,)
+
+
+def _unique(vs):
+    seen, out = set(), []
+    for v in vs:
+        if id(v) not in seen:
+            seen.add(id(v))
+            out.append(v)
+    return out

@@ -1,0 +1,50 @@
+"""Constant folding: evaluate nodes whose inputs are all known when compiling."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ...backend.interop import to_numpy
+from ...graph import Constant, constant
+from ...ops.broadcast_grad import BroadcastLike, SumToLike
+from ...ops.constructors import FullLike, ShapeOf, Full
+from ..rewrite import rule
+
+FOLD: list = []
+_MAX_FOLD_ELEMENTS = 1 << 16
+
+
+@rule(name="fold_constants", registry=FOLD)
+def fold_constants(node):
+    op = node.op
+    if op.impure or not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
+        return None
+    if any(o.type.is_concrete and np.prod(o.type.shape) > _MAX_FOLD_ELEMENTS for o in node.outputs):
+        return None
+    args = [torch.from_numpy(np.array(i.value)) for i in node.inputs]
+    kwargs = {"device": torch.device("cpu")} if op.needs_device else {}
+    result = op.kernel(*args, **kwargs)
+    results = result if op.nout > 1 else (result,)
+    return [constant(to_numpy(r.contiguous()), dtype=o.dtype) for r, o in zip(results, node.outputs)]
+
+
+@rule(ShapeOf, name="fold_known_dim", registry=FOLD)
+def fold_known_dim(node):
+    d = node.inputs[0].type.shape[node.op.axis]
+    return None if d is None else [constant(np.int64(d))]
+
+
+@rule(FullLike, name="full_like_of_known_shape", registry=FOLD)
+def full_like_of_known_shape(node):
+    x = node.inputs[0]
+    if not x.type.is_concrete:
+        return None
+    return [Full(node.op.value, node.op.dtype, x.type.shape)()]
+
+
+@rule(SumToLike, BroadcastLike, name="broadcast_to_same_shape", registry=FOLD)
+def broadcast_to_same_shape(node):
+    x, like = node.inputs
+    if x.type.is_concrete and x.type.shape == like.type.shape:
+        return [x]
+    return None

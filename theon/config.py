@@ -1,0 +1,12 @@
+"""Every THEON_* environment flag, read once at import."""
+import os
+
+
+def _flag(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+DEVICE = _flag("THEON_DEVICE")                    # default device: 'cpu', 'cuda', 'cuda:N'
+TRACE = _flag("THEON_TRACE") == "1"               # log every rewrite rule that fires
+LOG_COMPILES = _flag("THEON_LOG_COMPILES", "1") == "1"  # a log line per (re)compile
+INPLACE = _flag("THEON_INPLACE", "1") == "1"      # let the compiler reuse dead buffers

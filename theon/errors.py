@@ -1,0 +1,25 @@
+"""theon's exceptions. Each one that concerns a graph node names the user's source line."""
+
+
+class TheonError(Exception):
+    """Base class of every error theon raises on purpose."""
+
+
+class ShapeError(TheonError, ValueError):
+    """Shapes that can never fit, found when the graph is built or specialised."""
+
+
+class DTypeError(TheonError, TypeError):
+    """A dtype an operator or function cannot take."""
+
+
+class InputError(TheonError, TypeError):
+    """A compiled function was called with arguments that contradict its inputs."""
+
+
+class GradientError(TheonError, ValueError):
+    """A gradient that is undefined or was asked for in a way that cannot work."""
+
+
+class KernelError(TheonError, RuntimeError):
+    """A kernel failed at run time; the message names the op, input shapes and user line."""

@@ -1,0 +1,156 @@
+"""The operator contract, and turning user values into graph variables.
+
+An op is a frozen dataclass: its fields are its attributes (axis, stride, ...), so two
+equal ops on the same inputs are the same node. Subclasses implement `infer`, `kernel`
+and, where differentiable, `grad`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import DTypeError, GradientError
+from ..graph import Constant, TensorType, Variable, apply, constant
+from ..graph.basic import Node
+
+
+@dataclass(frozen=True)
+class Op:
+    name: ClassVar[str] = "op"
+    nout: ClassVar[int] = 1
+    # the kernel accepts `out=` (a preallocated tensor of the output's shape and dtype)
+    supports_out: ClassVar[bool] = False
+    # output 0 may share storage with input 0 (reshape, transpose, slicing)
+    view: ClassVar[bool] = False
+    # outputs broadcast the inputs, so autodiff sums gradients back to each input's shape
+    elementwise: ClassVar[bool] = False
+    # False for ops whose outputs carry no gradient (argmax, comparisons, random draws)
+    differentiable: ClassVar[bool] = True
+    # the output's value depends on more than the inputs (random draws): never fold it
+    impure: ClassVar[bool] = False
+    # the kernel takes a `device=` keyword (ops that make tensors from no input)
+    needs_device: ClassVar[bool] = False
+    # when set, generated code calls this torch function directly on the inputs
+    torch_fn: ClassVar = None
+
+    def infer(self, *inputs: Variable) -> list:
+        """Output TensorTypes from input variables; raise ShapeError/DTypeError on bad input."""
+        raise NotImplementedError(f"{type(self).__name__}.infer")
+
+    def kernel(self, *tensors, out=None):
+        """Torch tensors in, torch tensor (or tuple for several outputs) out; no autograd."""
+        if self.torch_fn is None:
+            raise NotImplementedError(f"{type(self).__name__}.kernel")
+        return self.torch_fn(*tensors) if out is None else self.torch_fn(*tensors, out=out)
+
+    def grad(self, inputs, outputs, output_grads) -> list:
+        """Symbolic gradients of the inputs (None where an input takes none)."""
+        raise GradientError(f"{self.name} has no gradient")
+
+    def __call__(self, *inputs):
+        node = self.make_node(*inputs)
+        return node.outputs[0] if self.nout == 1 else node.outputs
+
+    def make_node(self, *inputs) -> Node:
+        return apply(self, [as_variable(i) for i in inputs])
+
+    def __str__(self) -> str:
+        attrs = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        return f"{self.name}({attrs})" if attrs else self.name
+
+
+def as_variable(value, dtype=None) -> Variable:
+    """A variable for `value`: variables pass through; Python scalars become weak constants."""
+    if isinstance(value, Variable):
+        return value
+    if isinstance(value, (bool, int, float, complex)) and dtype is None:
+        return constant(value, weak=True)
+    if type(value).__module__ == "torch":
+        from ..backend.interop import to_numpy
+        value = to_numpy(value)
+    return constant(value, dtype=dtype)
+
+
+def _promotion_operand(v: Variable):
+    if isinstance(v, Constant) and v.weak:
+        return {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}[v.value.dtype.kind]
+    return np.dtype(v.dtype)
+
+
+def result_dtype(*variables: Variable) -> str:
+    """NumPy's promotion of the inputs' dtypes; Python scalars are weak (NEP 50)."""
+    try:
+        return np.result_type(*[_promotion_operand(v) for v in variables]).name
+    except TypeError as e:
+        raise DTypeError(f"no common dtype for {', '.join(v.dtype for v in variables)}: {e}") from None
+
+
+def float_dtype(dtype: str) -> str:
+    """The dtype a float-valued function gives for this input dtype (as NumPy's ufuncs do)."""
+    if dtype.startswith("float") or dtype.startswith("complex"):
+        return dtype
+    return np.result_type(np.dtype(dtype), np.float16).name
+
+
+def cast_to(v: Variable, dtype: str) -> Variable:
+    """`v` as `dtype` (constants are converted at once; tensors get a cast node)."""
+    if v.dtype == dtype:
+        return v
+    if isinstance(v, Constant):
+        return constant(v.value.astype(dtype))
+    from .elementwise import cast
+    return cast(v, dtype)
+
+
+def unify(*values, dtype: str | None = None) -> list:
+    """The values as variables of one dtype (their promotion unless `dtype` is given)."""
+    variables = [as_variable(v) for v in values]
+    target = dtype or result_dtype(*variables)
+    return [cast_to(v, target) for v in variables]
+
+
+def broadcast_shapes(*shapes, op: str = "broadcast") -> tuple:
+    """NumPy broadcasting of static shapes with unknown (None) dims."""
+    from ..errors import ShapeError
+    from ..graph.types import format_shape
+    ndim = max((len(s) for s in shapes), default=0)
+    result = []
+    for axis in range(ndim):
+        dims = [s[axis - ndim + len(s)] for s in shapes if axis - ndim + len(s) >= 0]
+        known = {d for d in dims if d is not None and d != 1}
+        if len(known) > 1:
+            raise ShapeError(f"shapes {' and '.join(format_shape(s) for s in shapes)} cannot be "
+                             f"broadcast together (dimension {axis - ndim} is {' vs '.join(map(str, sorted(known)))})")
+        if known:
+            result.append(known.pop())
+        elif any(d is None for d in dims):
+            result.append(None)
+        else:
+            result.append(1)
+    return tuple(result)
+
+
+def normalize_axis(axis, ndim: int, op: str = "") -> tuple:
+    """Axis argument (None, int or sequence; negatives allowed) as a sorted tuple of ints."""
+    from ..errors import ShapeError
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ShapeError(f"axis {a} is out of range for a tensor of rank {ndim}")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def tensor(name: str | None = None, shape=(), dtype="float32") -> Variable:
+    """A graph input: `th.tensor("x", shape=(None, 784))`; dims may be None until called."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    return Variable(TensorType(dtype, tuple(shape)), name=name)
