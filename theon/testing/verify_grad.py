@@ -14,7 +14,7 @@ class GradientCheckError(AssertionError):
 
 
 def verify_grad(fn, inputs, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-6,
-                wrt=None, seed: int = 0, device="cpu", order: int = 1):
+                wrt=None, seed: int = 0, device=None, order: int = 1):
     """Assert that theon's gradient of `fn` at `inputs` matches finite differences.
 
     fn: takes one Variable per input array, returns a Variable (or a tuple, all used).
