@@ -146,7 +146,7 @@ def jvp(outputs, wrt, tangents):
     outputs = [outputs] if single_out else list(outputs)
     wrt = [wrt] if isinstance(wrt, Variable) else list(wrt)
     tangents = [tangents] if not isinstance(tangents, (list, tuple)) else list(tangents)
-    dummies = [zeros_like(o) + 0 for o in outputs]  # placeholders differentiated against
+    dummies = [zeros_like(o) for o in outputs]
     us = [Variable(o.type, name="u") for o in outputs]
     pulled = vjp(outputs, wrt, us)
     inner = None
