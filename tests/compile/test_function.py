@@ -207,3 +207,27 @@ def test_source_is_readable_python():
     f.compile_for(np.zeros(2, "float32"))
     assert f.source.startswith("def ") and "exp" in f.source
     compile(f.source, "<check>", "exec")
+
+
+def test_buffer_is_not_overwritten_while_another_input_views_it():
+    a = th.tensor("a", (3, 3))
+    y = a * 2
+    z = y + th.matrix_transpose(y)  # y is dead after this node, but its transpose is read here
+    m = np.arange(9, dtype="float32").reshape(3, 3)
+    np.testing.assert_allclose(th.function([a], z)(m), m * 2 + (m * 2).T)
+
+
+def test_log_softmax_rewrites_keep_the_loss_finite():
+    x = th.tensor("x", (2, 3), "float64")
+    y = th.tensor("y", (2,), "int64")
+    p = th.nn.softmax(x, axis=1)
+    direct = -th.log(p)                                     # log(softmax)
+    picked = -th.log(p[th.arange(2), y])                    # log(softmax[arange, y])
+    f = th.function([x, y], [direct, picked])
+    a = np.array([[0.0, 800.0, -800.0], [1.0, 2.0, 3.0]])
+    d, n = f(a, np.array([2, 0]))
+    assert np.isfinite(d).all() and np.isfinite(n).all()
+    ref = -(a - a.max(1, keepdims=True) - np.log(np.exp(a - a.max(1, keepdims=True)).sum(1, keepdims=True)))
+    np.testing.assert_allclose(d, ref)
+    np.testing.assert_allclose(n, [ref[0, 2], ref[1, 0]])
+    assert "log_softmax" in f.source

@@ -25,6 +25,11 @@ def _away_from_zero(rng, *shape):
     return np.where(np.abs(x) < 0.2, 0.5, x)
 
 
+def _off_integers(rng, *shape):
+    """Values at least 0.1 from every integer and half-integer (no rounding kinks)."""
+    return np.asarray(rng.integers(-3, 3, size=shape) + rng.choice([0.2, 0.3, 0.7, 0.8], size=shape), "float64")
+
+
 def _unit(rng, *shape):
     return rand(rng, *shape, low=-0.9, high=0.9)
 
@@ -63,10 +68,10 @@ UNARY = [
     ("leaky_relu", lambda x: th.leaky_relu(x, 0.2), lambda x: np.where(x > 0, x, 0.2 * x), _away_from_zero),
     ("elu", th.elu, lambda x: np.where(x > 0, x, np.expm1(x)), _away_from_zero),
     ("erf", th.erf, sp.erf, rand),
-    ("floor", th.floor, np.floor, _away_from_zero),
-    ("ceil", th.ceil, np.ceil, _away_from_zero),
-    ("round", th.round, np.round, _away_from_zero),
-    ("round_decimals", lambda x: th.round(x, 2), lambda x: np.round(x, 2), _away_from_zero),
+    ("floor", th.floor, np.floor, _off_integers),
+    ("ceil", th.ceil, np.ceil, _off_integers),
+    ("round", th.round, np.round, _off_integers),
+    ("round_decimals", lambda x: th.round(x, 1), lambda x: np.round(x, 1), _off_integers),
     ("clip", lambda x: th.clip(x, -0.5, 0.25), lambda x: np.clip(x, -0.5, 0.25), _away_from_zero),
 ]
 

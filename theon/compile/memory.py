@@ -69,7 +69,7 @@ def plan(schedule, params, results) -> MemoryPlan:
                 r = root.get(id(inp))
                 if (r is not None and r[0] == "fresh" and r[1] == id(inp) and not isinstance(inp, Constant)
                         and inp.dtype == out.dtype and inp.type.shape == out.type.shape
-                        and group_last[r] == i and id(inp) not in result.reuse.values()):
+                        and group_last[r] == i and not _viewed_by_others(node, inp, r, root)):
                     result.reuse[i] = inp
                     break
         for out in node.outputs:
@@ -81,6 +81,12 @@ def plan(schedule, params, results) -> MemoryPlan:
             alive.discard(id(v))
         result.peak_buffers = max(result.peak_buffers, len(alive))
     return result
+
+
+def _viewed_by_others(node, inp, r, root) -> bool:
+    """Whether another input of the node shares inp's storage (writing would corrupt it)."""
+    return any(x is not inp and r in _members(root.get(id(x), ("external", id(x))))
+               for x in node.inputs)
 
 
 def _union(roots, vid):

@@ -6,13 +6,14 @@ and, where differentiable, `grad`.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
 import numpy as np
 
-from ..errors import DTypeError, GradientError
-from ..graph import Constant, TensorType, Variable, apply, constant
+from ..errors import DTypeError, GradientError, TheonError
+from ..graph import Constant, TensorType, Variable, apply, constant, user_location
 from ..graph.basic import Node
 
 
@@ -154,3 +155,19 @@ def tensor(name: str | None = None, shape=(), dtype="float32") -> Variable:
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
     return Variable(TensorType(dtype, tuple(shape)), name=name)
+
+
+def user_errors(fn):
+    """Errors a public function raises before any node is built name the user's line too
+    (the graph layer already adds it to errors raised by `infer`)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TheonError as e:
+            msg = str(e.args[0]) if e.args else ""
+            loc = user_location()
+            if "\n  at " not in msg and loc is not None:
+                e.args = (f"{msg}\n  at {loc}",)
+            raise
+    return wrapper

@@ -41,3 +41,38 @@ def log_sigmoid(node):
     if _owner_is(s, ew.sigmoid.op):
         return [-ew.softplus(-s.owner.inputs[0])]
     return None
+
+
+def _softmax_classes():
+    from ...ops.nn_loss import LogSoftmax, Softmax
+    return Softmax, LogSoftmax
+
+
+@rule(ew.log.op, name="log_softmax", registry=STABILIZE)
+def log_softmax(node):
+    """log(softmax(x)) -> log_softmax(x): no log(0) = -inf when a probability underflows."""
+    softmax_cls, log_softmax_cls = _softmax_classes()
+    (p,) = node.inputs
+    if _owner_is(p, softmax_cls):
+        return [log_softmax_cls(p.owner.op.axis)(p.owner.inputs[0])]
+    return None
+
+
+def _selection_classes():
+    from ...ops.index import AdvancedSubtensor, Subtensor, TakeAlongAxis, TakeFlat
+    return (AdvancedSubtensor, Subtensor, TakeAlongAxis, TakeFlat)
+
+
+@rule(ew.log.op, name="log_of_selected_softmax", registry=STABILIZE)
+def log_of_selected_softmax(node):
+    """log(softmax(x)[idx]) -> log_softmax(x)[idx]: the classic p_y_given_x[arange(n), y]
+    negative log-likelihood, made stable (selections pick elements, so log commutes)."""
+    softmax_cls, log_softmax_cls = _softmax_classes()
+    (s,) = node.inputs
+    if not _owner_is(s, _selection_classes()):
+        return None
+    p = s.owner.inputs[0]
+    if not _owner_is(p, softmax_cls):
+        return None
+    logp = log_softmax_cls(p.owner.op.axis)(p.owner.inputs[0])
+    return [s.owner.op(logp, *s.owner.inputs[1:])]
