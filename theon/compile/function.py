@@ -8,21 +8,18 @@ a call that fails leaves every shared variable as it was.
 from __future__ import annotations
 
 import logging
-import time
 
 import numpy as np
 import torch
 
 from ..backend.device import default_device, resolve_device
-from ..backend.interop import dtype_name, source_dtype, to_numpy, torch_dtype
+from ..backend.interop import source_dtype, to_numpy, torch_dtype
 from ..errors import InputError, KernelError
-from ..graph import Constant, Shared, TensorType, Variable, graph_inputs, replace, toposort
+from ..graph import Constant, Shared, Variable, graph_inputs, replace
 from ..graph.types import format_shape
 from ..ops.base import as_variable
 from ..ops.elementwise import cast
-from .codegen import generate
-from .memory import plan as plan_memory
-from .pipeline import optimize
+from .program import build_program
 
 log = logging.getLogger("theon.compile")
 
@@ -173,24 +170,16 @@ class Function:
 
     # ---- compiling -----------------------------------------------------------------
     def _compile(self, key, tensors, shared_values):
-        start = time.perf_counter()
         self._log_recompile(key)
-        concrete = [Variable(TensorType(spec.dtype, tuple(t.shape)), name=spec.var.name, loc=spec.var.loc)
-                    for spec, t in zip(self._specs, tensors)]
-        mapping = dict(zip(self.inputs, concrete))
-        for s, value in zip(self.shared, shared_values):
-            if not s.type.is_concrete:
-                mapping[s] = Variable(TensorType(s.dtype, tuple(value.shape)), name=s.name, loc=s.loc)
-        params = concrete + [mapping.get(s, s) for s in self.shared]
-        results = self.outputs + [u for _, u in self.updates]
-        optimized, report = optimize(results, mapping)
-        outs, upds = optimized[:len(self.outputs)], optimized[len(self.outputs):]
-        upds = [_fit_update(s, u) for (s, _), u in zip(self.updates, upds)]
-        schedule = toposort(outs + upds)
-        memory = plan_memory(schedule, params, outs + upds)
-        program = generate(params, outs, upds, schedule, memory, self.device, name=_ident(self.name))
-        program.report = report
-        program.compile_seconds = time.perf_counter() - start
+        params = self.inputs + self.shared
+        shapes = [t.shape for t in tensors] + [v.shape for v in shared_values]
+
+        def check(upds):
+            for (s, _), u in zip(self.updates, upds):
+                _fit_update(s, u)
+
+        program = build_program(params, shapes, self.outputs, [u for _, u in self.updates],
+                                self.device, self.name, check_updates=check)
         self._cache[key] = program
         self.compile_count += 1
         self.last_program = program
@@ -294,8 +283,3 @@ def _explain(program, error: Exception) -> Exception:
     shapes = ", ".join(f"{format_shape(i.type.shape)} {i.dtype}" for i in node.inputs)
     where = f"\n  at {node.loc}" if node.loc else ""
     return KernelError(f"{node.op} failed on inputs {shapes}: {type(error).__name__}: {error}{where}")
-
-
-def _ident(name: str) -> str:
-    text = "".join(ch if ch.isalnum() else "_" for ch in name)
-    return text if text and not text[0].isdigit() else f"f_{text}"

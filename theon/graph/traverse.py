@@ -50,6 +50,8 @@ def replace(outputs, mapping: dict) -> list:
     """
     memo = {id(k): v for k, v in mapping.items()}
     for node in toposort(outputs):
+        if any(id(o) in memo for o in node.outputs):
+            continue  # replaced wholesale: what it was computed from no longer matters
         new_inputs = [memo.get(id(i), i) for i in node.inputs]
         if all(a is b for a, b in zip(new_inputs, node.inputs)):
             continue

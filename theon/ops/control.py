@@ -1,0 +1,243 @@
+"""Control flow: `scan`, `cond` and `while_loop`, ops whose fields are inner graphs.
+
+Semantics are those of the Python code in each docstring; the bodies are compiled once per
+shape signature by the same pipeline as any function, and differentiated by building
+inner graphs too (scan's gradient is a reverse scan).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from ..errors import DTypeError, GradientError, ShapeError
+from ..graph import Constant, TensorType, Variable, format_shape, replace
+from . import pytree
+from .base import Op, as_variable, user_errors
+from .inner import InnerGraph, trace
+
+
+def _is_float(v) -> bool:
+    return v.dtype.startswith("float") or v.dtype.startswith("complex")
+
+
+def _compatible(a: TensorType, b: TensorType) -> bool:
+    return a.dtype == b.dtype and len(a.shape) == len(b.shape) and all(
+        x is None or y is None or x == y for x, y in zip(a.shape, b.shape))
+
+
+# ---- scan ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scan(Op):
+    """Inputs: init carries, sequences, closure. Outputs: final carries, stacked ys, and
+    with `history` the stacked carries before each step (what the gradient needs)."""
+    body: InnerGraph = None
+    n_carry: int = 0
+    n_seq: int = 0
+    length: int | None = None
+    reverse: bool = False
+    history: bool = False
+    name: ClassVar[str] = "scan"
+
+    @property
+    def n_y(self) -> int:
+        return len(self.body.outputs) - self.n_carry
+
+    @property
+    def nout(self) -> int:
+        return self.n_carry + self.n_y + (self.n_carry if self.history else 0)
+
+    def superset(self):
+        """The op computing everything this one does and more (see compile's merge pass)."""
+        return None if self.history else dataclasses.replace(self, history=True)
+
+    def _steps(self, inputs) -> int | None:
+        seqs = inputs[self.n_carry:self.n_carry + self.n_seq]
+        known = [s.type.shape[0] for s in seqs if s.type.shape[0] is not None]
+        return known[0] if known else self.length
+
+    def infer(self, *inputs):
+        nc = self.n_carry
+        steps = self._steps(inputs)
+        carries = [i.type for i in inputs[:nc]]
+        ys = [TensorType(y.dtype, (steps,) + tuple(y.type.shape)) for y in self.body.outputs[nc:]]
+        hist = [TensorType(c.dtype, (steps,) + tuple(c.shape)) for c in carries] if self.history else []
+        return carries + ys + hist
+
+    def kernel(self, *args):
+        nc, ns = self.n_carry, self.n_seq
+        carries = list(args[:nc])
+        seqs = args[nc:nc + ns]
+        consts = args[nc + ns:]
+        steps = seqs[0].shape[0] if seqs else self.length
+        device = carries[0].device if carries else (seqs[0].device if seqs else consts[0].device)
+        ys = hist = None
+        run = None
+        for step in range(steps):
+            t = steps - 1 - step if self.reverse else step
+            xs_t = [s[t] for s in seqs]
+            if run is None:
+                run = self.body.runner(carries + xs_t + list(consts), device)
+            if self.history:
+                if hist is None:
+                    hist = [torch.empty((steps,) + tuple(c.shape), dtype=c.dtype, device=device) for c in carries]
+                for h, c in zip(hist, carries):
+                    h[t].copy_(c)
+            outs = run(*carries, *xs_t, *consts)
+            carries = list(outs[:nc])
+            if ys is None:
+                ys = [torch.empty((steps,) + tuple(y.shape), dtype=y.dtype, device=device) for y in outs[nc:]]
+            for buf, y in zip(ys, outs[nc:]):
+                buf[t].copy_(y)
+        if steps == 0:
+            ys = [_empty_stack(y.type, device) for y in self.body.outputs[nc:]]
+            hist = [torch.empty((0,) + tuple(c.shape), dtype=c.dtype, device=device)
+                    for c in carries] if self.history else None
+        result = tuple(carries) + tuple(ys) + (tuple(hist) if self.history else ())
+        return result[0] if len(result) == 1 else result
+
+    def grad(self, inputs, outputs, output_grads):
+        return _scan_grad(self, inputs, output_grads)
+
+
+def _empty_stack(t: TensorType, device):
+    from ..backend.interop import torch_dtype
+    if not t.is_concrete:
+        raise ShapeError(f"scan of zero steps cannot tell the shape of an output {t}")
+    return torch.empty((0,) + tuple(t.shape), dtype=torch_dtype(t.dtype), device=device)
+
+
+@user_errors
+def scan(f, init, xs=None, length: int | None = None, reverse: bool = False):
+    """Loop `f` over the leading axis of `xs`, threading a carry; exactly this Python code:
+
+        carry = init; ys = []
+        for x in (reversed(xs) if reverse else xs): carry, y = f(carry, x); ys.append(y)
+        return carry, stack(ys)        # with reverse, ys[t] still belongs to xs[t]
+
+    init, xs and the results may be nested tuples, lists or dicts of tensors. Variables
+    `f` reads from outside (weights) are found automatically.
+    """
+    c_leaves, c_def = pytree.flatten(init)
+    c_leaves = [as_variable(c) for c in c_leaves]
+    x_leaves, x_def = pytree.flatten(xs)
+    x_leaves = [as_variable(x) for x in x_leaves]
+    steps = _scan_length(x_leaves, length)
+    for attempt in range(2):
+        carry_in = [Variable(c.type, name=f"carry{i}") for i, c in enumerate(c_leaves)]
+        x_in = [Variable(TensorType(x.dtype, x.type.shape[1:]), name=f"x{i}") for i, x in enumerate(x_leaves)]
+
+        def body(carry, x):
+            out = f(carry, x)
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise TypeError("scan: f must return a pair (new_carry, y)")
+            return out
+
+        graph, out_def, out_leaves, closure = trace(
+            body, (pytree.unflatten(c_def, carry_in), pytree.unflatten(x_def, x_in)),
+            carry_in + x_in, "scan_body")
+        new_c_def = out_def[1][0]
+        if new_c_def != c_def:
+            raise TypeError(f"scan: f returned a carry of structure {pytree.describe(new_c_def)}; "
+                            f"init has {pytree.describe(c_def)}")
+        nc = len(c_leaves)
+        retrace = False
+        for i, (c, new) in enumerate(zip(c_leaves, out_leaves[:nc])):
+            if _compatible(c.type, new.type):
+                continue
+            if isinstance(c, Constant) and c.weak and new.ndim == c.ndim and attempt == 0:
+                c_leaves[i] = as_variable(c.value.astype(new.dtype))
+                retrace = True
+                continue
+            raise DTypeError(f"scan: f returns carry {i} as {new.type}, but init gives "
+                             f"{c.type}" + (f"\n  at {new.owner.loc}" if new.owner and new.owner.loc else ""))
+        if not retrace:
+            break
+    y_def = out_def[1][1]
+    op = Scan(graph, len(c_leaves), len(x_leaves), steps if not x_leaves else None, bool(reverse))
+    outs = op(*c_leaves, *x_leaves, *closure)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    nc = len(c_leaves)
+    return pytree.unflatten(c_def, outs[:nc]), pytree.unflatten(y_def, outs[nc:nc + op.n_y])
+
+
+def _scan_length(x_leaves, length):
+    for x in x_leaves:
+        if x.ndim == 0:
+            raise ShapeError(f"scan: each sequence needs a leading axis to loop over; got {x.type}")
+    known = {x.type.shape[0] for x in x_leaves if x.type.shape[0] is not None}
+    if len(known) > 1:
+        raise ShapeError("scan: sequences have different lengths: "
+                         + ", ".join(format_shape(x.type.shape) for x in x_leaves))
+    if not x_leaves and length is None:
+        raise ShapeError("scan: with no sequences, give length=")
+    if length is not None and known and known != {length}:
+        raise ShapeError(f"scan: length={length} but the sequences have length {known.pop()}")
+    return length if length is not None else (known.pop() if known else None)
+
+
+def _scan_grad(op: Scan, inputs, output_grads):
+    """The reverse scan: step t's vjp of the body at (carry_t, x_t), carries accumulating
+    the closure's gradients; forward carries come from the history outputs."""
+    from ..autodiff import grad as _grad
+    from .constructors import zeros_like
+    nc, ns = op.n_carry, op.n_seq
+    ny = op.n_y
+    init, seqs, consts = inputs[:nc], inputs[nc:nc + ns], inputs[nc + ns:]
+    g_final, g_ys = output_grads[:nc], output_grads[nc:nc + ny]
+    g_hist = output_grads[nc + ny:] if op.history else []
+    hist = dataclasses.replace(op, history=True)(*inputs)[nc + ny:]
+    body = op.body
+    c_in, x_in, w_in = body.inputs[:nc], body.inputs[nc:nc + ns], body.inputs[nc + ns:]
+    fc = [i for i in range(nc) if _is_float(init[i])]
+    fx = [j for j in range(ns) if _is_float(seqs[j])]
+    fw = [k for k in range(len(consts)) if _is_float(consts[k])]
+    fy = [k for k in range(ny) if _is_float(body.outputs[nc + k])]
+
+    def step(carry, seq):
+        gc, gw = carry
+        hc, xt, gyt, ght = seq
+        # The closure enters as independent stand-ins: a closure variable may be computed
+        # from another (W and W.T), and each must get only its own direct gradient.
+        stand_in = [Variable(w.type, name=w.name) for w in w_in]
+        mapping = dict(zip(c_in, hc))
+        mapping.update(zip(x_in, xt))
+        mapping.update(zip(w_in, stand_in))
+        outs = replace(list(body.outputs), mapping)
+        known = {}
+        for i, g in zip(fc, gc):
+            _seed(known, outs[i], g)
+        for k, g in zip(fy, gyt):
+            _seed(known, outs[nc + k], g)
+        wrt = [hc[i] for i in fc] + [xt[j] for j in fx] + [stand_in[k] for k in fw]
+        if not wrt or not known:
+            grads = [zeros_like(v) for v in wrt]
+        else:
+            grads = _grad(None, wrt, known_grads=known, disconnected="zero")
+        grads = replace(grads, dict(zip(stand_in, consts)))
+        new_gc = grads[:len(fc)]
+        if ght:  # the history output read carry t directly
+            new_gc = [g + h for g, h in zip(new_gc, ght)]
+        gx = grads[len(fc):len(fc) + len(fx)]
+        new_gw = [a + b for a, b in zip(gw, grads[len(fc) + len(fx):])]
+        return (new_gc, new_gw), gx
+
+    init_b = ([g_final[i] for i in fc], [zeros_like(consts[k]) for k in fw])
+    xs_b = (list(hist), list(seqs), [g_ys[k] for k in fy], [g_hist[i] for i in fc] if g_hist else [])
+    (g_init, g_w), g_xs = scan(step, init_b, xs_b, reverse=not op.reverse)
+    result = [None] * len(inputs)
+    for i, g in zip(fc, g_init):
+        result[i] = g
+    for j, g in zip(fx, g_xs):
+        result[nc + j] = g
+    for k, g in zip(fw, g_w):
+        result[nc + ns + k] = g
+    return result
+
+
+def _seed(known: dict, v, g):
+    known[v] = known[v] + g if v in known else g
