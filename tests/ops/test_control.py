@@ -1,0 +1,153 @@
+"""scan, cond and while_loop against their Python-loop semantics, and their gradients."""
+import numpy as np
+import pytest
+
+import theon as th
+from theon.errors import GradientError, ShapeError
+from theon.testing import verify_grad
+
+rng = np.random.default_rng(0)
+
+
+def rnn_reference(h, seq, Wx, Wh, reverse=False):
+    hs = [None] * len(seq)
+    order = range(len(seq) - 1, -1, -1) if reverse else range(len(seq))
+    for t in order:
+        hs[t] = h
+        h = np.tanh(seq[t] @ Wx + h @ Wh)
+    return h, np.stack(hs)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_matches_the_python_loop(reverse):
+    Wx = th.shared(rng.standard_normal((3, 4)), name="Wx")
+    Wh = th.shared(rng.standard_normal((4, 4)) * 0.3, name="Wh")
+    seq = th.tensor("seq", (None, 2, 3), "float64")
+    h0 = th.tensor("h0", (2, 4), "float64")
+    h_last, hs = th.scan(lambda h, x: (th.tanh(x @ Wx + h @ Wh), h), init=h0, xs=seq, reverse=reverse)
+    f = th.function([h0, seq], [h_last, hs])
+    for steps in (1, 6):
+        s, h = rng.standard_normal((steps, 2, 3)), rng.standard_normal((2, 4))
+        got = f(h, s)
+        want = rnn_reference(h, s, Wx.get_value(), Wh.get_value(), reverse)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+
+
+def test_scan_over_pytrees_with_length_and_no_sequences():
+    a = th.tensor("a", (), "float64")
+    (total, count), ys = th.scan(
+        lambda c, _: ((c[0] + a, c[1] + 1), {"double": c[0] * 2, "n": c[1]}),
+        init=(th.constant(0.0), th.constant(np.int64(0))), xs=None, length=4)
+    f = th.function([a], [total, count, ys["double"], ys["n"]])
+    t, n, d, ns = f(np.float64(1.5))
+    assert t == 6.0 and n == 4
+    np.testing.assert_allclose(d, [0, 3, 6, 9])
+    np.testing.assert_array_equal(ns, [0, 1, 2, 3])
+
+
+def test_scan_gradients_match_finite_differences_first_and_second_order():
+    def fn(h0, seq, Wx, Wh):
+        h_last, hs = th.scan(lambda h, x: (th.tanh(x @ Wx + h @ Wh), h * 2), init=h0, xs=seq)
+        return h_last.sum() + (hs * hs).sum()
+    args = [rng.standard_normal((2, 4)), rng.standard_normal((4, 2, 3)),
+            rng.standard_normal((3, 4)), rng.standard_normal((4, 4)) * 0.3]
+    verify_grad(fn, args)
+    verify_grad(fn, args, order=2, rtol=1e-3, atol=1e-5)
+
+
+def test_reverse_scan_gradient():
+    def fn(h0, seq, w):
+        return th.scan(lambda h, x: (th.sin(h * w + x), h * x), init=h0, xs=seq, reverse=True)[1]
+    verify_grad(fn, [rng.standard_normal(3), rng.standard_normal((5, 3)), rng.standard_normal(3)])
+
+
+def test_nested_scan_and_cond_inside_scan():
+    def fn(h0, seq, w):
+        def outer(h, x):
+            inner, _ = th.scan(lambda c, xi: (c * th.tanh(xi * w) + xi, None), init=h, xs=x)
+            picked = th.cond(inner.sum() > 0, lambda a: a * w, lambda a: th.sin(a), inner)
+            return picked, inner
+        h_last, inners = th.scan(outer, init=h0, xs=seq)
+        return h_last.sum() + inners.sum()
+    args = [rng.standard_normal(3), rng.standard_normal((3, 2, 3)), rng.standard_normal(3)]
+    # the value against plain Python loops
+    h, s, w = args
+    inners = []
+    for x in s:
+        c = h
+        for xi in x:
+            c = c * np.tanh(xi * w) + xi
+        inners.append(c)
+        h = c * w if c.sum() > 0 else np.sin(c)
+    ws = [th.tensor(n, a.shape, "float64") for n, a in zip("hsw", args)]
+    np.testing.assert_allclose(th.function(ws, fn(*ws))(*args), h.sum() + np.sum(inners))
+    verify_grad(fn, args)
+
+
+def test_loop_invariant_work_is_hoisted_out_of_the_body():
+    w = th.tensor("w", (3,), "float64")
+    seq = th.tensor("seq", (4, 3), "float64")
+    last, _ = th.scan(lambda h, x: (h + x * th.exp(w), None), init=th.zeros(3, "float64"), xs=seq)
+    body = last.owner.op.body
+    assert not any(n.op.name == "exp" for n in th.graph.toposort(body.outputs))
+
+
+def test_scan_errors_name_the_body_line():
+    seq = th.tensor("seq", (4, 3))
+    W = th.tensor("W", (5, 2))
+    with pytest.raises(ShapeError) as info:
+        th.scan(lambda h, x: (h + x @ W, None), init=th.zeros(3), xs=seq)  # the body line
+    assert "(3,) @ (5, 2)" in str(info.value) and f"{__file__}:" in str(info.value)
+    with pytest.raises(th.errors.DTypeError, match="carry 0"):
+        th.scan(lambda h, x: (h.astype("float64"), None), init=th.zeros(3), xs=seq)
+    with pytest.raises(ShapeError, match="give length="):
+        th.scan(lambda h, x: (h, None), init=th.zeros(3))
+
+
+def test_cond_runs_only_the_branch_taken():
+    n = th.tensor("n", (), "int64")
+    v = th.tensor("v", (3,), "float64")
+    f = th.function([n, v], th.cond(n > 0, lambda a: a * 2, lambda a: -a, v))
+    np.testing.assert_allclose(f(np.int64(1), np.ones(3)), [2, 2, 2])
+    np.testing.assert_allclose(f(np.int64(0), np.ones(3)), [-1, -1, -1])
+
+
+def test_cond_gradients_in_both_branches():
+    def fn(v, w):
+        return th.cond(v.sum() > 0, lambda a: th.tanh(a * w), lambda a: a * a * w, v)
+    w = rng.standard_normal(3)
+    verify_grad(fn, [np.ones(3), w])
+    verify_grad(fn, [-np.ones(3), w])
+
+
+def test_cond_branches_must_agree():
+    v = th.tensor("v", (3,))
+    with pytest.raises(TypeError, match="returns"):
+        th.cond(v.sum() > 0, lambda a: (a, a), lambda a: a, v)
+    with pytest.raises(ShapeError, match="branches give"):
+        th.cond(v.sum() > 0, lambda a: a, lambda a: a.sum(), v)
+
+
+def test_while_loop_matches_python_and_differentiates_with_max_iters():
+    n = th.tensor("n", (), "int64")
+    v = th.tensor("v", (3,), "float64")
+    i, acc = th.while_loop(lambda i, a: i < n, lambda i, a: (i + 1, a * 0.5), (0, v), max_iters=100)
+    g = th.grad(acc.sum(), v)
+    f = th.function([n, v], [i, acc, g])
+    count, value, grad = f(np.int64(3), np.ones(3))
+    assert count == 3
+    np.testing.assert_allclose(value, [0.125] * 3)
+    np.testing.assert_allclose(grad, [0.125] * 3)
+    verify_grad(lambda v, w: th.while_loop(lambda a: a.sum() < 10, lambda a: a * th.exp(w), v, max_iters=50),
+                [np.ones(3), rng.uniform(0, 0.3, 3)])
+
+
+def test_while_loop_stops_at_max_iters_and_needs_it_for_gradients():
+    v = th.tensor("v", (), "float64")
+    capped = th.while_loop(lambda a: a < 1e9, lambda a: a + 1, v, max_iters=7)
+    assert th.function([v], capped)(np.float64(0)) == 7
+    free = th.while_loop(lambda a: a < 10, lambda a: a * 2, v)
+    assert th.function([v], free)(np.float64(1)) == 16
+    with pytest.raises(GradientError, match="max_iters"):
+        th.grad(free, v)
