@@ -151,3 +151,15 @@ def test_while_loop_stops_at_max_iters_and_needs_it_for_gradients():
     assert th.function([v], free)(np.float64(1)) == 16
     with pytest.raises(GradientError, match="max_iters"):
         th.grad(free, v)
+
+
+def test_training_step_runs_the_forward_loop_once():
+    W = th.shared(rng.standard_normal((4, 4)) * 0.3, name="W")
+    seq = th.tensor("seq", (5, 2, 4), "float64")
+    h_last, _ = th.scan(lambda h, x: (th.tanh(x + h @ W), None), init=th.zeros((2, 4), "float64"), xs=seq)
+    loss = h_last.sum()
+    f = th.function([seq], [loss, th.grad(loss, W)])
+    f(rng.standard_normal((5, 2, 4)))
+    scans = [n for n in f.last_program.schedule if n.op.name == "scan"]
+    assert len(scans) == 2  # one forward (keeping its history), one reverse
+    assert sum(n.op.history for n in scans) == 1

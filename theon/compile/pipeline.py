@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from .passes.canonicalize import CANONICALIZE
 from .passes.fold import FOLD
+from .passes.merge import merge_twins
 from .passes.stabilize import STABILIZE
 from .rewrite import Rewriter, RuleSet
 
@@ -30,6 +31,9 @@ class PassReport:
 def optimize(outputs, mapping: dict, passes=PASSES):
     """Run every pass in order; returns (new outputs, PassReport)."""
     report = PassReport()
+    start = time.perf_counter()
+    outputs = merge_twins(outputs)
+    report.timings["merge_twins"] = time.perf_counter() - start
     for name, rules in passes:
         start = time.perf_counter()
         rewriter = Rewriter(rules)
