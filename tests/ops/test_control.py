@@ -163,3 +163,15 @@ def test_training_step_runs_the_forward_loop_once():
     scans = [n for n in f.last_program.schedule if n.op.name == "scan"]
     assert len(scans) == 2  # one forward (keeping its history), one reverse
     assert sum(n.op.history for n in scans) == 1
+
+
+def test_random_draws_in_a_scan_body_differ_per_step_and_reproduce():
+    th.seed(3)
+    _, draws = th.scan(lambda c, _: (c, th.uniform(size=(4,))), init=th.constant(0.0), length=3)
+    f = th.function([], draws)
+    first, second = f(), f()
+    assert not np.allclose(first[0], first[1]) and not np.allclose(first[1], first[2])
+    assert not np.allclose(first, second)
+    th.seed(3)
+    _, again = th.scan(lambda c, _: (c, th.uniform(size=(4,))), init=th.constant(0.0), length=3)
+    np.testing.assert_array_equal(th.function([], again)(), first)

@@ -1,6 +1,34 @@
-"""Neural networks: the functional operators (th.nn.conv2d, th.nn.cross_entropy, ...)."""
+"""Neural networks: the functional operators (th.nn.conv2d, th.nn.cross_entropy, ...), and
+layers and models (nn.Dense, nn.Conv2D, nn.Sequential, nn.Model, ...).
+
+Layouts are channels first (NCHW), as th.nn.conv2d. Dense kernels are (in, out); convolution
+kernels are torch's (out, in / groups, *kernel).
+"""
 from ..ops.nn import *  # noqa: F401,F403
 from ..ops.nn import __all__ as _functional
 from ..ops.elementwise import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus, tanh  # noqa: F401
+from . import activations, initializers  # noqa: F401
+from .layer import Input, Layer, layer_from_config  # noqa: F401
+from .layers_core import (Activation, Add, Concatenate, Dense, Dropout, Embedding, Flatten,  # noqa: F401
+                          Reshape)
+from .layers_conv import Conv1D, Conv2D, Conv2DTranspose, Conv3D, DepthwiseConv2D  # noqa: F401
+from .layers_norm import BatchNorm, LayerNorm  # noqa: F401
+from .layers_pool import AvgPool2D, GlobalAvgPool2D, MaxPool2D  # noqa: F401
+from .model import Model, Sequential, model_from_config  # noqa: F401
 
-__all__ = [*_functional, "elu", "gelu", "leaky_relu", "relu", "sigmoid", "silu", "softplus", "tanh"]
+_activations = ["elu", "gelu", "leaky_relu", "relu", "sigmoid", "silu", "softplus", "tanh"]
+_layers = ["Layer", "Input", "Dense", "Flatten", "Reshape", "Activation", "Dropout", "Embedding", "Add",
+           "Concatenate", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "DepthwiseConv2D", "MaxPool2D",
+           "AvgPool2D", "GlobalAvgPool2D", "BatchNorm", "LayerNorm", "Model", "Sequential",
+           "model_from_config", "layer_from_config", "activations", "initializers"]
+
+__all__ = [*_functional, *_activations, *_layers]
+
+
+def __getattr__(name):
+    # the training stack's modules (losses, metrics, training) load on first use, so
+    # `th.nn.losses.get(...)` works without this file importing them eagerly
+    if name in ("losses", "metrics", "training"):
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'theon.nn' has no attribute {name!r}")

@@ -158,11 +158,35 @@ def scan(f, init, xs=None, length: int | None = None, reverse: bool = False):
         if not retrace:
             break
     y_def = out_def[1][1]
-    op = Scan(graph, len(c_leaves), len(x_leaves), steps if not x_leaves else None, bool(reverse))
-    outs = op(*c_leaves, *x_leaves, *closure)
-    outs = outs if isinstance(outs, tuple) else (outs,)
     nc = len(c_leaves)
-    return pytree.unflatten(c_def, outs[:nc]), pytree.unflatten(y_def, outs[nc:nc + op.n_y])
+    graph, extra = _step_dependent_draws(graph, nc, len(x_leaves))
+    op = Scan(graph, nc + len(extra), len(x_leaves), steps if not x_leaves else None, bool(reverse))
+    outs = op(*c_leaves, *extra, *x_leaves, *closure)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    n_all = nc + len(extra)
+    return pytree.unflatten(c_def, outs[:nc]), pytree.unflatten(y_def, outs[n_all:n_all + op.n_y])
+
+
+def _step_dependent_draws(graph: InnerGraph, nc: int, ns: int):
+    """Random draws in a body read the RNG counter from outside the loop, so every step
+    would draw the same numbers. Give such bodies a hidden step carry and mix it into the
+    counter the draws see. Returns (graph, extra initial carries)."""
+    from ..graph import toposort
+    from .elementwise import add, multiply
+    inner_ids = {id(v) for v in graph.inputs[nc + ns:]}
+    counters = []
+    for node in toposort(graph.outputs):
+        if node.op.impure and len(node.inputs) > 1 and id(node.inputs[1]) in inner_ids:
+            if all(c is not node.inputs[1] for c in counters):
+                counters.append(node.inputs[1])
+    if not counters:
+        return graph, []
+    step = Variable(TensorType("int64", ()), name="step")
+    mixed = {c: add(multiply(c, 1_000_003), step) for c in counters}
+    body_out = replace(list(graph.outputs), mixed)
+    outputs = body_out[:nc] + [add(step, 1)] + body_out[nc:]
+    inputs = list(graph.inputs[:nc]) + [step] + list(graph.inputs[nc:])
+    return InnerGraph(inputs, outputs, graph.label), [as_variable(np.int64(0))]
 
 
 def _scan_length(x_leaves, length):
