@@ -1,0 +1,63 @@
+"""Each compiler pass keeps the graph valid (ordered, typed, located) and its values."""
+import numpy as np
+import pytest
+
+import theon as th
+from theon.compile.pipeline import PASSES, optimize
+from theon.compile.rewrite import Rewriter
+from theon.graph import Variable, TensorType, toposort, verify
+from theon.testing.reference import evaluate
+
+
+def _logistic():
+    x = th.tensor("x", (None, 5))
+    y = th.tensor("y", (None,), "int64")
+    W = th.shared(np.full((5, 3), 0.1, "float32"), name="W")
+    loss = th.nn.cross_entropy(x @ W, y).mean()
+    return [x, y], [loss, th.grad(loss, W)], [np.random.rand(4, 5).astype("float32"), np.array([0, 2, 1, 0])]
+
+
+def _convnet():
+    x = th.tensor("x", (None, 1, 8, 8))
+    w = th.shared(np.random.default_rng(0).standard_normal((2, 1, 3, 3)).astype("float32"), name="w")
+    h = th.nn.max_pool2d(th.relu(th.nn.conv2d(x, w, padding="same")), 2)
+    loss = th.log(th.nn.softmax(h.reshape((h.shape[0], -1)), axis=1)).sum()
+    return [x], [loss, th.grad(loss, w)], [np.random.rand(2, 1, 8, 8).astype("float32")]
+
+
+def _rnn():
+    seq = th.tensor("seq", (None, 2, 3), "float64")
+    W = th.shared(np.random.default_rng(1).standard_normal((3, 3)) * 0.3, name="W")
+    h, _ = th.scan(lambda h, x: (th.tanh(x + h @ W), None), init=th.zeros((2, 3), "float64"), xs=seq)
+    return [seq], [h.sum(), th.grad(h.sum(), W)], [np.random.rand(4, 2, 3)]
+
+
+@pytest.mark.parametrize("build", [_logistic, _convnet, _rnn], ids=["logistic", "convnet", "rnn"])
+def test_every_pass_keeps_the_graph_valid_and_its_values(build):
+    inputs, outputs, arrays = build()
+    concrete = {v: Variable(TensorType(v.dtype, a.shape), name=v.name) for v, a in zip(inputs, arrays)}
+    want = evaluate(outputs, dict(zip(inputs, arrays)))
+    current, mapping = outputs, concrete
+    for name, rules in PASSES:
+        current = Rewriter(rules).run(current, mapping)
+        mapping = None
+        verify(current)
+        assert all(n.loc is not None for n in toposort(current)), f"{name} lost a source location"
+        got = evaluate(current, {concrete[v]: a for v, a in zip(inputs, arrays)})
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6, err_msg=f"after pass {name}")
+
+
+def test_trace_flag_logs_each_rule(caplog, monkeypatch):
+    monkeypatch.setattr(th.config, "TRACE", True)
+    x = th.tensor("x", (3,), "float64")
+    with caplog.at_level("WARNING", logger="theon.rewrite"):
+        th.function([x], th.log(1 + x)).compile_for(np.zeros(3))
+    assert "rewrite log_one_plus" in caplog.text
+
+
+def test_pipeline_report_times_every_pass():
+    x = th.tensor("x", (3,))
+    _, report = optimize([th.exp(x) * 1], {})
+    assert set(report.timings) == {"merge_twins", *(name for name, _ in PASSES)}
+    assert "multiply_one" in report.fired["canonicalize"] + report.fired["specialize"]
