@@ -7,8 +7,10 @@ labels, masks) are discrete, so no gradient flows into or out of them.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from .errors import GradientError
-from .graph import Constant, Variable, replace, toposort
+from .graph import Constant, Variable, located, replace, toposort
 from .graph.types import format_shape
 from .ops import elementwise as ew
 from .ops.base import as_variable
@@ -103,7 +105,10 @@ def _backprop(seeds: dict, wrt_list) -> dict:
             continue
         out_grads = [totals.get(id(o)) if _differentiable(o) else None for o in node.outputs]
         out_grads = [g if g is not None else zeros_like(o) for g, o in zip(out_grads, node.outputs)]
-        in_grads = node.op.grad(list(node.inputs), list(node.outputs), out_grads)
+        # gradient nodes point at the line of the op they differentiate
+        loc = dataclasses.replace(node.loc, role=f"gradient of {node.op.name}") if node.loc else None
+        with located(loc):
+            in_grads = node.op.grad(list(node.inputs), list(node.outputs), out_grads)
         if len(in_grads) != len(node.inputs):
             raise GradientError(f"{node.op.name}.grad returned {len(in_grads)} gradients for "
                                 f"{len(node.inputs)} inputs")

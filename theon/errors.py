@@ -23,3 +23,7 @@ class GradientError(TheonError, ValueError):
 
 class KernelError(TheonError, RuntimeError):
     """A kernel failed at run time; the message names the op, input shapes and user line."""
+
+
+class NonFiniteError(TheonError, FloatingPointError):
+    """With the NaN guard on, the first op whose output holds a NaN or an infinity."""

@@ -231,3 +231,31 @@ def test_log_softmax_rewrites_keep_the_loss_finite():
     np.testing.assert_allclose(d, ref)
     np.testing.assert_allclose(n, [ref[0, 2], ref[1, 0]])
     assert "log_softmax" in f.source
+
+
+def test_nan_guard_names_the_first_op_and_its_line_forward_and_backward():
+    x = th.tensor("x", (3,), "float64")
+    y = th.log(x)                      # log(-1) is the first NaN
+    f = th.function([x], y * 2, nan_guard=True)
+    with pytest.raises(th.errors.NonFiniteError) as info:
+        f(np.array([1.0, -1.0, 2.0]))
+    assert "log" in str(info.value) and "th.log(x)" in str(info.value)
+    z = th.sqrt(x).sum()               # finite at 0, but its gradient is infinite there
+    g = th.function([x], th.grad(z, x), nan_guard=True)
+    with pytest.raises(th.errors.NonFiniteError) as info:
+        g(np.array([0.0, 1.0, 4.0]))
+    assert "gradient of sqrt" in str(info.value) and "th.sqrt(x)" in str(info.value)
+    # off by default: the same call just returns the values
+    assert np.isnan(th.function([x], y)(np.array([-1.0, 1.0, 1.0]))[0])
+
+
+def test_memory_estimate_from_shapes_before_running():
+    x = th.tensor("x", (None, 256))
+    w = th.shared(np.zeros((256, 256), "float32"))
+    f = th.function([x], th.tanh(th.exp(x @ w) * 2 + 1))
+    est = f.estimate_memory(np.zeros((1000, 256), "float32"))
+    one = 1000 * 256 * 4
+    assert est["inputs"] == one and est["shared"] == 256 * 256 * 4
+    # the elementwise chain runs in place in the matmul's buffer: about one buffer alive
+    assert one <= est["intermediate_peak"] <= 2 * one
+    assert est["total"] == est["inputs"] + est["shared"] + est["intermediate_peak"]

@@ -28,9 +28,9 @@ class Program:
 
 
 def generate(params, outputs, updates, schedule, plan: MemoryPlan, device: torch.device,
-             name: str = "program") -> Program:
+             name: str = "program", nan_guard: bool = False) -> Program:
     names: dict = {}
-    namespace: dict = {"torch": torch, "device": device}
+    namespace: dict = {"torch": torch, "device": device, "_finite": _finite_check(schedule)}
     lines: list = []
     line_nodes: dict = {}
     counter = itertools.count()
@@ -68,6 +68,10 @@ def generate(params, outputs, updates, schedule, plan: MemoryPlan, device: torch
         call = f"{callee}({', '.join(args + kw)})"
         lines.append(f"    {target} = {call}  # {op.name}" + (f"  {node.loc.filename.rsplit('/', 1)[-1]}:{node.loc.lineno}" if node.loc else ""))
         line_nodes[len(lines) + 1] = node
+        if nan_guard:
+            for o, n in zip(node.outputs, outs):
+                if o.dtype.startswith("float") or o.dtype.startswith("complex"):
+                    lines.append(f"    _finite({n}, {i})")
         dead = [names[id(v)] for v in plan.frees.get(i, ()) if id(v) in names]
         if dead:
             lines.append(f"    del {', '.join(dead)}")
@@ -83,6 +87,20 @@ def generate(params, outputs, updates, schedule, plan: MemoryPlan, device: torch
     exec(code, namespace)
     _register_source(filename, source)
     return Program(namespace[name], source, line_nodes, filename, schedule, plan)
+
+
+def _finite_check(schedule):
+    """The NaN guard: raise at the first node whose output holds a NaN or an infinity."""
+    def check(t, i):
+        if not bool(torch.isfinite(t).all()):
+            from ..errors import NonFiniteError
+            from ..graph.types import format_shape
+            node = schedule[i]
+            kind = "NaN" if bool(torch.isnan(t).any()) else "infinity"
+            shapes = ", ".join(format_shape(v.type.shape) for v in node.inputs)
+            where = f"\n  at {node.loc}" if node.loc else ""
+            raise NonFiniteError(f"{node.op} made the first {kind} (inputs {shapes}){where}")
+    return check
 
 
 def _callee(op, namespace, kernels) -> str:

@@ -12,9 +12,10 @@ import logging
 import numpy as np
 import torch
 
+from .. import config
 from ..backend.device import default_device, resolve_device
 from ..backend.interop import source_dtype, to_numpy, torch_dtype
-from ..errors import InputError, KernelError
+from ..errors import InputError, KernelError, TheonError
 from ..graph import Constant, Shared, Variable, graph_inputs, replace
 from ..graph.types import format_shape
 from ..ops.base import as_variable
@@ -25,15 +26,17 @@ log = logging.getLogger("theon.compile")
 
 
 def function(inputs, outputs, updates=None, givens=None, device=None, keep_on_device=False,
-             name: str | None = None) -> "Function":
+             name: str | None = None, nan_guard: bool | None = None) -> "Function":
     """Compile `outputs` as a function of `inputs`.
 
     updates: [(shared, new_value), ...] or {shared: new_value}, applied after each call.
     givens: {variable: replacement} substituted into the graph before compiling.
     device: 'cpu', 'cuda' or 'cuda:N' (default: THEON_DEVICE, else CUDA if present).
     keep_on_device: return torch tensors on the device instead of NumPy arrays.
+    nan_guard: stop at the first op (forward or gradient) that makes a NaN or infinity,
+    naming it and the user's line (default THEON_NAN_GUARD; costs a check per op when on).
     """
-    return Function(inputs, outputs, updates, givens, device, keep_on_device, name)
+    return Function(inputs, outputs, updates, givens, device, keep_on_device, name, nan_guard)
 
 
 class _InputSpec:
@@ -89,8 +92,9 @@ class _InputSpec:
 class Function:
     """A compiled function. Call it with arrays; `.source` shows the generated program."""
 
-    def __init__(self, inputs, outputs, updates, givens, device, keep_on_device, name):
+    def __init__(self, inputs, outputs, updates, givens, device, keep_on_device, name, nan_guard=None):
         self.name = name or "theon_function"
+        self.nan_guard = config.NAN_GUARD if nan_guard is None else bool(nan_guard)
         self.device = resolve_device(device or default_device())
         self.keep_on_device = keep_on_device
         self.inputs = list(inputs)
@@ -179,7 +183,8 @@ class Function:
                 _fit_update(s, u)
 
         program = build_program(params, shapes, self.outputs, [u for _, u in self.updates],
-                                self.device, self.name, check_updates=check)
+                                self.device, self.name, check_updates=check,
+                                nan_guard=self.nan_guard)
         self._cache[key] = program
         self.compile_count += 1
         self.last_program = program
@@ -204,6 +209,18 @@ class Function:
             raise RuntimeError(f"{self.name} has not been compiled yet: call it once, or use "
                                f".compile_for(*example_args)")
         return self.last_program.source
+
+    def estimate_memory(self, *args, **kwargs) -> dict:
+        """Bytes this call would use, from example arguments' shapes, before running it:
+        inputs, shared variables and the planned peak of intermediate buffers."""
+        self.compile_for(*args, **kwargs)
+        tensors = [spec.convert(a) for spec, a in zip(self._specs, self._bind(args, kwargs)
+                                                       if kwargs or len(args) != self._nin else args)]
+        inputs = sum(t.numel() * t.element_size() for t in tensors)
+        shared = sum(s._value.numel() * s._value.element_size() for s in self.shared)
+        peak = self.last_program.plan.peak_bytes
+        return {"inputs": inputs, "shared": shared, "intermediate_peak": peak,
+                "total": inputs + shared + peak}
 
     def compile_for(self, *args, **kwargs) -> "Function":
         """Compile for the shapes of these example arguments without running."""
@@ -272,6 +289,8 @@ def _fit_update(s: Shared, value: Variable) -> Variable:
 
 def _explain(program, error: Exception) -> Exception:
     """The run-time failure with the op, its input shapes and the user's line."""
+    if isinstance(error, TheonError):
+        return error
     tb = error.__traceback__
     node = None
     while tb is not None:

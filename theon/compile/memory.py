@@ -20,6 +20,7 @@ class MemoryPlan:
     reuse: dict = field(default_factory=dict)    # node index -> input variable written over
     aliases_external: set = field(default_factory=set)  # ids of vars sharing an input's storage
     peak_buffers: int = 0
+    peak_bytes: int = 0    # estimated peak of intermediate buffers (inputs and shared excluded)
 
 
 def fresh(node) -> bool:
@@ -80,7 +81,33 @@ def plan(schedule, params, results) -> MemoryPlan:
         for v in dead:
             alive.discard(id(v))
         result.peak_buffers = max(result.peak_buffers, len(alive))
+    result.peak_bytes = _peak_bytes(schedule, result, root, group_last)
     return result
+
+
+def _nbytes(v) -> int:
+    import numpy as np
+    if not v.type.is_concrete:
+        return 0
+    return int(np.prod(v.type.shape, dtype=np.int64)) * np.dtype(v.dtype).itemsize
+
+
+def _peak_bytes(schedule, result, root, group_last) -> int:
+    """Bytes of intermediate storage alive at the worst point of the schedule: each output
+    not made in place and not a view allocates; it is freed when the last variable sharing
+    its storage is last used."""
+    live, peak, frees_at = 0, 0, {}
+    for i, node in enumerate(schedule):
+        for k, out in enumerate(node.outputs):
+            if node.op.view or (k == 0 and i in result.reuse):
+                continue
+            size = _nbytes(out)
+            live += size
+            last = max(group_last.get(g, i) for g in _members(root[id(out)]))
+            frees_at.setdefault(last, []).append(size)
+        peak = max(peak, live)
+        live -= sum(frees_at.pop(i, ()))
+    return peak
 
 
 def _viewed_by_others(node, inp, r, root) -> bool:

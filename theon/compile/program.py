@@ -11,7 +11,7 @@ from .pipeline import optimize
 
 
 def build_program(params, shapes, outputs, updates, device, name: str = "program",
-                  check_updates=None) -> Program:
+                  check_updates=None, nan_guard: bool = False) -> Program:
     """Compile `outputs` (and update values) as a function of `params`.
 
     shapes: the concrete shape of each param for this program (params whose type is
@@ -35,7 +35,8 @@ def build_program(params, shapes, outputs, updates, device, name: str = "program
         check_updates(upds)
     schedule = toposort(outs + upds)
     memory = plan_memory(schedule, concrete, outs + upds)
-    program = generate(concrete, outs, upds, schedule, memory, device, name=_ident(name))
+    program = generate(concrete, outs, upds, schedule, memory, device, name=_ident(name),
+                       nan_guard=nan_guard)
     program.report = report
     program.compile_seconds = time.perf_counter() - start
     return program

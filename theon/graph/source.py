@@ -14,6 +14,7 @@ class SourceLoc:
     filename: str
     lineno: int
     function: str
+    role: str = ""  # e.g. "gradient of exp" for nodes autodiff built for that line's op
 
     @property
     def code(self) -> str:
@@ -22,7 +23,8 @@ class SourceLoc:
     def __str__(self) -> str:
         code = self.code
         where = f"{self.filename}:{self.lineno}"
-        return f"{where}: {code}" if code else where
+        text = f"{where}: {code}" if code else where
+        return f"{text}  ({self.role})" if self.role else text
 
 
 _override: list = []
