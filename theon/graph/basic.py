@@ -59,7 +59,7 @@ class Constant(Variable):
     (NumPy's NEP 50 promotion), so `x_float32 * 0.5` stays float32.
     """
 
-    __slots__ = ("value", "weak", "_device_cache")
+    __slots__ = ("value", "weak", "_device_cache", "_uniform")
 
     def __init__(self, value: np.ndarray, weak: bool = False):
         super().__init__(TensorType(value.dtype.name, value.shape), loc=None)
@@ -68,6 +68,16 @@ class Constant(Variable):
         self.value = value
         self.weak = weak
         self._device_cache = {}
+        self._uniform = ()
+
+    @property
+    def uniform_value(self):
+        """The one value every element holds (a Python scalar), or None if they differ."""
+        if self._uniform == ():
+            flat = self.value.reshape(-1)
+            same = flat.size > 0 and bool((flat == flat[0]).all())
+            self._uniform = flat[0].item() if same else None
+        return self._uniform
 
     def __repr__(self) -> str:
         text = np.array2string(self.value, threshold=6)

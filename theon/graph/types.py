@@ -10,6 +10,7 @@ DTYPES = (
     "bool", "uint8", "int8", "int16", "int32", "int64",
     "float16", "float32", "float64", "complex64", "complex128",
 )
+_DTYPE_SET = frozenset(DTYPES)
 FLOAT_DTYPES = ("float16", "float32", "float64")
 INT_DTYPES = ("uint8", "int8", "int16", "int32", "int64")
 
@@ -47,7 +48,8 @@ class TensorType:
     shape: tuple  # of int | None
 
     def __post_init__(self):
-        object.__setattr__(self, "dtype", canonical_dtype(self.dtype))
+        if self.dtype not in _DTYPE_SET:
+            object.__setattr__(self, "dtype", canonical_dtype(self.dtype))
         shape = tuple(None if d is None else int(d) for d in self.shape)
         if any(d is not None and d < 0 for d in shape):
             raise ValueError(f"negative dimension in shape {shape}")

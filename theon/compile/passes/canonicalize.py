@@ -14,8 +14,7 @@ CANONICALIZE: list = []
 def _const_value(v):
     """The single value of a constant or a Full, else None."""
     if isinstance(v, Constant):
-        flat = np.unique(v.value)
-        return flat[0].item() if flat.size == 1 else None
+        return v.uniform_value
     if v.owner is not None and isinstance(v.owner.op, Full):
         return v.owner.op.value
     return None
