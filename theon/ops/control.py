@@ -77,9 +77,10 @@ class Scan(Op):
         device = carries[0].device if carries else (seqs[0].device if seqs else consts[0].device)
         ys = hist = None
         run = None
+        slices = [s.unbind(0) for s in seqs]  # all step views at once: cheaper than s[t]
         for step in range(steps):
             t = steps - 1 - step if self.reverse else step
-            xs_t = [s[t] for s in seqs]
+            xs_t = [s[t] for s in slices]
             if run is None:
                 run = self.body.runner(carries + xs_t + list(consts), device)
             if self.history:
