@@ -213,7 +213,9 @@ class Model:
             mapping = {id(old): new for old, new in zip(self.inputs, xs)}
             for out, call in self._calls:
                 ins = [_substitute(v, mapping) for v in call.inputs]
-                mapping[id(out)] = call.layer(ins if call.multi else ins[0], training=training)
+                result = call.layer(ins if call.multi else ins[0], training=training)
+                # a layer returning [output, *states] is recorded by its first output
+                mapping[id(out)] = result[0] if isinstance(result, (list, tuple)) else result
             outs = [_substitute(v, mapping) for v in self.outputs]
         return outs[0] if self._single_output else outs
 
@@ -391,6 +393,9 @@ class Sequential(Model):
                             f"the functional Model for it")
         if layer in self._layers:
             raise ValueError(f"layer {layer.name!r} is already in {self.name!r}")
+        if getattr(layer, "return_state", False):
+            raise TypeError(f"layer {layer.name!r} returns its states as well (return_state=True), "
+                            f"but a Sequential passes one tensor on; use the functional Model")
 
     def _apply_last(self) -> None:
         out = self._layers[-1](self.outputs[0])
