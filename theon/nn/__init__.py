@@ -14,15 +14,18 @@ from .layers_core import (Activation, Add, Concatenate, Dense, Dropout, Embeddin
 from .layers_conv import Conv1D, Conv2D, Conv2DTranspose, Conv3D, DepthwiseConv2D  # noqa: F401
 from .layers_norm import BatchNorm, LayerNorm  # noqa: F401
 from .layers_pool import AvgPool2D, GlobalAvgPool2D, MaxPool2D  # noqa: F401
+from .layers_rnn import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: F401
 from .model import Model, Sequential, model_from_config  # noqa: F401
+from .dbn import DBN, RBM  # noqa: F401  (dbn.py takes RBM from rbm.py)
 
 _activations = ["elu", "gelu", "leaky_relu", "relu", "sigmoid", "silu", "softplus", "tanh"]
 _layers = ["Layer", "Input", "Dense", "Flatten", "Reshape", "Activation", "Dropout", "Embedding", "Add",
            "Concatenate", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "DepthwiseConv2D", "MaxPool2D",
            "AvgPool2D", "GlobalAvgPool2D", "BatchNorm", "LayerNorm", "Model", "Sequential",
+           "SimpleRNN", "LSTM", "GRU", "Bidirectional",
            "model_from_config", "layer_from_config", "activations", "initializers"]
 
-__all__ = [*_functional, *_activations, *_layers]
+__all__ = [*_functional, *_activations, *_layers, "RBM", "DBN"]
 
 
 def __getattr__(name):

@@ -1,0 +1,432 @@
+"""A Bernoulli-Bernoulli restricted Boltzmann machine trained by contrastive divergence.
+
+Energy E(v, h) = -v.vbias - h.hbias - v W h, W shaped (n_visible, n_hidden). The free energy
+F(v) = -v.vbias - sum_j softplus(v W + hbias)_j. CD-k and persistent CD (PCD) descend
+mean F(v_data) - mean F(v_model) with v_model, the end of a k-step Gibbs chain (a th.scan
+whose draws are the RNG ops), held constant by `stop_gradient`; its gradient is the
+usual positive minus negative statistics, e.g. dW = -(v0' p(h|v0) - vk' p(h|vk)) / N.
+
+Every sampling method takes optional `noise`: uniform draws u, with sample = (u < p), so a
+test can feed the same numbers to a reference implementation. Without it the draws come
+from th.bernoulli on the RBM's RandomState.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..autodiff import grad
+from ..compile import function
+from ..errors import ShapeError
+from ..graph import Shared, format_shape, shared
+from ..ops import elementwise as ew
+from ..ops.base import Op
+from ..ops.constructors import arange, zeros
+from ..ops.control import scan
+from ..ops.random import RandomState, bernoulli, uniform
+from . import initializers
+from .layer import Layer
+
+__all__ = ["RBM", "StopGradient", "stop_gradient"]
+
+
+@dataclass(frozen=True)
+class StopGradient(Op):
+    """The identity that passes no gradient: what it returns is a constant to th.grad."""
+    name: ClassVar[str] = "stop_gradient"
+    view: ClassVar[bool] = True
+    differentiable: ClassVar[bool] = False
+
+    def infer(self, x):
+        return [x.type]
+
+    def kernel(self, x):
+        return x
+
+    def grad(self, inputs, outputs, output_grads):
+        return [None]
+
+
+def stop_gradient(x):
+    """`x`, treated as a constant by th.grad (Theano's consider_constant)."""
+    return StopGradient()(x)
+
+
+def _log_sigmoid(x):
+    return -ew.softplus(-x)
+
+
+def _bce_from_logits(logits, target):
+    """Per-element binary cross-entropy -[t log s(z) + (1-t) log(1-s(z))], stably."""
+    return ew.softplus(logits) - target * logits
+
+
+class RBM(Layer):
+    """A Bernoulli-Bernoulli RBM; as a layer, it maps v (N, n_visible) to p(h=1|v).
+
+    n_hidden: hidden units. n_visible: visible units (builds the parameters at once;
+    otherwise the first call or training step builds them from the data).
+    Parameters (th.shared, named "<name>/W", "<name>/vbias", "<name>/hbias"): W
+    (n_visible, n_hidden) from `kernel_initializer` (default N(0, 0.01^2), as Hinton's
+    guide), the biases from their initialisers (zeros).
+    seed: seeds the weights and the RBM's own RandomState for Gibbs sampling; without it
+    the weights follow th.seed's stream and draws use th's default RandomState.
+    """
+
+    def __init__(self, n_hidden: int, n_visible: int | None = None,
+                 kernel_initializer=None, visible_bias_initializer="zeros",
+                 hidden_bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if int(n_hidden) < 1:
+            raise ValueError(f"RBM: n_hidden must be positive, got {n_hidden}")
+        self.n_hidden = int(n_hidden)
+        self.n_visible = None if n_visible is None else int(n_visible)
+        self.kernel_initializer = initializers.get(
+            kernel_initializer if kernel_initializer is not None else initializers.RandomNormal(0.0, 0.01))
+        self.visible_bias_initializer = initializers.get(visible_bias_initializer)
+        self.hidden_bias_initializer = initializers.get(hidden_bias_initializer)
+        self.rng = RandomState(self.seed) if self.seed is not None else None
+        self.persistent: Shared | None = None  # PCD's chain state (hidden samples)
+        if self.n_visible is not None:
+            self._build_for(self.dtype or "float32", (self.n_visible,))
+
+    # ---- parameters ---------------------------------------------------------------------
+
+    def build(self, input_shape):
+        if len(input_shape) != 1 or input_shape[0] is None:
+            raise ShapeError(f"layer {self.name!r} (RBM) needs inputs (N, n_visible) with n_visible "
+                             f"known; got {format_shape((None, *input_shape))} (flatten images first)")
+        n_visible = int(input_shape[0])
+        if self.n_visible is not None and self.n_visible != n_visible:
+            raise ShapeError(f"RBM {self.name!r} has {self.n_visible} visible units; got inputs "
+                             f"{format_shape((None, *input_shape))}")
+        self.n_visible = n_visible
+        self.W = self.add_param("W", (n_visible, self.n_hidden), self.kernel_initializer)
+        self.vbias = self.add_param("vbias", (n_visible,), self.visible_bias_initializer)
+        self.hbias = self.add_param("hbias", (self.n_hidden,), self.hidden_bias_initializer)
+
+    def _build_for(self, dtype, shape):
+        self.compute_dtype = self.dtype or dtype
+        self.input_shape = tuple(shape)
+        self.build(self.input_shape)
+        self.built = True
+
+    def _ready(self, v):
+        """v (N, n_visible) in the RBM's dtype, building the parameters on first use."""
+        from ..ops.base import as_variable
+        v = as_variable(v)
+        if v.ndim != 2:
+            raise ShapeError(f"RBM {self.name!r} takes (N, n_visible) inputs, got "
+                             f"{format_shape(v.type.shape)}")
+        if not self.built:
+            self._build_for(v.dtype if v.dtype.startswith("float") else "float32", v.type.shape[1:])
+        elif v.type.shape[1] not in (None, self.n_visible):
+            raise ShapeError(f"RBM {self.name!r} has {self.n_visible} visible units; got inputs "
+                             f"{format_shape(v.type.shape)}")
+        return self.cast_input(v)
+
+    def output_shape(self, input_shape):
+        return (self.n_hidden,)
+
+    def call(self, x, training=False):
+        return self.hidden_probs(x)
+
+    def get_config(self):
+        return {**super().get_config(), "n_hidden": self.n_hidden, "n_visible": self.n_visible,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "visible_bias_initializer": initializers.serialize(self.visible_bias_initializer),
+                "hidden_bias_initializer": initializers.serialize(self.hidden_bias_initializer)}
+
+    def get_weights(self) -> dict:
+        """{"W", "vbias", "hbias"} -> NumPy copies (keys without the layer name)."""
+        self._require_built()
+        return {k: np.array(p.get_value()) for k, p in zip(self._param_keys, self._params)}
+
+    def set_weights(self, weights: dict) -> None:
+        """Set parameters from a dict keyed "W"/"vbias"/"hbias" (or "<name>/W", ...)."""
+        self._require_built()
+        for key, value in weights.items():
+            p = self.param(key.rsplit("/", 1)[-1])
+            value = np.asarray(value)
+            if value.shape != tuple(p.type.shape):
+                raise ShapeError(f"RBM {self.name!r}: {key!r} has shape {value.shape}, the parameter "
+                                 f"{format_shape(p.type.shape)}")
+            p.set_value(value.astype(p.dtype))
+
+    def init_visible_bias(self, x) -> None:
+        """Set vbias to log(p / (1 - p)), p each pixel's mean in `x` (Hinton's guide, 8.1)."""
+        self._require_built()
+        p = np.clip(np.asarray(x, dtype=np.float64).reshape(len(x), -1).mean(0), 1e-3, 1 - 1e-3)
+        self.vbias.set_value(np.log(p / (1 - p)).astype(self.vbias.dtype))
+
+    def _require_built(self):
+        if not self.built:
+            raise ValueError(f"RBM {self.name!r} is not built: give n_visible= or use it on data first")
+
+    # ---- conditionals and energies (symbolic) -----------------------------------------------
+
+    def hidden_logits(self, v):
+        return self._ready(v) @ self.W + self.hbias
+
+    def hidden_probs(self, v):
+        return ew.sigmoid(self.hidden_logits(v))
+
+    def visible_logits(self, h):
+        self._require_built()
+        return self.cast_input(h) @ self.W.T + self.vbias
+
+    def visible_probs(self, h):
+        return ew.sigmoid(self.visible_logits(h))
+
+    def free_energy(self, v):
+        """F(v) per example, shape (N,)."""
+        v = self._ready(v)
+        return -(v @ self.vbias) - ew.softplus(v @ self.W + self.hbias).sum(axis=1)
+
+    def _sample(self, p, noise):
+        if noise is None:
+            return bernoulli(p, rng=self.rng)
+        return ew.cast(ew.less(self.cast_input(noise), p), p.dtype)
+
+    def sample_h_given_v(self, v, noise=None):
+        """(p(h=1|v), a sample of h)."""
+        p = self.hidden_probs(v)
+        return p, self._sample(p, noise)
+
+    def sample_v_given_h(self, h, noise=None):
+        """(p(v=1|h), a sample of v)."""
+        p = self.visible_probs(h)
+        return p, self._sample(p, noise)
+
+    def gibbs_hvh(self, h, noise_v=None, noise_h=None):
+        """One step h -> v -> h: (v_probs, v_sample, h_probs, h_sample)."""
+        vp, vs = self.sample_v_given_h(h, noise_v)
+        hp, hs = self.sample_h_given_v(vs, noise_h)
+        return vp, vs, hp, hs
+
+    def gibbs_vhv(self, v, noise_h=None, noise_v=None):
+        """One step v -> h -> v: (h_probs, h_sample, v_probs, v_sample)."""
+        hp, hs = self.sample_h_given_v(v, noise_h)
+        vp, vs = self.sample_v_given_h(hs, noise_v)
+        return hp, hs, vp, vs
+
+    def gibbs_chain(self, h0, k: int = 1, noise=None):
+        """k Gibbs steps h -> v -> h from hidden states h0, in one th.scan.
+
+        Returns the chain's end (v_probs, v_sample, h_probs, h_sample). noise: optional
+        (u_v, u_h) uniform arrays shaped (k, N, n_visible), (k, N, n_hidden), step t using
+        u_v[t], u_h[t]; without it each step draws fresh numbers.
+        """
+        self._require_built()
+        k = int(k)
+        if k < 1:
+            raise ValueError(f"RBM.gibbs_chain: k must be >= 1, got {k}")
+        h0 = self.cast_input(h0)
+        n = h0.shape[0]
+        zv = zeros((n, self.n_visible), dtype=h0.dtype)  # the visible slots' initial values
+        init = (zv, zv, h0, h0)                             # (v_probs, v_sample, h_probs, h_sample)
+
+        def step(carry, u):
+            uv, uh = (None, None) if u is None else u
+            return self.gibbs_hvh(carry[3], uv, uh), None
+
+        if noise is None:
+            end, _ = scan(step, init, None, length=k)
+        else:
+            if len(noise) != 2:
+                raise ValueError("RBM.gibbs_chain: noise must be a pair (u_v, u_h)")
+            end, _ = scan(step, init, tuple(self.cast_input(u) for u in noise), length=k)
+        return end
+
+    def sample(self, v0, k: int = 1, noise_h0=None, noise=None):
+        """A k-step chain started at visible v0: (v_probs, v_sample) at its end."""
+        _, h0 = self.sample_h_given_v(v0, noise_h0)
+        vp, vs, _, _ = self.gibbs_chain(h0, k, noise)
+        return vp, vs
+
+    # ---- learning -------------------------------------------------------------------------
+
+    def cd_cost(self, v, k: int = 1, persistent: bool | Shared = False, noise_h0=None, noise=None):
+        """(cost, chain_end, updates) of CD-k (or PCD-k when `persistent`).
+
+        cost = mean F(v) - mean F(stop_gradient(v_model)), whose gradient is the CD update
+        direction. The chain starts from h ~ p(h|v) (CD) or from the persistent hidden
+        state (PCD: a th.shared, `persistent` itself or `self.persistent`), and `updates`
+        moves that state to the chain's end. chain_end: (v_probs, v_sample, h_probs, h_sample).
+        """
+        v = self._ready(v)
+        updates = []
+        if persistent is not False and persistent is not None:
+            state = persistent if isinstance(persistent, Shared) else self.persistent
+            if state is None:
+                raise ValueError("RBM.cd_cost: persistent=True needs a chain state; call "
+                                 "rbm.make_persistent(n_chains) first")
+            h0 = state
+        else:
+            _, h0 = self.sample_h_given_v(v, noise_h0)
+        end = self.gibbs_chain(h0, k, noise)
+        v_model = stop_gradient(end[1])
+        cost = self.free_energy(v).mean() - self.free_energy(v_model).mean()
+        if persistent is not False and persistent is not None:
+            updates.append((h0, end[3]))
+        return cost, end, updates
+
+    def cd_grads(self, v, k: int = 1, persistent: bool | Shared = False, noise_h0=None, noise=None):
+        """([dW, dvbias, dhbias], chain_end, updates): th.grad of `cd_cost`."""
+        cost, end, updates = self.cd_cost(v, k, persistent, noise_h0, noise)
+        return grad(cost, [self.W, self.vbias, self.hbias]), end, updates
+
+    def make_persistent(self, n_chains: int) -> Shared:
+        """The PCD chain state: a th.shared of hidden samples (n_chains, n_hidden), zeros
+        to start (so the first negative samples come from p(v|h=0)); kept in `persistent`."""
+        self._require_built()
+        self.persistent = shared(np.zeros((int(n_chains), self.n_hidden), self.compute_dtype),
+                                 name=f"{self.name}/persistent")
+        return self.persistent
+
+    # ---- monitoring (symbolic) --------------------------------------------------------------
+
+    def pseudo_likelihood(self, v, index=None):
+        """Stochastic pseudo-log-likelihood, a scalar: n_visible * mean over examples of
+        log sigmoid(F(v with bit i flipped) - F(v)), one bit i per example. index: the bits
+        (int, shape (N,)); default: drawn uniformly at random."""
+        v = self._ready(v)
+        n = v.shape[0]
+        if index is None:
+            u = uniform(size=(n,), dtype="float32", rng=self.rng)
+            index = ew.cast(ew.floor(u * float(self.n_visible)), "int64")
+            index = ew.minimum(index, self.n_visible - 1)  # guards a float32 rounding up to n
+        flip = ew.cast(ew.equal(arange(self.n_visible)[None, :], index[:, None]), v.dtype)
+        v_flip = v + flip - 2.0 * v * flip
+        return float(self.n_visible) * _log_sigmoid(self.free_energy(v_flip) - self.free_energy(v)).mean()
+
+    def reconstruction_cross_entropy(self, v):
+        """Mean over examples of the summed binary cross-entropy between v and its mean-field
+        reconstruction p(v|h = p(h|v))."""
+        v = self._ready(v)
+        return _bce_from_logits(self.visible_logits(self.hidden_probs(v)), v).sum(axis=1).mean()
+
+    def reconstruction_error(self, v):
+        """Mean squared error per pixel of the mean-field reconstruction."""
+        v = self._ready(v)
+        return ew.square(v - self.visible_probs(self.hidden_probs(v))).mean()
+
+    # ---- compiled training ----------------------------------------------------------------
+
+    def training_function(self, optimizer=None, k: int = 1, persistent: bool = False,
+                          n_chains: int | None = None, batch_size: int | None = None,
+                          pseudo_likelihood: bool = True):
+        """A compiled step f(v_batch) -> dict of monitors, applying one CD-k / PCD-k update.
+
+        optimizer: a theon.optim optimiser (default SGD(lr=0.1)); its `updates(params,
+        grads)` gives the parameter updates. persistent: PCD, with n_chains chains (default
+        batch_size); the chain state is updated in the same function. Monitors:
+        "recon_error", "recon_xent" and (when asked) "pseudo_likelihood", of the batch
+        before the update.
+        """
+        from ..ops.base import tensor
+        from ..optim import SGD
+        optimizer = optimizer if optimizer is not None else SGD(lr=0.1)
+        self._require_built()
+        v = tensor("v", (None, self.n_visible), self.compute_dtype)
+        if persistent:
+            n = n_chains or batch_size
+            if n is None:
+                raise ValueError("RBM.training_function: persistent=True needs n_chains or batch_size")
+            if self.persistent is None or self.persistent.type.shape[0] != n:
+                self.make_persistent(n)
+        grads, _, chain_updates = self.cd_grads(v, k, persistent=bool(persistent))
+        names = ["recon_error", "recon_xent"] + (["pseudo_likelihood"] if pseudo_likelihood else [])
+        outs = [self.reconstruction_error(v), self.reconstruction_cross_entropy(v)]
+        if pseudo_likelihood:
+            outs.append(self.pseudo_likelihood(v))
+        params = [self.W, self.vbias, self.hbias]
+        updates = list(optimizer.updates(params, grads)) + chain_updates
+        f = function([v], outs, updates=updates, name=f"{self.name}_{'pcd' if persistent else 'cd'}{k}")
+
+        def step(batch):
+            return dict(zip(names, (float(o) for o in f(batch))))
+        step.function = f
+        return step
+
+    def fit(self, x, epochs: int = 5, batch_size: int = 64, optimizer=None, k: int = 1,
+            persistent: bool = False, n_chains: int | None = None, shuffle: bool = True,
+            seed: int = 0, pseudo_likelihood: bool = True, verbose: bool = False,
+            print_fn=print) -> dict:
+        """Train on binary (or [0, 1]) data x (N, n_visible). Returns the history: each
+        monitor averaged over the epoch's batches, one value per epoch, plus "time"."""
+        from ..data import DataLoader
+        x = np.asarray(x)
+        x = x.reshape(len(x), -1)
+        if not self.built:
+            self._build_for(self.dtype or "float32", (x.shape[1],))
+        x = x.astype(self.compute_dtype, copy=False)
+        step = self.training_function(optimizer, k, persistent, n_chains, batch_size, pseudo_likelihood)
+        loader = DataLoader(x, None, batch_size, shuffle=shuffle, seed=seed, prefetch=0)
+        history: dict = {}
+        for epoch in range(int(epochs)):
+            start, sums, count = time.perf_counter(), {}, 0
+            for xb, _ in loader:
+                for name, value in step(xb).items():
+                    sums[name] = sums.get(name, 0.0) + value * len(xb)
+                count += len(xb)
+            for name, total in sums.items():
+                history.setdefault(name, []).append(total / max(count, 1))
+            history.setdefault("time", []).append(time.perf_counter() - start)
+            if verbose:
+                print_fn(f"{self.name} epoch {epoch + 1}/{epochs}: "
+                         + ", ".join(f"{n} {history[n][-1]:.4f}" for n in sums)
+                         + f" ({history['time'][-1]:.1f}s)")
+        return history
+
+    def transform(self, x, batch_size: int = 1024) -> np.ndarray:
+        """p(h=1|v) for data x (N, n_visible), as NumPy (compiled once per RBM)."""
+        from ..ops.base import tensor
+        self._require_built()
+        f = getattr(self, "_transform_fn", None)
+        if f is None:
+            v = tensor("v", (None, self.n_visible), self.compute_dtype)
+            f = self._transform_fn = function([v], self.hidden_probs(v), name=f"{self.name}_transform")
+        x = np.asarray(x).reshape(len(x), -1).astype(self.compute_dtype, copy=False)
+        parts = [np.asarray(f(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.n_hidden), self.compute_dtype)
+
+
+def filters_image(W, shape=(28, 28), n: int | None = None, cols: int | None = None, pad: int = 1):
+    """The columns of W (n_visible, n_hidden) as a grid of `shape` tiles, each scaled to
+    [0, 1], as a float array (rows, cols) with `pad` pixels of border between tiles."""
+    W = np.asarray(W, dtype=np.float64)
+    n = W.shape[1] if n is None else min(n, W.shape[1])
+    cols = cols or int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+    th_, tw = shape
+    out = np.zeros((rows * (th_ + pad) + pad, cols * (tw + pad) + pad))
+    for i in range(n):
+        tile = W[:, i].reshape(shape)
+        lo, hi = tile.min(), tile.max()
+        tile = (tile - lo) / (hi - lo) if hi > lo else np.zeros_like(tile)
+        r, c = divmod(i, cols)
+        out[pad + r * (th_ + pad):pad + r * (th_ + pad) + th_, pad + c * (tw + pad):pad + c * (tw + pad) + tw] = tile
+    return out
+
+
+def write_png(path, image) -> None:
+    """Write a grayscale image (2-d array in [0, 1]) as an 8-bit PNG with zlib and struct."""
+    import struct
+    import zlib
+    img = (np.clip(np.asarray(image, dtype=np.float64), 0, 1) * 255 + 0.5).astype(np.uint8)
+    h, w = img.shape
+    raw = b"".join(b"\x00" + img[r].tobytes() for r in range(h))
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+    with open(path, "wb") as f:
+        f.write(png)
