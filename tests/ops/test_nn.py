@@ -114,8 +114,10 @@ def test_pool_backward_ops_differentiate():
     attrs = {"kernel_size": (3, 3), "stride": (2, 2), "padding": (1, 1), "ceil_mode": True,
              "dilation": (1, 1)}
     g = randn(1, 2, 3, 3)
-    verify_grad(lambda g_, x_: MaxPool2dBackward(**attrs)(g_, x_), [g, x], wrt=[0])
-    verify_grad(lambda v_, x_: MaxPool2dSelect(**attrs)(v_, x_), [randn(1, 2, 5, 5), x], wrt=[0])
+    idx = torch.ops.aten.max_pool2d_with_indices(torch.from_numpy(x), (3, 3), (2, 2), (1, 1), (1, 1),
+                                                 True)[1].numpy()
+    verify_grad(lambda g_, x_, i_: MaxPool2dBackward(**attrs)(g_, x_, i_), [g, x, idx], wrt=[0])
+    verify_grad(lambda v_, i_: MaxPool2dSelect(**attrs)(v_, i_), [randn(1, 2, 5, 5), idx], wrt=[0])
     avg = {"kernel_size": (3, 3), "stride": (2, 2), "padding": (1, 1), "ceil_mode": True,
            "count_include_pad": False, "divisor_override": None}
     verify_grad(lambda g_, x_: AvgPool2dBackward(**avg)(g_, x_), [g, x], wrt=[0])

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from .passes.canonicalize import CANONICALIZE
 from .passes.fold import FOLD
-from .passes.merge import merge_twins
+from .passes.merge import combine_siblings, merge_twins
 from .passes.stabilize import STABILIZE
 from .rewrite import Rewriter, RuleSet
 
@@ -41,4 +41,7 @@ def optimize(outputs, mapping: dict, passes=PASSES):
         mapping = None
         report.timings[name] = time.perf_counter() - start
         report.fired[name] = rewriter.fired
+    start = time.perf_counter()
+    outputs = combine_siblings(outputs)
+    report.timings["combine_siblings"] = time.perf_counter() - start
     return outputs, report

@@ -212,6 +212,11 @@ class ConvBackwardInput(ConvAttrs):
         # <gg, conv_x*(g, w)> = <conv(gg, w), g>
         return [self.forward(gg, w), self.backward_weight(g, gg, w), None]
 
+    def sibling(self, inputs):
+        """With a ConvBackwardWeight on the same (g, x, w), one ATen call makes both."""
+        g, w, x_like = inputs
+        return ConvBackward(**self.attrs()), (g, x_like, w), 0
+
 
 @dataclass(frozen=True)
 class ConvBackwardWeight(ConvAttrs):
@@ -232,6 +237,31 @@ class ConvBackwardWeight(ConvAttrs):
         (g, x, w_like), (gg,) = inputs, output_grads
         # <gg, conv_w*(g, x)> = <conv(x, gg), g>
         return [self.forward(x, gg), self.backward_input(g, gg, x), None]
+
+    def sibling(self, inputs):
+        g, x, w_like = inputs
+        return ConvBackward(**self.attrs()), (g, x, w_like), 1
+
+
+@dataclass(frozen=True)
+class ConvBackward(ConvAttrs):
+    """Both gradients of a convolution in one ATen call: (g, x, w) -> (like x, like w).
+    Made by the compiler from a ConvBackwardInput and a ConvBackwardWeight of one conv."""
+    name: ClassVar[str] = "conv_backward"
+    nout: ClassVar[int] = 2
+
+    def infer(self, g, x, w):
+        dtype = _same_dtype(self.name, g, x, w)
+        return [TensorType(dtype, x.type.shape), TensorType(dtype, w.type.shape)]
+
+    def kernel(self, g, x, w):
+        padding, extra = self.run_padding(w.shape)
+        padded = F.pad(x, extra) if extra else x
+        gx, gw, _ = torch.ops.aten.convolution_backward(
+            g, padded, w, None, *self.aten_args(padding), [True, True, False])
+        if extra:
+            gx = gx[(..., *(slice(0, n) for n in x.shape[2:]))]
+        return gx, gw
 
 
 def _conv(n, x, w, b, stride, padding, dilation, groups, transposed=False, output_padding=0):

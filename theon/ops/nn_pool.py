@@ -2,8 +2,10 @@
 
 Each gradient is a backward op calling ATen's backward kernel. Average pooling is linear,
 so its backward op's gradient is the forward pool again. Max pooling's gradient routes g to
-each window's argmax; that routing is linear in g, and its adjoint (`MaxPool2dSelect`,
-reading gg at the argmax of each window) makes the second derivative exact.
+each window's argmax, with the indices the forward pass found (the compiler runs a pool and
+its index-keeping twin once); that routing is linear in g, and its adjoint
+(`MaxPool2dSelect`, reading gg at the argmax of each window) makes the second derivative
+exact.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from ..errors import DTypeError, ShapeError
+from ..errors import ShapeError
 from ..graph import TensorType
 from ..graph.types import format_shape
 from .base import Op
@@ -50,10 +52,6 @@ class _MaxPoolAttrs(Op):
         return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
                 "ceil_mode": self.ceil_mode, "dilation": self.dilation}
 
-    def indices(self, x):
-        return torch.ops.aten.max_pool2d_with_indices(
-            x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)[1]
-
 
 @dataclass(frozen=True)
 class MaxPool2d(_MaxPoolAttrs):
@@ -65,50 +63,69 @@ class MaxPool2d(_MaxPoolAttrs):
     def kernel(self, x):
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
+    def superset(self):
+        """The twin that also returns the argmax indices: a training graph holding both
+        pools once (compile's merge_twins pass)."""
+        return MaxPool2dWithIndices(**self.attrs())
+
     def grad(self, inputs, outputs, output_grads):
         (x,), (g,) = inputs, output_grads
-        return [MaxPool2dBackward(**self.attrs())(g, x)]
+        indices = MaxPool2dWithIndices(**self.attrs())(x)[1]
+        return [MaxPool2dBackward(**self.attrs())(g, x, indices)]
+
+
+@dataclass(frozen=True)
+class MaxPool2dWithIndices(_MaxPoolAttrs):
+    """x -> (pooled values, int64 flat index of each window's argmax in its plane)."""
+    name: ClassVar[str] = "max_pool2d_with_indices"
+    nout: ClassVar[int] = 2
+
+    def infer(self, x):
+        shape = _pooled_shape(self, x, self.dilation)
+        return [TensorType(x.dtype, shape), TensorType("int64", shape)]
+
+    def kernel(self, x):
+        return tuple(torch.ops.aten.max_pool2d_with_indices(
+            x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode))
+
+    def grad(self, inputs, outputs, output_grads):
+        (x,), (g, _) = inputs, output_grads
+        return [MaxPool2dBackward(**self.attrs())(g, x, outputs[1])]
 
 
 @dataclass(frozen=True)
 class MaxPool2dBackward(_MaxPoolAttrs):
-    """(g, x) -> like x: each window's g added at the window's argmax in x."""
+    """(g, x_like, indices) -> like x: each window's g added at the window's argmax."""
     name: ClassVar[str] = "max_pool2d_backward"
 
-    def infer(self, g, x):
-        return [x.type]
+    def infer(self, g, x_like, indices):
+        return [x_like.type]
 
-    def kernel(self, g, x):
-        # the argmax is recomputed here rather than kept from the forward pass: pooling is
-        # cheap next to the convolutions around it, and no int64 index tensor stays alive
+    def kernel(self, g, x_like, indices):
         return torch.ops.aten.max_pool2d_with_indices_backward(
-            g, x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-            self.indices(x))
+            g, x_like, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+            indices)
 
     def grad(self, inputs, outputs, output_grads):
-        (g, x), (gg,) = inputs, output_grads
+        (g, x_like, indices), (gg,) = inputs, output_grads
         # piecewise constant in x; linear in g with adjoint "read gg at each argmax"
-        return [MaxPool2dSelect(**self.attrs())(gg, x), None]
+        return [MaxPool2dSelect(**self.attrs())(gg, indices), None, None]
 
 
 @dataclass(frozen=True)
 class MaxPool2dSelect(_MaxPoolAttrs):
-    """(v, x) -> pooled shape: v read at the argmax of each window of x."""
+    """(v, indices) -> pooled shape: v read at each window's argmax."""
     name: ClassVar[str] = "max_pool2d_select"
 
-    def infer(self, v, x):
-        if v.dtype != x.dtype:
-            raise DTypeError(f"{self.name} inputs must share one dtype, got {v.dtype} and {x.dtype}")
-        return [TensorType(x.dtype, _pooled_shape(self, x, self.dilation))]
+    def infer(self, v, indices):
+        return [TensorType(v.dtype, indices.type.shape)]
 
-    def kernel(self, v, x):
-        idx = self.indices(x)
-        flat_v = v.flatten(-2)
-        return flat_v.gather(-1, idx.flatten(-2)).view(idx.shape)
+    def kernel(self, v, indices):
+        return v.flatten(-2).gather(-1, indices.flatten(-2)).view(indices.shape)
 
     def grad(self, inputs, outputs, output_grads):
-        (v, x), (gg,) = inputs, output_grads
-        return [MaxPool2dBackward(**self.attrs())(gg, x), None]
+        (v, indices), (gg,) = inputs, output_grads
+        return [MaxPool2dBackward(**self.attrs())(gg, v, indices), None]
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
