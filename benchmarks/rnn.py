@@ -103,17 +103,21 @@ def torch_step(weights, lr, device, fused):
     return step
 
 
+WARMUP = 3
+
+
 def measure(step, batches, sync):
     start = time.perf_counter()
-    first = step(*batches[0])
+    losses = [step(*batches[0])]
     sync()
     first_s = time.perf_counter() - start
+    losses += [step(*b) for b in batches[1:WARMUP]]
+    sync()
     start = time.perf_counter()
-    losses = [first]
-    for b in batches[1:]:
+    for b in batches[WARMUP:]:
         losses.append(step(*b))
     sync()
-    per_step = (time.perf_counter() - start) / (len(batches) - 1)
+    per_step = (time.perf_counter() - start) / (len(batches) - WARMUP)
     return first_s, per_step, [float(l) for l in losses]
 
 

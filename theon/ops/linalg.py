@@ -112,6 +112,13 @@ class Matmul(Op):
             ga, gb = einsum("...km,...m->...k", b, g), einsum("k,...m->...km", a, g)
         elif b.ndim == 1:   # (..., n, k) @ (k,) -> (..., n)
             ga, gb = einsum("...n,k->...nk", g, b), einsum("...nk,...n->...k", a, g)
+        elif b.ndim == 2 and a.ndim > 2:
+            # (..., n, k) @ (k, m): the weight's gradient is one (k, N) @ (N, m) product over
+            # all rows, not a batch of products summed afterwards
+            from .shape import reshape
+            rows_a = reshape(a, (-1, a.shape[-1]))
+            rows_g = reshape(g, (-1, g.shape[-1]))
+            ga, gb = matmul(g, matrix_transpose(b)), matmul(matrix_transpose(rows_a), rows_g)
         else:
             ga, gb = matmul(g, matrix_transpose(b)), matmul(matrix_transpose(a), g)
         return [_unbroadcast(ga, a, min(a.ndim, 2)), _unbroadcast(gb, b, min(b.ndim, 2))]
