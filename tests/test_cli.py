@@ -56,6 +56,16 @@ def test_train_resume_evaluate_mlp_on_digits(tmp_path):
     assert accuracy > 0.8
 
 
+def test_train_lstm_reads_images_row_by_row_and_resumes(tmp_path):
+    run = tmp_path / "lstm"
+    out = theon_cmd("train", "lstm", "--dataset", "digits", "--epochs", 1, "--out", run)
+    assert "lstm_1 (LSTM)" in out and "epoch 1/1: test accuracy" in out
+    out = theon_cmd("train", "--resume", run, "--epochs", 2)
+    _, meta = th.io.load_checkpoint(run)
+    assert meta["epoch"] == 2 and meta["user"]["model"] == "lstm"
+    assert meta["history"]["val_accuracy"][-1] > 0.5  # 8 rows of 8 pixels, two short epochs
+
+
 def test_errors_are_one_line_not_a_traceback(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, "-m", "theon", "evaluate", "--checkpoint", tmp_path / "none"],

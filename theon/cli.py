@@ -20,12 +20,13 @@ import numpy as np
 
 from .callbacks import Callback
 
-MODELS = ("lenet", "mlp")
+MODELS = ("lenet", "mlp", "lstm")
 DATASETS = ("fashion-mnist", "mnist", "digits")
 
 
 def build_model(name: str, input_shape, num_classes: int = 10, seed: int = 0):
-    """The `theon train` models: LeNet-5 (as in the issue) and a two-layer MLP."""
+    """The `theon train` models: LeNet-5, a two-layer MLP, and an LSTM reading each image
+    row by row (28 steps of 28 pixels for Fashion-MNIST)."""
     from . import nn
     if name == "lenet":
         same = input_shape[-1] < 28  # small images (digits' 8x8) keep their size through conv 2
@@ -36,9 +37,21 @@ def build_model(name: str, input_shape, num_classes: int = 10, seed: int = 0):
     elif name == "mlp":
         layers = [nn.Flatten(), nn.Dense(256, activation="relu"), nn.Dense(128, activation="relu"),
                   nn.Dense(num_classes)]
+    elif name == "lstm":
+        rows, cols = input_shape[-2], input_shape[-1]
+        layers = [nn.Reshape((rows, cols)), nn.LSTM(128), nn.Dense(num_classes)]
     else:
         raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     return nn.Sequential(layers, input_shape=tuple(input_shape), name=name, seed=seed)
+
+
+def make_optimizer(model_name: str, lr):
+    """SGD with momentum 0.9 (lr 0.01) for the convolutional and dense models; Adam (lr 2e-3)
+    for the LSTM, which SGD trains slowly."""
+    from . import optim
+    if model_name == "lstm":
+        return optim.Adam(2e-3 if lr is None else lr)
+    return optim.SGD(0.01 if lr is None else lr, momentum=0.9)
 
 
 def load_dataset(name: str):
@@ -51,11 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a built-in model")
-    t.add_argument("model", nargs="?", choices=MODELS, help="lenet or mlp (default: the checkpoint's with --resume)")
+    t.add_argument("model", nargs="?", choices=MODELS, help="lenet, mlp or lstm (default: the checkpoint's with --resume)")
     t.add_argument("--dataset", choices=DATASETS, default=None, help="default fashion-mnist")
     t.add_argument("--epochs", type=int, default=5, help="total epochs (a resumed run continues up to it)")
     t.add_argument("--batch-size", type=int, default=None, help="default 64")
-    t.add_argument("--lr", type=float, default=None, help="SGD learning rate, momentum 0.9 (default 0.01)")
+    t.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default 0.01 for SGD with momentum 0.9; lstm: Adam, 2e-3)")
     t.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: THEON_DEVICE, else CUDA if present)")
     t.add_argument("--out", default=None, help="run folder (default runs/MODEL, or the --resume folder)")
     t.add_argument("--resume", default=None, metavar="DIR", help="continue the run saved in DIR")
@@ -83,7 +97,7 @@ class TestAccuracy(Callback):
 
 
 def cmd_train(args) -> int:
-    from . import callbacks, optim
+    from . import callbacks
     from .nn.training import load_training_checkpoint
     from .plotting import save_history_plot
     from .ops.random import seed as seed_rng
@@ -97,12 +111,12 @@ def cmd_train(args) -> int:
             return 2
     model_name = args.model or saved.get("model")
     if model_name is None:
-        print("theon train: name a model (lenet or mlp), or --resume a run", file=sys.stderr)
+        print("theon train: name a model (lenet, mlp or lstm), or --resume a run", file=sys.stderr)
         return 2
     settings = {"model": model_name,
                 "dataset": args.dataset or saved.get("dataset", "fashion-mnist"),
                 "batch_size": args.batch_size or saved.get("batch_size", 64),
-                "lr": args.lr if args.lr is not None else saved.get("lr", 0.01),
+                "lr": args.lr if args.lr is not None else saved.get("lr"),
                 "seed": args.seed if args.seed is not None else saved.get("seed", 0),
                 "limit": args.limit if args.limit is not None else saved.get("limit")}
     out = Path(args.out or args.resume or f"runs/{model_name}")
@@ -112,7 +126,7 @@ def cmd_train(args) -> int:
         xtr, ytr = xtr[:settings["limit"]], ytr[:settings["limit"]]
     seed_rng(settings["seed"])
     model = build_model(model_name, xtr.shape[1:], int(max(ytr.max(), yte.max())) + 1, settings["seed"])
-    model.compile(optim.SGD(settings["lr"], momentum=0.9), "cross_entropy", ["accuracy"], device=args.device)
+    model.compile(make_optimizer(model_name, settings["lr"]), "cross_entropy", ["accuracy"], device=args.device)
     if not args.resume:
         model.summary()
     print(f"training {model_name} on {settings['dataset']} ({len(xtr)} examples, batch {settings['batch_size']}), "
