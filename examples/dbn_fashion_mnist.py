@@ -14,15 +14,9 @@ import time
 
 import numpy as np
 
-import theon as th
+from rbm_fashion_mnist import binarised_fashion_mnist  # the example beside this one
 from theon.nn.dbn import DBN, classifier_accuracy, train_classifier
 from theon.optim import SGD
-
-
-def binarised_fashion_mnist():
-    (x, y), (xt, yt) = th.data.fashion_mnist()
-    binar = lambda a: (a.reshape(len(a), -1) > 0.5).astype("float32")  # noqa: E731
-    return (binar(x), y), (binar(xt), yt)
 
 
 def main(argv=None):
