@@ -25,7 +25,7 @@ class MemoryPlan:
 
 def fresh(node) -> bool:
     """Whether the node's outputs are newly allocated tensors, owned by the program."""
-    return node.op.supports_out and not node.op.view
+    return (node.op.supports_out or node.op.allocates) and not node.op.view
 
 
 def plan(schedule, params, results) -> MemoryPlan:

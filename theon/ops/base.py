@@ -23,6 +23,9 @@ class Op:
     nout: ClassVar[int] = 1
     # the kernel accepts `out=` (a preallocated tensor of the output's shape and dtype)
     supports_out: ClassVar[bool] = False
+    # the kernel always returns newly allocated tensors (so they may be written over once
+    # dead, and returned without a copy); ops with `out=` kernels count as allocating too
+    allocates: ClassVar[bool] = False
     # output 0 may share storage with input 0 (reshape, transpose, slicing)
     view: ClassVar[bool] = False
     # outputs broadcast the inputs, so autodiff sums gradients back to each input's shape

@@ -24,6 +24,7 @@ from .base import Op, as_variable, broadcast_shapes, cast_to, float_dtype, unify
 class Elementwise(Op):
     elementwise: ClassVar[bool] = True
     supports_out: ClassVar[bool] = True
+    allocates: ClassVar[bool] = True  # with or without out=, never a view of an input
     bool_out: ClassVar[bool] = False  # output is bool whatever the inputs
 
     def infer(self, *inputs):
@@ -265,7 +266,7 @@ class Cast(Elementwise):
         from ..backend.interop import torch_dtype
         if out is not None:
             return out.copy_(x)
-        return x.to(torch_dtype(self.dtype))
+        return x.to(torch_dtype(self.dtype), copy=True)  # a new tensor, as `allocates` says
 
     def grad(self, inputs, outputs, output_grads):
         (x,), (g,) = inputs, output_grads

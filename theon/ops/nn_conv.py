@@ -32,6 +32,7 @@ def _same_dtype(op: str, *inputs) -> str:
 @dataclass(frozen=True)
 class Linear(Op):
     """y = x @ w.T + b with w shaped (out, in), as torch.nn.functional.linear."""
+    allocates: ClassVar[bool] = True
     name: ClassVar[str] = "linear"
 
     def infer(self, x, w, b=None):
@@ -126,6 +127,7 @@ class ConvAttrs(Op):
 @dataclass(frozen=True)
 class Conv(ConvAttrs):
     """N-d convolution (or transposed convolution) of x (N, C, *spatial) with w."""
+    allocates: ClassVar[bool] = True
     name: ClassVar[str] = "conv"
 
     def infer(self, x, w, b=None):

@@ -36,6 +36,7 @@ def _reduce(loss, reduction: str, op: str):
 
 @dataclass(frozen=True)
 class Softmax(Op):
+    allocates: ClassVar[bool] = True
     axis: int = -1
     name: ClassVar[str] = "softmax"
 
@@ -53,6 +54,7 @@ class Softmax(Op):
 
 @dataclass(frozen=True)
 class LogSoftmax(Op):
+    allocates: ClassVar[bool] = True
     axis: int = -1
     name: ClassVar[str] = "log_softmax"
 
@@ -89,6 +91,7 @@ def log_softmax(x, axis=-1):
 @dataclass(frozen=True)
 class CrossEntropy(Op):
     """(logits, labels) -> per-sample loss; classes along `axis` (1, or 0 for one sample)."""
+    allocates: ClassVar[bool] = True
     axis: int = 1
     label_smoothing: float = 0.0
     name: ClassVar[str] = "cross_entropy"

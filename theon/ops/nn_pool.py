@@ -55,6 +55,7 @@ class _MaxPoolAttrs(Op):
 
 @dataclass(frozen=True)
 class MaxPool2d(_MaxPoolAttrs):
+    allocates: ClassVar[bool] = True
     name: ClassVar[str] = "max_pool2d"
 
     def infer(self, x):
@@ -77,6 +78,7 @@ class MaxPool2d(_MaxPoolAttrs):
 @dataclass(frozen=True)
 class MaxPool2dWithIndices(_MaxPoolAttrs):
     """x -> (pooled values, int64 flat index of each window's argmax in its plane)."""
+    allocates: ClassVar[bool] = True
     name: ClassVar[str] = "max_pool2d_with_indices"
     nout: ClassVar[int] = 2
 
@@ -158,6 +160,7 @@ class _AvgPoolAttrs(Op):
 
 @dataclass(frozen=True)
 class AvgPool2d(_AvgPoolAttrs):
+    allocates: ClassVar[bool] = True
     name: ClassVar[str] = "avg_pool2d"
 
     def infer(self, x):
