@@ -175,3 +175,11 @@ def test_random_draws_in_a_scan_body_differ_per_step_and_reproduce():
     th.seed(3)
     _, again = th.scan(lambda c, _: (c, th.uniform(size=(4,))), init=th.constant(0.0), length=3)
     np.testing.assert_array_equal(th.function([], again)(), first)
+
+
+def test_function_source_shows_the_loop_bodies_that_ran():
+    seq = th.tensor("seq", (4, 3), "float64")
+    last, _ = th.scan(lambda h, x: (th.tanh(h + x), None), init=th.zeros(3, "float64"), xs=seq)
+    f = th.function([seq], last)
+    f(rng.standard_normal((4, 3)))
+    assert "scan body, scan_body:" in f.source and "tanh" in f.source.split("scan body")[1]

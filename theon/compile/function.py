@@ -204,11 +204,17 @@ class Function:
 
     @property
     def source(self) -> str:
-        """The generated program of the most recent compile (compile by calling first)."""
+        """The generated program of the most recent compile (compile by calling first),
+        followed by the programs of loop and branch bodies that have run."""
         if self.last_program is None:
             raise RuntimeError(f"{self.name} has not been compiled yet: call it once, or use "
                                f".compile_for(*example_args)")
-        return self.last_program.source
+        parts = [self.last_program.source]
+        for node in self.last_program.schedule:
+            for body in _bodies(node.op):
+                for program in body.programs:
+                    parts.append(f"# {node.op.name} body, {body.label}:\n{program.source}")
+        return "\n".join(parts)
 
     def estimate_memory(self, *args, **kwargs) -> dict:
         """Bytes this call would use, from example arguments' shapes, before running it:
@@ -232,6 +238,15 @@ class Function:
         else:
             self.last_program = self._cache[key]
         return self
+
+
+def _bodies(op) -> list:
+    """The inner graphs an op holds (scan, cond and while_loop bodies)."""
+    from dataclasses import fields, is_dataclass
+    from ..ops.inner import InnerGraph
+    if not is_dataclass(op):
+        return []
+    return [getattr(op, f.name) for f in fields(op) if isinstance(getattr(op, f.name), InnerGraph)]
 
 
 def _update_pairs(updates) -> list:

@@ -21,6 +21,7 @@ class InnerGraph:
         self.outputs = tuple(outputs)
         self.label = label
         self._programs: dict = {}
+        self.programs: list = []  # every Program compiled for this body, for `f.source`
 
     def __repr__(self) -> str:
         return f"<{self.label}: {len(self.inputs)} in, {len(self.outputs)} out>"
@@ -36,6 +37,7 @@ class InnerGraph:
             body = program.run
             run = lambda *args: body(*args)[0]  # noqa: E731
             self._programs[key] = run
+            self.programs.append(program)
         return run
 
 
