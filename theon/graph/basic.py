@@ -150,7 +150,8 @@ def apply(op, inputs, loc: SourceLoc | None = None) -> Node:
     try:
         types = op.infer(*inputs)
     except TheonError as e:
-        raise _at(e, op, inputs, loc) from None
+        # the frames inside inference say nothing to the user: the message names their line
+        raise _at(e, op, inputs, loc).with_traceback(None) from None
     node = Node(op, inputs, types, loc)
     _nodes[key] = node
     return node

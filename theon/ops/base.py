@@ -172,5 +172,5 @@ def user_errors(fn):
             loc = user_location()
             if "\n  at " not in msg and loc is not None:
                 e.args = (f"{msg}\n  at {loc}",)
-            raise
+            raise e.with_traceback(None) from None  # keep the user's frames, not theon's
     return wrapper
