@@ -136,7 +136,8 @@ def test_givens_substitute_before_compiling():
 def test_keep_on_device_returns_torch_tensors():
     x = th.tensor("x", (2,))
     out = th.function([x], x + 1, keep_on_device=True)(np.zeros(2, "float32"))
-    assert isinstance(out, torch.Tensor) and out.device.type == "cpu"
+    from theon.backend.device import default_device, resolve_device
+    assert isinstance(out, torch.Tensor) and out.device == resolve_device(default_device())
 
 
 def test_elementwise_chain_reuses_dead_buffers_and_frees_them():
