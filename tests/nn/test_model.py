@@ -357,3 +357,21 @@ def test_custom_objects_in_configs():
         nn.Sequential.from_config(config)
     clone = nn.Sequential.from_config(config, custom_objects={config["layers"][0]["config"]["activation"]: double})
     assert clone.layers[0].activation is double
+
+
+def test_cutting_a_model_at_a_named_layer_for_fine_tuning():
+    base = nn.Sequential([nn.Flatten(), nn.Dense(16, activation="relu", name="features"),
+                          nn.Dense(10, name="head")], input_shape=(1, 4, 4), seed=0)
+    trunk = nn.Model(base.inputs, base.get_layer("features").output)   # cut in one line
+    assert [l.name for l in trunk.layers] == [l.name for l in base.layers[:2]]
+    trunk.trainable = False
+    x = nn.Input((1, 4, 4))
+    clf = nn.Model(x, nn.Dense(3, name="new_head")(trunk(x)))
+    assert [p.name for p in clf.trainable_params] == ["new_head/kernel", "new_head/bias"]
+    before = {k: v.copy() for k, v in base.get_weights().items()}
+    clf.compile(th.optim.SGD(0.5), "cross_entropy")
+    data = np.random.default_rng(0).random((32, 1, 4, 4)).astype("float32")
+    clf.fit(data, np.arange(32) % 3, epochs=2, batch_size=8, verbose=0)
+    after = base.get_weights()
+    assert all(np.array_equal(before[k], after[k]) for k in before)  # frozen: not a byte moved
+    np.testing.assert_allclose(clf.predict(data[:2]).shape, (2, 3))

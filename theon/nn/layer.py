@@ -113,6 +113,9 @@ class Layer:
         self.seed = None if seed is None else int(seed)
         self.built = False
         self.input_shape = None
+        # the symbolic output of the layer's first call: in a model, its place in the
+        # model's graph, so `nn.Model(model.inputs, layer.output)` cuts the model there
+        self.output = None
         self.compute_dtype = None
         self.updates: list = []
         self._params: list = []
@@ -236,6 +239,8 @@ class Layer:
         if out.owner is None or out in _calls or any(out is v for v in xs):
             out = LayerOutput(next(_uids))(out)
         _calls[out] = LayerCall(self, xs, multi)
+        if self.output is None:
+            self.output = out
         return out
 
     def cast_input(self, x: Variable) -> Variable:
