@@ -11,7 +11,7 @@ import dataclasses
 
 from .errors import GradientError
 from .graph import Constant, Variable, located, replace, toposort
-from .graph.types import format_shape
+from .graph.types import format_shape, shapes_agree
 from .ops import elementwise as ew
 from .ops.base import as_variable
 from .ops.broadcast_grad import sum_to_like
@@ -73,8 +73,7 @@ def _seeds(cost, known_grads) -> dict:
         seeds[cost] = ones_like(cost)
     for v, g in (known_grads or {}).items():
         g = ew.cast(as_variable(g), v.dtype)
-        if g.ndim != v.ndim or any(a is not None and b is not None and a != b
-                                   for a, b in zip(g.type.shape, v.type.shape)):
+        if not shapes_agree(g.type.shape, v.type.shape):
             raise GradientError(f"known gradient of shape {format_shape(g.type.shape)} does not "
                                 f"match {v.describe()}")
         seeds[v] = g
@@ -129,8 +128,7 @@ def _fit(g: Variable, inp: Variable, node) -> Variable:
         g = sum_to_like(g, inp)
     if g.dtype != inp.dtype:
         g = ew.cast(g, inp.dtype)
-    if g.ndim != inp.ndim or any(a is not None and b is not None and a != b
-                                 for a, b in zip(g.type.shape, inp.type.shape)):
+    if not shapes_agree(g.type.shape, inp.type.shape):
         raise GradientError(f"{node.op.name}.grad gave a gradient of shape "
                             f"{format_shape(g.type.shape)} for an input of shape "
                             f"{format_shape(inp.type.shape)}")

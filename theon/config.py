@@ -8,6 +8,5 @@ def _flag(name: str, default: str = "") -> str:
 
 DEVICE = _flag("THEON_DEVICE")                    # default device: 'cpu', 'cuda', 'cuda:N'
 TRACE = _flag("THEON_TRACE") == "1"               # log every rewrite rule that fires
-LOG_COMPILES = _flag("THEON_LOG_COMPILES", "1") == "1"  # a log line per (re)compile
 INPLACE = _flag("THEON_INPLACE", "1") == "1"      # let the compiler reuse dead buffers
 NAN_GUARD = _flag("THEON_NAN_GUARD") == "1"     # check every op's output for NaN/inf (slow)

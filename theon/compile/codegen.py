@@ -25,6 +25,8 @@ class Program:
     filename: str
     schedule: list
     plan: MemoryPlan
+    report: object = None          # the pass pipeline's timings and fired rules
+    compile_seconds: float = 0.0
 
 
 def generate(params, outputs, updates, schedule, plan: MemoryPlan, device: torch.device,

@@ -17,7 +17,7 @@ from ..backend.device import default_device, resolve_device
 from ..backend.interop import source_dtype, to_numpy, torch_dtype
 from ..errors import InputError, KernelError, TheonError
 from ..graph import Constant, Shared, Variable, graph_inputs, replace
-from ..graph.types import format_shape
+from ..graph.types import format_shape, shapes_agree
 from ..ops.base import as_variable
 from ..ops.elementwise import cast
 from .program import build_program
@@ -219,9 +219,7 @@ class Function:
     def estimate_memory(self, *args, **kwargs) -> dict:
         """Bytes this call would use, from example arguments' shapes, before running it:
         inputs, shared variables and the planned peak of intermediate buffers."""
-        self.compile_for(*args, **kwargs)
-        tensors = [spec.convert(a) for spec, a in zip(self._specs, self._bind(args, kwargs)
-                                                       if kwargs or len(args) != self._nin else args)]
+        tensors = self._compile_example(args, kwargs)
         inputs = sum(t.numel() * t.element_size() for t in tensors)
         shared = sum(s._value.numel() * s._value.element_size() for s in self.shared)
         peak = self.last_program.plan.peak_bytes
@@ -230,6 +228,11 @@ class Function:
 
     def compile_for(self, *args, **kwargs) -> "Function":
         """Compile for the shapes of these example arguments without running."""
+        self._compile_example(args, kwargs)
+        return self
+
+    def _compile_example(self, args, kwargs) -> list:
+        """Convert example arguments, make their program the last one; the tensors."""
         args = self._bind(args, kwargs) if kwargs or len(args) != self._nin else args
         tensors = [spec.convert(a) for spec, a in zip(self._specs, args)]
         key = tuple(t.shape for t in tensors) + tuple(s._value.shape for s in self._dyn_shared)
@@ -237,7 +240,7 @@ class Function:
             self._compile(key, tensors, [s._value for s in self.shared])
         else:
             self.last_program = self._cache[key]
-        return self
+        return tensors
 
 
 def _bodies(op) -> list:
@@ -264,8 +267,7 @@ def _update_pairs(updates) -> list:
             raise ValueError(f"updates: shared {s.name!r} is updated twice")
         seen.add(id(s))
         value = as_variable(value)
-        if value.ndim != s.ndim or any(a is not None and b is not None and a != b
-                                       for a, b in zip(value.type.shape, s.type.shape)):
+        if not shapes_agree(value.type.shape, s.type.shape):
             raise InputError(f"update of shared {s.name!r} {format_shape(s.type.shape)} has shape "
                              f"{format_shape(value.type.shape)}")
         if value.dtype != s.dtype:

@@ -19,7 +19,6 @@ class MemoryPlan:
     frees: dict = field(default_factory=dict)    # node index -> variables to drop after it
     reuse: dict = field(default_factory=dict)    # node index -> input variable written over
     aliases_external: set = field(default_factory=set)  # ids of vars sharing an input's storage
-    peak_buffers: int = 0
     peak_bytes: int = 0    # estimated peak of intermediate buffers (inputs and shared excluded)
 
 
@@ -62,7 +61,6 @@ def plan(schedule, params, results) -> MemoryPlan:
     result = MemoryPlan()
     result.aliases_external = {vid for vid, r in root.items()
                                if any(g[0] == "external" for g in _members(r))}
-    alive = set()
     for i, node in enumerate(schedule):
         if config.INPLACE and node.op.elementwise and node.op.supports_out and len(node.outputs) == 1:
             out = node.outputs[0]
@@ -73,14 +71,9 @@ def plan(schedule, params, results) -> MemoryPlan:
                         and group_last[r] == i and not _viewed_by_others(node, inp, r, root)):
                     result.reuse[i] = inp
                     break
-        for out in node.outputs:
-            alive.add(id(out))
         dead = [v for v in _unique(node.inputs) + list(node.outputs)
                 if id(v) in position and position[id(v)] >= 0 and last_use.get(id(v), i) <= i]
         result.frees[i] = dead
-        for v in dead:
-            alive.discard(id(v))
-        result.peak_buffers = max(result.peak_buffers, len(alive))
     result.peak_bytes = _peak_bytes(schedule, result, root, group_last)
     return result
 

@@ -3,11 +3,11 @@ from .basic import Constant, Node, Variable, apply, constant
 from .shared import Shared, shared
 from .source import SourceLoc, located, user_location
 from .traverse import ancestors, clone, depends_on, graph_inputs, replace, toposort
-from .types import TensorType, canonical_dtype, format_shape, is_float, is_int
+from .types import TensorType, canonical_dtype, format_shape, is_float, is_int, shapes_agree
 from .verify import verify
 
 __all__ = [
     "Constant", "Node", "Variable", "apply", "constant", "Shared", "shared", "SourceLoc", "located",
     "user_location", "ancestors", "clone", "depends_on", "graph_inputs", "replace", "toposort",
-    "TensorType", "canonical_dtype", "format_shape", "is_float", "is_int", "verify",
+    "TensorType", "canonical_dtype", "format_shape", "shapes_agree", "is_float", "is_int", "verify",
 ]

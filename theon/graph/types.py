@@ -81,6 +81,11 @@ class TensorType:
         return f"{self.dtype}[{dims}]"
 
 
+def shapes_agree(a, b) -> bool:
+    """Same rank, and equal wherever both dims are known (None matches anything)."""
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
 def format_shape(shape) -> str:
     """(3, None) -> '(3, ?)' for error messages."""
     dims = ", ".join("?" if d is None else str(d) for d in shape)

@@ -4,10 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
-
 from ..errors import DTypeError, GradientError, ShapeError
-from ..graph import Constant, TensorType, Variable, replace
+from ..graph import Constant, TensorType, Variable, replace, shapes_agree
 from . import pytree
 from .base import Op, as_variable, user_errors
 from .inner import InnerGraph, trace
@@ -18,8 +16,7 @@ def _is_float(v) -> bool:
 
 
 def _merge(a: TensorType, b: TensorType, what: str) -> TensorType:
-    if a.dtype != b.dtype or a.ndim != b.ndim or any(
-            x is not None and y is not None and x != y for x, y in zip(a.shape, b.shape)):
+    if a.dtype != b.dtype or not shapes_agree(a.shape, b.shape):
         raise ShapeError(f"{what}: the branches give {a} and {b}")
     return TensorType(a.dtype, tuple(x if x == y else (x if y is None else y if x is None else None)
                                      for x, y in zip(a.shape, b.shape)))
@@ -247,8 +244,7 @@ def while_loop(cond_fn, body_fn, init, max_iters: int | None = None):
             raise TypeError(f"while_loop: body_fn returns {len(b_out)} values for a state of {len(state)}")
         retrace = False
         for i, (s, b) in enumerate(zip(state, b_out)):
-            if s.dtype == b.dtype and s.ndim == b.ndim and all(
-                    x is None or y is None or x == y for x, y in zip(s.type.shape, b.type.shape)):
+            if s.dtype == b.dtype and shapes_agree(s.type.shape, b.type.shape):
                 continue
             if isinstance(s, Constant) and s.weak and s.ndim == b.ndim and attempt == 0:
                 state[i] = as_variable(s.value.astype(b.dtype))

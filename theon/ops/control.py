@@ -13,8 +13,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..errors import DTypeError, GradientError, ShapeError
-from ..graph import Constant, TensorType, Variable, format_shape, replace
+from ..errors import DTypeError, ShapeError
+from ..graph import Constant, TensorType, Variable, format_shape, replace, shapes_agree
 from . import pytree
 from .base import Op, as_variable, user_errors
 from .inner import InnerGraph, trace
@@ -25,8 +25,7 @@ def _is_float(v) -> bool:
 
 
 def _compatible(a: TensorType, b: TensorType) -> bool:
-    return a.dtype == b.dtype and len(a.shape) == len(b.shape) and all(
-        x is None or y is None or x == y for x, y in zip(a.shape, b.shape))
+    return a.dtype == b.dtype and shapes_agree(a.shape, b.shape)
 
 
 # ---- scan ------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DTypeError, ShapeError
-from ..graph import Constant, TensorType, Variable, canonical_dtype, constant, format_shape, is_float, is_int
+from ..graph import (Constant, TensorType, Variable, canonical_dtype, constant, format_shape, is_float,
+                     is_int, shapes_agree)
 from .base import Op, as_variable, broadcast_shapes, normalize_axis, unify
 from .broadcast_grad import sum_to_shape
 from .base import user_errors
@@ -499,7 +500,7 @@ class IndexAdd(Op):
             raise DTypeError(f"x and source must share one dtype, got {x.dtype} and {source.dtype}")
         sx, ss = x.type.shape, source.type.shape
         want = sx[:self.axis] + (index.type.shape[0],) + sx[self.axis + 1:]
-        if len(ss) != len(sx) or any(a is not None and b is not None and a != b for a, b in zip(ss, want)):
+        if len(ss) != len(sx) or not shapes_agree(ss, want):
             raise ShapeError(f"source of shape {format_shape(ss)} must be {format_shape(want)} "
                              f"(x is {format_shape(sx)}, index has {format_shape(index.type.shape)})")
         return [x.type]

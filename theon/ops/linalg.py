@@ -7,15 +7,14 @@ is another einsum with the subscripts permuted.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import torch
 
-from ..errors import DTypeError, ShapeError, TheonError
-from ..graph import TensorType, format_shape, is_float, user_location
+from ..errors import DTypeError, ShapeError
+from ..graph import TensorType, format_shape, is_float
 from .base import Op, as_variable, broadcast_shapes, cast_to, result_dtype, unify, user_errors
 from .broadcast_grad import sum_to_like
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from ..errors import DTypeError, ShapeError
 from ..graph import TensorType
-from ..graph.types import format_shape
+from ..graph.types import format_shape, shapes_agree
 from .base import Op, as_variable, normalize_axis
 from .nn_util import check_int, float_inputs
 
@@ -99,8 +99,7 @@ class CrossEntropy(Op):
     def infer(self, logits, labels):
         check_int(labels, "cross_entropy labels")
         expected = logits.type.shape[:self.axis] + logits.type.shape[self.axis + 1:]
-        if labels.ndim != len(expected) or any(
-                a is not None and b is not None and a != b for a, b in zip(labels.type.shape, expected)):
+        if not shapes_agree(labels.type.shape, expected):
             raise ShapeError(f"logits {format_shape(logits.type.shape)} (classes along axis "
                              f"{self.axis}) need labels of shape {format_shape(expected)}, got labels "
                              f"{format_shape(labels.type.shape)}")
@@ -176,8 +175,7 @@ def cross_entropy(logits, labels, label_smoothing=0.0, reduction="none"):
 def _soft_cross_entropy(logits, targets, axis, s):
     from .constructors import dim
     logits, targets = float_inputs(logits, targets, op="cross_entropy")
-    if targets.ndim != logits.ndim or any(a is not None and b is not None and a != b
-                                          for a, b in zip(targets.type.shape, logits.type.shape)):
+    if not shapes_agree(targets.type.shape, logits.type.shape):
         raise ShapeError(f"cross_entropy: probability targets {format_shape(targets.type.shape)} "
                          f"must have the shape of logits {format_shape(logits.type.shape)}")
     if s:

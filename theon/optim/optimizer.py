@@ -24,7 +24,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 import torch
 
-from ..graph import Shared, Variable, shared
+from ..graph import Shared, Variable, shapes_agree, shared
 from ..ops import elementwise as ew
 from ..ops.base import as_variable
 
@@ -177,8 +177,7 @@ class Optimizer(ABC):
         if not p.dtype.startswith("float"):
             raise TypeError(f"{type(self).__name__}.updates: cannot train {p.name!r} of dtype {p.dtype}")
         g = as_variable(g)
-        if g.ndim != p.ndim or any(a is not None and b is not None and a != b
-                                   for a, b in zip(g.type.shape, p.type.shape)):
+        if not shapes_agree(g.type.shape, p.type.shape):
             raise ValueError(f"{type(self).__name__}.updates: gradient of shape {g.type.shape} "
                              f"for {p.name!r} of shape {p.type.shape}")
         return g if g.dtype == p.dtype else ew.cast(g, p.dtype)
