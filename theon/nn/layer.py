@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..graph import Shared, Variable, canonical_dtype, format_shape, is_float, shared
+from ..graph import Shared, Variable, canonical_dtype, format_shape, is_float, scope, shared, user_location
 from ..ops.base import Op, as_variable, tensor
 from . import initializers
 
@@ -53,6 +53,7 @@ class LayerOutput(Op):
     uid: int = 0
     name: ClassVar[str] = "layer_output"
     view: ClassVar[bool] = True
+    passthrough: ClassVar[bool] = True
 
     def infer(self, x):
         return [x.type]
@@ -118,6 +119,9 @@ class Layer:
         self.output = None
         self.compute_dtype = None
         self.updates: list = []
+        # where the user made the layer: the line its ops point at when theon code (a
+        # model's fit) calls it
+        self._loc = user_location()
         self._params: list = []
         self._param_keys: list = []
         self._param_trainable: list = []
@@ -235,7 +239,8 @@ class Layer:
             self.built = True
         if training:
             self.updates = []
-        out = self.call(xs if multi else xs[0], training=bool(training))
+        with scope(self.name, self._loc):
+            out = self.call(xs if multi else xs[0], training=bool(training))
         if out.owner is None or out in _calls or any(out is v for v in xs):
             out = LayerOutput(next(_uids))(out)
         _calls[out] = LayerCall(self, xs, multi)

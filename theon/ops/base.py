@@ -36,6 +36,9 @@ class Op:
     impure: ClassVar[bool] = False
     # the kernel takes a `device=` keyword (ops that make tensors from no input)
     needs_device: ClassVar[bool] = False
+    # the output is input 0 unchanged: the node only gives a value its own variable (a
+    # layer's output), and the compiler removes it
+    passthrough: ClassVar[bool] = False
     # when set, generated code calls this torch function directly on the inputs
     torch_fn: ClassVar = None
 
