@@ -100,7 +100,7 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        _layer_classes[cls.__name__] = cls
+        _layer_classes[registered_name(cls)] = cls
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype: str | None = None,
                  seed: int | None = None):
@@ -277,17 +277,27 @@ class Layer:
         return f"<{type(self).__name__} {self.name!r}{'' if self.built else ' (not built)'}>"
 
 
+def registered_name(cls) -> str:
+    """The name configs record for a layer class: theon's own layers by their short name
+    ("Dense"), every other class by its qualified name ("my_project.layers.Dense"), so a
+    user's class never takes the place of a built-in one."""
+    if cls.__module__.split(".")[0] == "theon":
+        return cls.__name__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def layer_class(name: str, custom_objects: dict | None = None):
     if custom_objects and name in custom_objects:
         return custom_objects[name]
     try:
         return _layer_classes[name]
     except KeyError:
-        raise ValueError(f"unknown layer class {name!r}; pass it in custom_objects") from None
+        raise ValueError(f"unknown layer class {name!r}; import the module that defines it, "
+                         f"or pass it in custom_objects") from None
 
 
 def serialize_layer(layer: Layer) -> dict:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    return {"class_name": registered_name(type(layer)), "config": layer.get_config()}
 
 
 def layer_from_config(spec: dict, custom_objects: dict | None = None) -> Layer:
