@@ -14,8 +14,9 @@ from .graph import Constant, Variable, located, replace, toposort
 from .graph.types import format_shape, shapes_agree
 from .ops import elementwise as ew
 from .ops.base import as_variable
-from .ops.broadcast_grad import sum_to_like
+from .ops.broadcast import sum_to_like
 from .ops.constructors import ones_like, zeros_like
+from .ops.shape import reshape, stack
 
 
 def _differentiable(v: Variable) -> bool:
@@ -164,7 +165,6 @@ def jvp(outputs, wrt, tangents):
 def jacobian(expression, wrt):
     """d expression / d wrt, of shape expression.shape + wrt.shape (one backward pass per
     element of expression, whose size must be known when building)."""
-    from .ops.shape import reshape, stack
     single = isinstance(wrt, Variable)
     wrt_list = [wrt] if single else list(wrt)
     expression = as_variable(expression)

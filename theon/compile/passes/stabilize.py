@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from ...ops import elementwise as ew
+from ...ops.index import AdvancedSubtensor, Subtensor, TakeAlongAxis, TakeFlat
+from ...ops.nn_loss import LogSoftmax, Softmax
 from ..rewrite import rule
 from .canonicalize import _const_value
 
@@ -44,7 +46,6 @@ def log_sigmoid(node):
 
 
 def _softmax_classes():
-    from ...ops.nn_loss import LogSoftmax, Softmax
     return Softmax, LogSoftmax
 
 
@@ -59,7 +60,6 @@ def log_softmax(node):
 
 
 def _selection_classes():
-    from ...ops.index import AdvancedSubtensor, Subtensor, TakeAlongAxis, TakeFlat
     return (AdvancedSubtensor, Subtensor, TakeAlongAxis, TakeFlat)
 
 
