@@ -54,12 +54,33 @@ def grad(cost, wrt, known_grads=None, disconnected: str = "raise"):
         g = grads.get(id(w))
         if g is None:
             if disconnected == "raise":
-                raise GradientError(
-                    f"the cost does not depend on {w.describe()}; pass disconnected='zero' "
-                    f"to get zeros for it")
+                raise GradientError(_why_no_gradient(w, list(seeds)))
             g = zeros_like(w) if disconnected == "zero" else None
         result.append(g)
     return result[0] if single else result
+
+
+def _why_no_gradient(w: Variable, seeds) -> str:
+    """Why no gradient reaches `w`: the cost does not depend on it at all, or every path
+    from it passes an op that carries no gradient (argmax, a comparison, a cast to int)."""
+    order = toposort(seeds)
+    reach = {id(w)}
+    blockers = []
+    for node in order:
+        if any(id(i) in reach for i in node.inputs):
+            reach.update(id(o) for o in node.outputs)
+            float_in = any(id(i) in reach and _differentiable(i) for i in node.inputs)
+            if not node.op.differentiable or (float_in and not any(_differentiable(o) for o in node.outputs)):
+                blockers.append(node)
+    if not any(id(s) in reach for s in seeds):
+        return (f"the cost does not depend on {w.describe()}; pass disconnected='zero' "
+                f"to get zeros for it")
+    first = blockers[0] if blockers else None
+    where = f" at {first.loc}" if first is not None and first.loc else ""
+    names = ", ".join(dict.fromkeys(n.op.name for n in blockers)) or "a non-differentiable op"
+    return (f"the cost depends on {w.describe()} only through ops that carry no gradient "
+            f"({names}){where}; such a path is not differentiable (pass disconnected='zero' "
+            f"to get zeros for it)")
 
 
 def _seeds(cost, known_grads) -> dict:
