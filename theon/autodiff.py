@@ -17,6 +17,7 @@ from .ops.base import as_variable
 from .ops.broadcast import sum_to_like
 from .ops.constructors import ones_like, zeros_like
 from .ops.shape import reshape, stack
+from .rewrite import stabilize
 
 
 def _differentiable(v: Variable) -> bool:
@@ -48,6 +49,10 @@ def grad(cost, wrt, known_grads=None, disconnected: str = "raise"):
             raise GradientError(f"cannot differentiate with respect to {w.describe()}: "
                                 f"{w.dtype} values are discrete and take no gradient")
     seeds = _seeds(cost, known_grads)
+    # Differentiate the stabilised graph: the gradient of log(1 - sigmoid(z)) written out is
+    # 0/0 where sigmoid(z) rounds to 1; that of its stable form -softplus(z) is finite.
+    stable = stabilize(list(seeds), protect=wrt_list + list(known_grads or ()))
+    seeds = dict(zip(stable, seeds.values()))
     grads = _backprop(seeds, wrt_list)
     result = []
     for w in wrt_list:

@@ -9,7 +9,7 @@ from ...graph import Constant, constant
 from ...ops.broadcast import BroadcastLike, SumToLike
 from ...ops.constructors import Full, FullLike
 from ...ops.dims import ShapeOf
-from ..rewrite import rule
+from ...rewrite import rule
 
 FOLD: list = []
 _MAX_FOLD_ELEMENTS = 1 << 16
