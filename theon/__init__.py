@@ -6,8 +6,7 @@ from .ops import *  # noqa: F401,F403
 from .ops import __all__ as _ops_all
 from .autodiff import grad, hessian, jacobian, jvp, vjp  # noqa: F401
 from .compile import Function, function  # noqa: F401
-from .ops.control import scan  # noqa: F401
-from .ops.branch import cond, while_loop  # noqa: F401
+from .control import cond, scan, while_loop  # noqa: F401
 from . import data, io, nn, optim, testing  # noqa: F401,E402
 from . import callbacks  # noqa: F401,E402
 

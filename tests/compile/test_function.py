@@ -201,13 +201,16 @@ def test_symbolic_dims_become_constants_when_specialised():
 
 
 def test_source_is_readable_python():
-    x = th.tensor("x", (2,))
+    x = th.tensor("x", (None,))
     f = th.function([x], th.exp(x))
     with pytest.raises(RuntimeError, match="not been compiled"):
-        f.source  # noqa: B018
+        f.source  # noqa: B018  (a dim is unknown until a call says it)
     f.compile_for(np.zeros(2, "float32"))
     assert f.source.startswith("def ") and "exp" in f.source
     compile(f.source, "<check>", "exec")
+    x2 = th.tensor("x", (2,))
+    known = th.function([x2], th.exp(x2))
+    assert "exp" in known.source  # declared shapes: compiled on demand
 
 
 def test_buffer_is_not_overwritten_while_another_input_views_it():

@@ -26,7 +26,7 @@ from ..graph import Shared, format_shape, shared
 from ..ops import elementwise as ew
 from ..ops.base import Op
 from ..ops.constructors import arange, zeros
-from ..ops.control import scan
+from ..control import scan
 from ..ops.random import RandomState, bernoulli, uniform
 from . import initializers
 from .layer import Layer

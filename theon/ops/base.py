@@ -53,6 +53,16 @@ class Op:
         """Symbolic gradients of the inputs (None where an input takes none)."""
         raise GradientError(f"{self.name} has no gradient")
 
+    def bodies(self) -> tuple:
+        """The inner graphs (loop and branch bodies) this op runs. The compiler compiles
+        them with the program and passes them to `kernel` as `bodies=`: objects whose
+        `run(*tensors)` returns the body's outputs and whose `output_types` are concrete."""
+        return ()
+
+    def body_input_types(self, input_types) -> list:
+        """For each body, the types of its inputs when the op's inputs have these types."""
+        return []
+
     def __call__(self, *inputs):
         node = self.make_node(*inputs)
         return node.outputs[0] if self.nout == 1 else node.outputs
