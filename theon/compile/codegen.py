@@ -130,6 +130,8 @@ def lower(params, schedule, plan: MemoryPlan, low: Lowering) -> list:
         reuse = plan.reuse.get(i)
         if reuse is not None:
             kwargs.append(f"out={low.names[id(reuse)]}")
+        if i in plan.inplace:
+            kwargs.append("inplace=True")
         targets = []
         for o in node.outputs:
             n = f"v{next(low.counter)}"
