@@ -1,0 +1,121 @@
+"""ONNX control flow as theon's own: If -> th.cond, Loop -> th.while_loop (or th.scan when it
+has scan outputs and a trip count known when building), Scan -> th.scan. Subgraphs are
+converted inside the traced bodies, so they read outer-scope values directly."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import ops as T
+from ...ops.branch import cond as th_cond, while_loop as th_while_loop
+from ...ops.control import scan as th_scan
+from . import converter
+
+
+def _scalar(v):
+    return T.reshape(v, ()) if v.ndim else v
+
+
+@converter("If")
+def if_(ctx):
+    then_g, else_g = ctx.attr("then_branch"), ctx.attr("else_branch")
+    known = ctx.static(0)
+    if known is not None:
+        return ctx.subgraph(then_g if bool(np.asarray(known).reshape(-1)[0]) else else_g, [])
+    pred = _scalar(ctx.x(0))
+    if pred.dtype != "bool":
+        pred = T.cast_to(pred, "bool")
+    then_out = []
+
+    def true_fn():
+        out = tuple(ctx.subgraph(then_g, []))
+        then_out[:] = out
+        return out
+
+    def false_fn():
+        out = tuple(ctx.subgraph(else_g, []))
+        return tuple(_like(o, t) for o, t in zip(out, then_out))
+
+    return list(th_cond(pred, true_fn, false_fn))
+
+
+def _like(v, like):
+    """Branch outputs must share a dtype; ONNX allows the else side to differ in rank only
+    when shapes are unknown, so just cast."""
+    return T.cast_to(v, like.dtype) if v.dtype != like.dtype else v
+
+
+@converter("Loop")
+def loop(ctx):
+    body = ctx.attr("body")
+    n_carried = len(ctx.node.inputs) - 2
+    n_scan = len(body.output) - 1 - n_carried
+    max_trip = ctx.static(0) if ctx.has(0) else None
+    if ctx.has(0) and max_trip is None:
+        trip = _scalar(T.cast_to(ctx.x(0), "int64"))
+    else:
+        trip = None
+    carried = [ctx.x(2 + k) for k in range(n_carried)]
+    init_cond = _scalar(ctx.x(1)) if ctx.has(1) else None
+    if n_scan:
+        if max_trip is None:
+            ctx.fail("Loop with scan outputs needs its trip count M as a constant")
+        steps = int(np.asarray(max_trip).reshape(-1)[0])
+        if init_cond is not None and ctx.static(1) is not None and not bool(np.asarray(ctx.static(1)).reshape(-1)[0]):
+            steps = 0
+
+        def step(carry, i):
+            outs = ctx.subgraph(body, [T.cast_to(i, "int64"), T.as_variable(np.bool_(True))] + list(carry))
+            return tuple(outs[1:1 + n_carried]), tuple(outs[1 + n_carried:])
+
+        final, ys = th_scan(step, tuple(carried), T.as_variable(np.arange(steps, dtype=np.int64)))
+        return list(final) + list(ys)
+    i0 = T.as_variable(np.int64(0))
+    c0 = init_cond if init_cond is not None else T.as_variable(np.bool_(True))
+    limit = None if max_trip is None else int(np.asarray(max_trip).reshape(-1)[0])
+
+    def cond_fn(i, c, *v):
+        ok = c
+        if trip is not None:
+            ok = T.logical_and(ok, T.less(i, trip))
+        return ok
+
+    def body_fn(i, c, *v):
+        outs = ctx.subgraph(body, [i, c] + list(v))
+        new_c = T.cast_to(_scalar(outs[0]), "bool")
+        return (i + np.int64(1), new_c, *[_like(o, old) for o, old in zip(outs[1:1 + n_carried], v)])
+
+    state = th_while_loop(cond_fn, body_fn, (i0, c0, *carried), max_iters=limit)
+    return list(state[2:])
+
+
+@converter("Scan")
+def scan(ctx):
+    body = ctx.attr("body")
+    n_scan_in = ctx.attr("num_scan_inputs")
+    if ctx.opset < 9:
+        ctx.fail("Scan before opset 9 (with sequence_lens) is not supported")
+    xs_all = ctx.xs()
+    n_state = len(xs_all) - n_scan_in
+    states, seqs = xs_all[:n_state], xs_all[n_state:]
+    in_axes = ctx.attr("scan_input_axes", [0] * n_scan_in)
+    in_dirs = ctx.attr("scan_input_directions", [0] * n_scan_in)
+    n_out = len(body.output) - n_state
+    out_axes = ctx.attr("scan_output_axes", [0] * n_out)
+    out_dirs = ctx.attr("scan_output_directions", [0] * n_out)
+    moved = []
+    for x, a, d in zip(seqs, in_axes, in_dirs):
+        x = T.moveaxis(x, a % x.ndim, 0) if a % x.ndim else x
+        moved.append(T.flip(x, axis=0) if d else x)
+
+    def step(carry, xs):
+        outs = ctx.subgraph(body, list(carry) + list(xs))
+        return tuple(_like(o, c) for o, c in zip(outs[:n_state], carry)), tuple(outs[n_state:])
+
+    final, ys = th_scan(step, tuple(states), tuple(moved))
+    results = list(final)
+    for y, a, d in zip(ys, out_axes, out_dirs):
+        if d:
+            y = T.flip(y, axis=0)
+        a = a % y.ndim
+        results.append(T.moveaxis(y, 0, a) if a else y)
+    return results
