@@ -7,13 +7,16 @@ import heapq
 from collections import Counter
 
 import numpy as np
+import torch
 
 from ...errors import TheonError
-from ...graph import Constant, Shared, Variable, constant, is_float, shared
+from ...backend.interop import to_numpy
+from ...graph import Constant, Shared, Variable, constant, is_float, shared, toposort
 from ...ops.base import tensor
 from ..errors import OnnxImportError, UnsupportedOpsError, where
 from ..ops import convert, lookup
 from .elems import Elems
+from .names import free_names
 from .layers import register_node_layer
 from .reader import DEFAULT_DOMAINS
 from .tensors import attribute_value, theon_dtype, to_array, value_info_type
@@ -44,20 +47,6 @@ class NodeView:
             if a.HasField("g"):
                 yield a.g
             yield from a.graphs
-
-
-def free_names(graph) -> set:
-    """Names a graph reads but does not define itself (outer-scope values)."""
-    defined = {i.name for i in graph.input} | {t.name for t in graph.initializer}
-    used = set()
-    for node in graph.node:
-        used.update(n for n in node.input if n)
-        for a in node.attribute:
-            for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
-                used |= free_names(g)
-        defined.update(node.output)
-    used.update(o.name for o in graph.output)
-    return used - defined
 
 
 def count_unsupported(graph, opsets: dict, counts: Counter) -> None:
@@ -119,6 +108,8 @@ class Importer:
         self.layer_names: set = set()
         self.weight_threshold = weight_threshold
         self.values: dict = {}       # every value of the top-level graph, by name
+        self.choices: dict = {}      # rank-changing If -> branch taken (see choose_branch)
+        self.choice_points: list = []
 
     # ---- weights ----------------------------------------------------------------------
 
@@ -167,6 +158,36 @@ class Importer:
                                       f"each input")
             out.append(tensor(info.name, tuple(dims), dtype))
         return out
+
+    def choose_branch(self, node) -> bool:
+        """For an If whose branches disagree on rank: True for the then-branch (first try)."""
+        key = (node.scope_text, node.index)
+        self.choice_points.append(key)
+        return self.choices.get(key, True)
+
+    def convert_subgraph(self, graph, scope: Scope, scope_text: str) -> list:
+        """convert_graph, retrying with the other branch of a rank-changing If made in it
+        when the rest of the subgraph cannot be built on the first choice."""
+        mark = len(self.choice_points)
+        try:
+            return self.convert_graph(graph, scope, scope_text)
+        except OnnxImportError:
+            made = self.choice_points[mark:]
+            flip = next((k for k in made if k not in self.choices), None)
+            del self.choice_points[mark:]
+            if flip is None:
+                raise
+            self.choices[flip] = False
+            fresh = Scope(scope.parent)
+            fresh.values = {k: v for k, v in scope.values.items() if k in self._bound(graph, scope)}
+            fresh.elems = {k: v for k, v in scope.elems.items() if k in fresh.values}
+            return self.convert_subgraph(graph, fresh, scope_text)
+
+    @staticmethod
+    def _bound(graph, scope) -> set:
+        """Names bound in a subgraph scope before its nodes ran (inputs and rebinds)."""
+        produced = {o for n in graph.node for o in n.output} | {t.name for t in graph.initializer}
+        return {k for k in scope.values if k not in produced}
 
     def convert_graph(self, graph, scope: Scope, scope_text: str = "") -> list:
         """Convert every node of `graph` into `scope`; the graph's outputs as variables."""
@@ -253,6 +274,9 @@ class Importer:
         except (TheonError, ValueError, TypeError, IndexError, KeyError, NotImplementedError) as e:
             raise OnnxImportError(f"{where(self.source, node)}: {e}") from None
         outs = list(outs)
+        if node.op_type not in _NO_FOLD and not ctx.used_weights and \
+                all(ctx.static(i) is not None for i in range(ctx.n_in) if ctx.has(i)):
+            outs = [fold(v) for v in outs]
         if len(outs) < len([o for o in node.outputs if o]):
             # optional outputs a converter does not compute are an error only when used
             outs += [None] * (len(node.outputs) - len(outs))
@@ -268,6 +292,37 @@ class Importer:
                 scope.elems[name] = ctx.out_elems[k]
             if scope.parent is None:
                 self.values[name] = scope.values[name]
+
+
+_NO_FOLD = {"Constant", "If", "Loop", "Scan", "RandomNormal", "RandomUniform", "RandomNormalLike",
+            "RandomUniformLike", "Multinomial", "Bernoulli"}
+_MAX_FOLD = 1 << 16
+
+
+def fold(v):
+    """`v` evaluated when building if its graph holds only constants (shape arithmetic that
+    exporters write as tensor ops: Reshape/Slice/Transpose of constant pads ...)."""
+    if not isinstance(v, Variable) or v.owner is None or isinstance(v, Constant):
+        return v
+    values = {}
+    for node in toposort([v]):
+        if node.op.impure or any(o.type.is_concrete and np.prod(o.type.shape) > _MAX_FOLD
+                                 for o in node.outputs):
+            return v
+        args = []
+        for i in node.inputs:
+            if isinstance(i, Constant):
+                args.append(torch.from_numpy(np.array(i.value)))
+            elif id(i) in values:
+                args.append(values[id(i)])
+            else:
+                return v
+        kwargs = {"device": torch.device("cpu")} if node.op.needs_device else {}
+        result = node.op.kernel(*args, **kwargs)
+        results = result if node.op.nout > 1 else (result,)
+        for o, r in zip(node.outputs, results):
+            values[id(o)] = r
+    return constant(to_numpy(values[id(v)].contiguous()), dtype=v.dtype)
 
 
 class _Pending:
@@ -386,16 +441,22 @@ class NodeContext:
 
     # ---- subgraphs ---------------------------------------------------------------------
 
-    def subgraph(self, graph, inputs: list) -> list:
+    def subgraph(self, graph, inputs: list, rebind: dict | None = None) -> list:
         """The outputs of `graph` with its inputs bound to `inputs` (call inside the body
-        function of th.cond / th.scan / th.while_loop); outer values are read directly."""
+        function of th.cond / th.scan / th.while_loop); outer values are read directly,
+        except those in `rebind` (name -> the body's own variable for it)."""
         scope = Scope(self.scope)
         if len(graph.input) != len(inputs):
             self.fail(f"subgraph {graph.name!r} takes {len(graph.input)} inputs, got {len(inputs)}")
+        for name, v in (rebind or {}).items():
+            scope.values[name] = v
+            e = self.scope.get_elems(name)
+            if e is not None:
+                scope.elems[name] = e
         for info, v in zip(graph.input, inputs):
             scope.values[info.name] = v
         text = f"{self.node.scope_text} in a subgraph of node {self.node.name or '#' + str(self.node.index)}"
-        return self.importer.convert_graph(graph, scope, text)
+        return self.importer.convert_subgraph(graph, scope, text)
 
     # ---- layers ------------------------------------------------------------------------
 

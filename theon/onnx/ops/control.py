@@ -6,13 +6,29 @@ from __future__ import annotations
 import numpy as np
 
 from ... import ops as T
+from ...errors import TheonError
+from ...ops.assertion import check
 from ...ops.branch import cond as th_cond, while_loop as th_while_loop
 from ...ops.control import scan as th_scan
+from ...graph import Constant, Shared, Variable
+from ..importer.names import free_names
 from . import converter
 
 
 def _scalar(v):
     return T.reshape(v, ()) if v.ndim else v
+
+
+def _operands(ctx, graphs):
+    """Outer values the branches read that are computed (not constants or weights): they
+    enter th.cond as operands, so the branches' work stays inside the branch taken."""
+    names = sorted(set().union(*[free_names(g) for g in graphs]))
+    out = []
+    for name in names:
+        v = ctx.scope.get(name)
+        if isinstance(v, Variable) and not isinstance(v, (Constant, Shared)):
+            out.append((name, v))
+    return out
 
 
 @converter("If")
@@ -24,18 +40,34 @@ def if_(ctx):
     pred = _scalar(ctx.x(0))
     if pred.dtype != "bool":
         pred = T.cast_to(pred, "bool")
+    operands = _operands(ctx, [then_g, else_g])
+    names = [n for n, _ in operands]
     then_out = []
 
-    def true_fn():
-        out = tuple(ctx.subgraph(then_g, []))
+    def true_fn(*vs):
+        out = tuple(ctx.subgraph(then_g, [], dict(zip(names, vs))))
         then_out[:] = out
         return out
 
-    def false_fn():
-        out = tuple(ctx.subgraph(else_g, []))
+    def false_fn(*vs):
+        out = tuple(ctx.subgraph(else_g, [], dict(zip(names, vs))))
         return tuple(_like(o, t) for o, t in zip(out, then_out))
 
-    return list(th_cond(pred, true_fn, false_fn))
+    try:
+        return list(th_cond(pred, true_fn, false_fn, *[v for _, v in operands]))
+    except (TheonError, TypeError) as e:
+        if "branches give" not in str(e) and "returns" not in str(e):
+            raise
+        # the branches give tensors of different ranks (torch's squeeze-if-size-1 exports):
+        # build one branch (the importer retries the other if the graph after it cannot be
+        # built) and check, when running, that the input takes that branch
+        take_then = ctx.importer.choose_branch(ctx.node)
+        message = (f"{ctx.importer.source}: node {ctx.node.name!r} (If) was imported for its "
+                   f"{'then' if take_then else 'else'}-branch because its branches give tensors "
+                   f"of different ranks; this input takes the other branch, which theon cannot "
+                   f"run in the same graph")
+        ok = pred if take_then else T.logical_not(pred)
+        return [check(v, ok, message) for v in ctx.subgraph(then_g if take_then else else_g, [])]
 
 
 def _like(v, like):
