@@ -22,8 +22,8 @@ def _importer():
     return loader
 
 
-def load(path_or_bytes, name: str | None = None):
-    return _importer().load(path_or_bytes, name=name)
+def load(path_or_bytes, name: str | None = None, constants: dict | None = None):
+    return _importer().load(path_or_bytes, name=name, constants=constants)
 
 
 load.__doc__ = """An ONNX model (a path, bytes or an onnx.ModelProto) as a theon `nn.Model`; see

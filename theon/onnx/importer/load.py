@@ -24,16 +24,35 @@ class OnnxWeights(Layer):
         self._name = name
 
 
-def load(path_or_bytes, name: str | None = None) -> OnnxModel:
+def _bind_constants(proto, constants: dict, source: str) -> None:
+    """Turn the named graph inputs into initializers holding the given values."""
+    from onnx import numpy_helper
+    import numpy as np
+    names = {i.name for i in proto.graph.input}
+    unknown = [n for n in constants if n not in names]
+    if unknown:
+        raise OnnxImportError(f"{source}: constants= names {unknown}, which are not graph inputs "
+                              f"(inputs: {sorted(names)})")
+    for name, value in constants.items():
+        proto.graph.initializer.append(numpy_helper.from_array(np.asarray(value), name))
+
+
+def load(path_or_bytes, name: str | None = None, constants: dict | None = None) -> OnnxModel:
     """An ONNX model (a path, bytes or an onnx.ModelProto) as a theon `nn.Model`.
 
     Inputs keep their ONNX names and their dims (None where the file names a symbolic dim;
     the names are in `model.input_dims`). Float initializers and weight-like Constant
     tensors become trainable shared variables owned by a layer per ONNX node (named after
     the node); `model.tensor(name)` is any ONNX value. Every unsupported op is reported in
-    one error before anything is built.
+    one error before anything is built. constants: {input name: value} fixes inputs that
+    the graph uses as shape arguments (axes, sizes, pads ...) to constants.
     """
     proto, source, folder = read_model(path_or_bytes)
+    if constants:
+        copy = type(proto)()
+        copy.CopyFrom(proto)
+        proto = copy
+        _bind_constants(proto, constants, source)
     opsets = check_opsets(proto, source)
     load_external_data(proto, source, folder)
     imp = Importer(source, opsets)

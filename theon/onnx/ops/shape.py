@@ -276,9 +276,7 @@ def constant(ctx):
 
 @converter("Range")
 def range_(ctx):
-    start, limit, delta = (ctx.static(i) for i in range(3))
-    if start is None or limit is None or delta is None:
-        ctx.fail("Range with bounds that depend on the data: theon needs them when building")
+    start, limit, delta = (ctx.const(i, "Range bound") for i in range(3))
     out = np.arange(start.item(), limit.item(), delta.item()).astype(start.dtype)
     if out.dtype.kind in "iu" and out.size <= 64:
         ctx.set_elems(0, Elems.from_numpy(out))
