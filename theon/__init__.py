@@ -10,8 +10,9 @@ from .ops.control import scan  # noqa: F401
 from .ops.branch import cond, while_loop  # noqa: F401
 from . import data, io, nn, optim, testing  # noqa: F401,E402
 from . import callbacks  # noqa: F401,E402
+from . import onnx  # noqa: F401,E402  (imports the onnx package only when a model is loaded)
 
 __version__ = "0.1.0"
 
 __all__ = ["Constant", "Shared", "Variable", "constant", "shared", "grad", "hessian", "jacobian",
-           "jvp", "vjp", "Function", "function", "scan", "cond", "while_loop", "callbacks", "data", "io", "nn", "optim", "testing", *_ops_all]
+           "jvp", "vjp", "Function", "function", "scan", "cond", "while_loop", "callbacks", "data", "io", "nn", "onnx", "optim", "testing", *_ops_all]
