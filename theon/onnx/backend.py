@@ -26,6 +26,8 @@ class TheonRep(BackendRep):
 
     def __init__(self, proto):
         self.proto = proto
+        self.out_dtypes = [_np_dtype(o) for o in proto.graph.output]
+        self.in_dtypes = {i.name: _np_dtype(i) for i in proto.graph.input}
         self.names = [i.name for i in proto.graph.input
                       if i.name not in {t.name for t in proto.graph.initializer}]
         self._bound: dict = {}
@@ -69,7 +71,7 @@ class TheonRep(BackendRep):
             inputs = [inputs[n] for n in self.names]
         elif not isinstance(inputs, (list, tuple)):
             inputs = [inputs]
-        args = [np.asarray(x) for x in inputs]
+        args = [_carried(np.asarray(x)) for x in inputs]
         if self.model is None:
             fn, args = self._for_values(args)
         else:
@@ -77,7 +79,35 @@ class TheonRep(BackendRep):
         outs = fn(*args)
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
         names = [f"output_{i}" for i in range(len(outs))]
-        return namedtupledict("Outputs", names)(*[np.asarray(o) for o in outs])
+        outs = [_uncarried(np.asarray(o), d) for o, d in zip(outs, self.out_dtypes)]
+        return namedtupledict("Outputs", names)(*outs)
+
+
+_CARRIED = {np.dtype("uint16"): np.int32, np.dtype("uint32"): np.int64, np.dtype("uint64"): np.int64}
+
+
+def _carried(a: np.ndarray) -> np.ndarray:
+    """Unsigned inputs theon has no dtype for, in the signed type that carries them."""
+    carrier = _CARRIED.get(a.dtype)
+    return a if carrier is None else a.astype(carrier)
+
+
+def _uncarried(a: np.ndarray, declared) -> np.ndarray:
+    """An output in a carrier type back in the unsigned type the graph declares (only that:
+    any other dtype difference is left for the caller to see)."""
+    if declared is not None and _CARRIED.get(declared) is not None and a.dtype == np.dtype(_CARRIED[declared]):
+        return a.astype(declared)
+    return a
+
+
+def _np_dtype(info):
+    """The NumPy dtype an ONNX graph output declares (None when not a plain tensor)."""
+    if not info.type.HasField("tensor_type") or not info.type.tensor_type.elem_type:
+        return None
+    try:
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(info.type.tensor_type.elem_type))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _named_input(message: str, inputs: dict, fixed: dict):

@@ -17,7 +17,11 @@ DTYPES = {
     T.INT8: "int8", T.INT16: "int16", T.INT32: "int32", T.INT64: "int64", T.UINT8: "uint8",
     T.BOOL: "bool", T.COMPLEX64: "complex64", T.COMPLEX128: "complex128",
 }
-ONNX_TYPE = {v: k for k, v in DTYPES.items()}
+# unsigned types theon lacks are carried in the next wider signed type (same values for
+# everything below 2**63; bitwise results are exact once cast back to the unsigned type)
+CARRIERS = {T.UINT16: "int32", T.UINT32: "int64", T.UINT64: "int64"}
+DTYPES.update(CARRIERS)
+ONNX_TYPE = {v: k for k, v in DTYPES.items() if k not in CARRIERS}
 
 # bytes per element where raw data is fixed-size
 _ITEMSIZE = {T.FLOAT: 4, T.DOUBLE: 8, T.FLOAT16: 2, T.BFLOAT16: 2, T.INT8: 1, T.INT16: 2,
@@ -72,7 +76,10 @@ def to_array(tensor, what: str) -> np.ndarray:
         raise OnnxImportError(f"{what}: tensor {tensor.name!r} declares shape {tuple(dims)} "
                               f"({count} elements) but holds data for {stored:g}")
     try:
-        return np.asarray(numpy_helper.to_array(tensor))
+        value = np.asarray(numpy_helper.to_array(tensor))
+        if elem in CARRIERS:
+            value = value.astype(CARRIERS[elem])
+        return value
     except Exception as e:  # noqa: BLE001 - any decoding failure is the file's fault
         raise OnnxImportError(f"{what}: tensor {tensor.name!r} cannot be decoded: {e}") from None
 

@@ -86,10 +86,8 @@ def conv_transpose(ctx):
         pads = []
         for i in range(n):
             total = strides[i] * (sizes[i] - 1) + out_pad[i] + (kernel[i] - 1) * dilations[i] + 1 - target[i]
-            small, big = total // 2, total - total // 2
-            pads.append((big, small) if auto == "SAME_UPPER" or (output_shape is not None and auto != "SAME_LOWER") else (small, big))
-            if output_shape is not None and auto != "SAME_LOWER":
-                pads[-1] = (small, big) if auto != "SAME_UPPER" else (small, big)
+            half = total // 2
+            pads.append((half, total - half) if auto == "SAME_UPPER" else (total - half, half))
     elif auto == "VALID":
         pads = [(0, 0)] * n
     else:
@@ -184,13 +182,18 @@ def _channel(v, ndim):
 def batch_norm(ctx):
     x, scale, bias, mean, var = (ctx.x(i) for i in range(5))
     eps = ctx.attr("epsilon", 1e-5)
+    extra = []
     if ctx.attr("training_mode", 0):
         axes = tuple(a for a in range(x.ndim) if a != 1)
+        momentum = _f(mean, ctx.attr("momentum", 0.9))
+        running_mean, running_var = mean, var
         mean = T.mean(x, axis=axes)
         var = T.var(x, axis=axes)
+        extra = [running_mean * momentum + mean * (1 - momentum),
+                 running_var * momentum + var * (1 - momentum)]
     inv = T.reciprocal(T.sqrt(var + _f(var, eps))) * scale
     shift = bias - mean * inv
-    return x * _channel(inv, x.ndim) + _channel(shift, x.ndim)
+    return [x * _channel(inv, x.ndim) + _channel(shift, x.ndim), *extra]
 
 
 @converter("InstanceNormalization")

@@ -179,7 +179,7 @@ def resize(ctx, x, scales, sizes, roi):
         if attrs.get("antialias", 0) and mode in ("linear", "cubic") and sc < 1:
             taps, outside = _antialias_taps(attrs, d, size, sc)
         else:
-            taps, outside = axis_taps(attrs, d, size, sc, None if rois is None else rois.get(a))
+            taps, outside = axis_taps(attrs, d, size, sc, (0.0, 1.0) if rois is None else rois.get(a, (0.0, 1.0)))
         out = _resize_axis(out, a, taps, outside, attrs.get("extrapolation_value", 0.0))
     return out
 

@@ -39,11 +39,7 @@ def target_dims(ctx, i) -> list:
     e = ctx.elems(i)
     if e is not None:
         return list(e.values)
-    v = ctx.x(i)
-    if v.ndim != 1 or v.type.shape[0] is None:
-        ctx.fail(f"the shape input {ctx.node.inputs[i]!r} has a length theon cannot know when "
-                 f"building the graph ({v.type})")
-    return [T.cast_to(v[k], "int64") for k in range(v.type.shape[0])]
+    return [int(d) for d in np.asarray(ctx.const(i, "a shape")).reshape(-1)]
 
 
 @converter("Shape")
