@@ -77,3 +77,16 @@ def test_silero_streams_like_onnxruntime(name, sr):
         ref_prob, ref_state = session.run(None, _silero_feeds(session, sr, chunk, state_ref))
         assert rel_err(prob, ref_prob) <= 1e-4 and rel_err(new_state, ref_state) <= 1e-4
         state_ours, state_ref = {"state": new_state}, {"state": ref_state}
+
+
+def test_minilm_bert_exported_by_torch_matches_onnxruntime(tmp_path):
+    from .minilm import export, load_minilm, tokenize
+    path = str(tmp_path / "minilm.onnx")
+    export(load_minilm(), path)
+    model = th.onnx.load(path)
+    ids, mask = tokenize(["the cat sat on the mat", "theon imports onnx models for fine tuning"], 12)
+    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    ours = model.predict(feeds)
+    ref = ort.InferenceSession(path).run(None, feeds)[0]
+    assert ours.shape == ref.shape == (2, 12, 384)
+    assert rel_err(ours, ref) <= 1e-4

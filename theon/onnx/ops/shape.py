@@ -272,6 +272,16 @@ def constant(ctx):
 
 @converter("Range")
 def range_(ctx):
+    start, limit, delta = (ctx.static(i) for i in range(3))
+    if start is not None and delta is not None and limit is None and ctx.elems(1) is not None:
+        # a length known once shapes are (torch exports arange(x.shape[1])): the count is a
+        # symbolic scalar, the values a running sum of ones
+        (lim,) = ctx.elems(1).values
+        s0, d0 = start.item(), delta.item()
+        count = T.floor_divide(lim - s0 + (d0 - 1 if d0 > 0 else d0 + 1), d0)
+        count = T.maximum(count, 0)
+        ones = T.ones([count], dtype=start.dtype.name)
+        return (T.cumsum(ones, axis=0) - ones) * np.asarray(d0, start.dtype) + np.asarray(s0, start.dtype)
     start, limit, delta = (ctx.const(i, "Range bound") for i in range(3))
     out = np.arange(start.item(), limit.item(), delta.item()).astype(start.dtype)
     if out.dtype.kind in "iu" and out.size <= 64:
