@@ -28,4 +28,5 @@ def supported_ops() -> list:
     return sorted(n if not d else f"{d}.{n}" for d, n in REGISTRY)
 
 
-from . import attention, control, elementwise, losses, nn, reduce, rnn, shape, tensor_misc  # noqa: E402,F401  (register)
+from . import (attention, control, elementwise, losses, nn, quantized, reduce, rnn,  # noqa: E402,F401
+               sequence_models, shape, tensor_misc, grid_sample)  # (importing registers them)

@@ -52,7 +52,7 @@ def attention(ctx):
             mask = T.where(mask, _const_like(q, 0), _const_like(q, -np.inf))
         bias = T.cast_to(mask, q.dtype)
     left, right = ctx.attr("left_window_size", -1), ctx.attr("right_window_size", -1)
-    nonpad_value = ctx.static(6) if nonpad is not None else None
+    nonpad_value = ctx.const(6, "nonpad_kv_seqlen") if nonpad is not None else None
     if nonpad is not None and nonpad_value is None:
         ctx.fail("Attention's nonpad_kv_seqlen must be known when building")
     if past_k is None and nonpad_value is not None:

@@ -6,6 +6,7 @@ import numpy as np
 from ... import ops as T
 from ...ops import nn as NN
 from . import converter
+from .pooling_nd import pool_by_slices
 from .shape import shape_elems
 
 
@@ -125,11 +126,11 @@ def _as_2d(x, n, *lists):
 def max_pool(ctx):
     x = ctx.x(0)
     n, kernel, strides, dilations, pads = _pool_args(ctx, x)
-    if n > 2:
-        ctx.fail(f"MaxPool over {n} spatial dims: theon has 1- and 2-d max pooling")
     if len(ctx.node.outputs) > 1 and ctx.node.outputs[1]:
         ctx.fail("MaxPool's Indices output is not supported")
     ceil = bool(ctx.attr("ceil_mode", 0))
+    if n > 2 or not x.dtype.startswith("float"):
+        return pool_by_slices(x, kernel, strides, dilations, pads, ceil, "max")
     xp = _pad_spatial(x, pads, value=-np.inf if x.dtype.startswith("float") else np.iinfo(x.dtype).min)
     x2, (k, s, d) = _as_2d(xp, n, kernel, strides, dilations)
     if ceil:
@@ -144,10 +145,10 @@ def max_pool(ctx):
 def average_pool(ctx):
     x = ctx.x(0)
     n, kernel, strides, dilations, pads = _pool_args(ctx, x)
-    if n > 2 or any(d != 1 for d in dilations):
-        ctx.fail(f"AveragePool over {n} spatial dims / with dilation: not supported")
     ceil = bool(ctx.attr("ceil_mode", 0))
     include = bool(ctx.attr("count_include_pad", 0))
+    if n > 2 or any(d != 1 for d in dilations) or (ceil and None not in x.type.shape[2:]):
+        return pool_by_slices(x, kernel, strides, dilations, pads, ceil, "avg", include)
     xp = _pad_spatial(x, pads)
     x2, (k, s) = _as_2d(xp, n, kernel, strides)
     total = NN.avg_pool2d(x2, k, s, 0, ceil_mode=ceil, count_include_pad=False, divisor_override=1)

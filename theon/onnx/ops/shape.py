@@ -297,8 +297,8 @@ def pad(ctx):
         value = ctx.attr("value", 0.0)
     else:
         pads = [int(p) for p in ctx.const(1, "pads")]
-        cv = ctx.static(2)
-        value = 0 if cv is None else np.asarray(cv).reshape(-1)[0].item() if np.asarray(cv).size else 0
+        cv = ctx.const(2, "constant_value") if ctx.has(2) else None
+        value = 0 if cv is None or not np.asarray(cv).size else np.asarray(cv).reshape(-1)[0].item()
     mode = ctx.attr("mode", "constant")
     n = len(pads) // 2
     axes = [int(a) % x.ndim for a in ctx.const(3, "axes")] if ctx.has(3) else list(range(n))
