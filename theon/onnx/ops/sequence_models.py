@@ -6,6 +6,7 @@ import numpy as np
 
 from ... import ops as T
 from ...ops import nn as NN
+from ...ops.control import scan as th_scan
 from . import converter
 from .pooling_nd import pool_by_slices
 from .shape import shape_elems
@@ -101,3 +102,48 @@ def affine_grid(ctx):
     base = base.reshape(-1, len(spatial) + 1).astype(theta.dtype)
     out = T.matmul(T.as_variable(base), T.swapaxes(theta, 1, 2))
     return T.reshape(out, [size[0]] + spatial + [len(spatial)])
+
+
+def _heads_first(x, heads):
+    """(B, T, H*D) -> (T, B, H, D): time first, for th.scan."""
+    b, t, hd = shape_elems(x)
+    return T.transpose(T.reshape(x, [b, t, heads, hd // heads]), (1, 0, 2, 3))
+
+
+@converter("LinearAttention")
+def linear_attention(ctx):
+    q, k, v, past, decay, beta = (ctx.x(i) for i in range(6))
+    rule = ctx.attr("update_rule", "gated_delta")
+    hq, hkv = ctx.attr("q_num_heads"), ctx.attr("kv_num_heads")
+    gating, delta = rule in ("gated", "gated_delta"), rule in ("delta", "gated_delta")
+    out_dtype = q.dtype
+    b, t, _ = shape_elems(q)
+    dk = q.type.shape[2] // hq
+    dv = v.type.shape[2] // hkv
+    group = hq // hkv
+    f32 = lambda a: T.cast_to(a, "float32")  # noqa: E731
+    seqs = [f32(_heads_first(q, hq)), f32(_heads_first(k, hkv)), f32(_heads_first(v, hkv))]
+    if gating:
+        last = decay.type.shape[-1]
+        seqs.append(f32(_heads_first(decay, hkv)) if last != hkv else
+                    f32(T.expand_dims(T.transpose(decay, (1, 0, 2)), -1)))
+    if delta:
+        seqs.append(f32(T.expand_dims(T.transpose(beta, (1, 0, 2)), -1)))
+    state0 = f32(past) if past is not None else T.zeros([b, hkv, dk, dv], dtype="float32")
+    scale = ctx.attr("scale", 0.0) or 1.0 / np.sqrt(dk)
+
+    def step(state, xs):
+        q_t, k_t, v_t = xs[0], xs[1], xs[2]
+        rest = list(xs[3:])
+        if gating:
+            state = state * T.expand_dims(T.exp(rest.pop(0)), -1)
+        if delta:
+            retrieved = T.einsum("bhdm,bhd->bhm", state, k_t)
+            v_t = rest.pop(0) * (v_t - retrieved)
+        state = state + T.expand_dims(k_t, -1) * T.expand_dims(v_t, -2)
+        read = T.repeat(state, group, axis=1) if group > 1 else state
+        return state, T.einsum("bhd,bhdm->bhm", q_t, read) * np.float32(scale)
+
+    final, ys = th_scan(step, state0, tuple(seqs))
+    out = T.reshape(T.transpose(ys, (1, 0, 2, 3)), [b, t, hq * dv])
+    return [T.cast_to(out, out_dtype), T.cast_to(final, past.dtype if past is not None else out_dtype)]

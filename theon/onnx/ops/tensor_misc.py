@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ... import ops as T
+from ...ops.bitcast import bitcast as bitcast_op
+from ...ops.detection import non_max_suppression as nms_op
 from ...ops.scatter import scatter_elements as scatter_elements_op, scatter_nd as scatter_nd_op
 from ...ops.sorting import topk as topk_op
 from ..importer.tensors import theon_dtype
@@ -168,3 +170,44 @@ def _per_axis(v, x, axis):
         shape[axis] = -1
         return T.reshape(v, shape)
     return v
+
+
+@converter("BitCast")
+def bit_cast(ctx):
+    return bitcast_op(ctx.x(0), theon_dtype(ctx.attr("to"), "BitCast target"))
+
+
+@converter("Col2Im")
+def col2im(ctx):
+    x = ctx.x(0)
+    image = [int(v) for v in np.asarray(ctx.const(1, "image_shape")).reshape(-1)]
+    block = [int(v) for v in np.asarray(ctx.const(2, "block_shape")).reshape(-1)]
+    k = len(image)
+    dil = ctx.attr("dilations", [1] * k)
+    pads = ctx.attr("pads", [0] * (2 * k))
+    strides = ctx.attr("strides", [1] * k)
+    n, ckk, length = x.type.shape
+    kk = int(np.prod(block))
+    c = ckk // kk
+    padded = [image[i] + pads[i] + pads[i + k] for i in range(k)]
+    counts = [(padded[i] - dil[i] * (block[i] - 1) - 1) // strides[i] + 1 for i in range(k)]
+    # flat target position in the padded image of (block offset, sliding position)
+    offs = np.stack(np.meshgrid(*[np.arange(b) for b in block], indexing="ij"), -1).reshape(kk, k)
+    locs = np.stack(np.meshgrid(*[np.arange(m) for m in counts], indexing="ij"), -1).reshape(-1, k)
+    pos = offs[:, None, :] * np.array(dil) + locs[None, :, :] * np.array(strides)
+    flat = np.ravel_multi_index(tuple(pos[..., i] for i in range(k)), padded).reshape(-1)
+    src = T.reshape(x, [n, c, kk * length])
+    out = T.index_add(T.zeros([n, c, int(np.prod(padded))], dtype=x.dtype), 2, T.as_variable(flat), src)
+    out = T.reshape(out, [n, c] + padded)
+    key = (slice(None), slice(None)) + tuple(slice(pads[i], pads[i] + image[i]) for i in range(k))
+    return out[key]
+
+
+@converter("NonMaxSuppression")
+def non_max_suppression(ctx):
+    boxes, scores = ctx.x(0), ctx.x(1)
+    limit = ctx.x(2) if ctx.has(2) else T.as_variable(np.int64(0))
+    iou = ctx.x(3) if ctx.has(3) else T.as_variable(np.float32(0))
+    score_min = ctx.x(4) if ctx.has(4) else T.as_variable(np.float32(-np.inf))
+    return nms_op(boxes, scores, T.reshape(limit, ()), T.reshape(iou, ()), T.reshape(score_min, ()),
+                  bool(ctx.attr("center_point_box", 0)))
