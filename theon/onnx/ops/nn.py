@@ -87,6 +87,10 @@ def conv_transpose(ctx):
         pads = []
         for i in range(n):
             total = strides[i] * (sizes[i] - 1) + out_pad[i] + (kernel[i] - 1) * dilations[i] + 1 - target[i]
+            if total < 0:  # a larger output than the default: extra output padding at the end
+                out_pad = list(out_pad)
+                out_pad[i] += -total
+                total = 0
             half = total // 2
             pads.append((half, total - half) if auto == "SAME_UPPER" else (total - half, half))
     elif auto == "VALID":
@@ -273,7 +277,8 @@ def lp_norm(ctx):
         norm = T.sum(T.abs(x), axis=axis, keepdims=True)
     else:
         norm = T.sqrt(T.sum(x * x, axis=axis, keepdims=True))
-    return x / norm
+    zero = T.equal(norm, _f(norm, 0))
+    return T.where(zero, T.zeros_like(x), x / T.where(zero, T.ones_like(norm), norm))
 
 
 @converter("LRN")

@@ -357,7 +357,8 @@ def space_to_depth(ctx):
     b = ctx.attr("blocksize")
     n, c, h, w = shape_elems(x)
     y = T.reshape(x, [n, c, h // b, b, w // b, b])
-    y = T.transpose(y, (0, 3, 5, 1, 2, 4))
+    crd = ctx.attr("mode", "DCR") == "CRD"
+    y = T.transpose(y, (0, 1, 3, 5, 2, 4) if crd else (0, 3, 5, 1, 2, 4))
     return T.reshape(y, [n, c * b * b, h // b, w // b])
 
 

@@ -8,6 +8,7 @@ from ...ops.bitcast import bitcast as bitcast_op
 from ...ops.detection import non_max_suppression as nms_op
 from ...ops.scatter import scatter_elements as scatter_elements_op, scatter_nd as scatter_nd_op
 from ...ops.sorting import topk as topk_op
+from ...ops.unique import unique as unique_op
 from ..importer.tensors import theon_dtype
 from . import converter, resize  # noqa: F401  (resize registers Resize/Upsample)
 
@@ -211,3 +212,24 @@ def non_max_suppression(ctx):
     score_min = ctx.x(4) if ctx.has(4) else T.as_variable(np.float32(-np.inf))
     return nms_op(boxes, scores, T.reshape(limit, ()), T.reshape(iou, ()), T.reshape(score_min, ()),
                   bool(ctx.attr("center_point_box", 0)))
+
+
+@converter("Binarizer", domain="ai.onnx.ml")
+def binarizer(ctx):
+    x = ctx.x(0)
+    hit = T.greater(x, np.asarray(ctx.attr("threshold", 0.0), x.dtype))
+    return T.cast_to(hit, x.dtype)
+
+
+@converter("ArrayFeatureExtractor", domain="ai.onnx.ml")
+def array_feature_extractor(ctx):
+    x, idx = ctx.x(0), ctx.x(1)
+    return T.take(x, T.reshape(T.cast_to(idx, "int64"), [-1]), axis=x.ndim - 1)
+
+
+
+@converter("Unique")
+def unique(ctx):
+    x = ctx.x(0)
+    axis = ctx.attr("axis")
+    return list(unique_op(x, None if axis is None else axis % x.ndim, bool(ctx.attr("sorted", 1))))
