@@ -32,5 +32,7 @@ theon.onnx.importer.load.load."""
 
 def supported_ops() -> list:
     """The ONNX op types theon can import."""
-    from .ops import supported_ops as ops  # needs onnx only for the importer, not the registry
+    from .ops import (
+        supported_ops as ops,  # the converters read ONNX types: onnx is needed here too
+    )
     return ops()

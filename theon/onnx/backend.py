@@ -12,7 +12,6 @@ from ..compile import function
 from .errors import OnnxImportError
 from .importer.load import load
 
-
 _SHAPE_ARGUMENT = ("must be a constant", "depend on the data", "depends on the data")
 _MAX_BOUND = 64
 

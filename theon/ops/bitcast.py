@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from ..backend.interop import torch_dtype
 from ..errors import DTypeError
 from ..graph import TensorType, canonical_dtype
 from .base import Op, as_variable
@@ -32,7 +33,6 @@ class BitCast(Op):
         return [TensorType(self.dtype, x.type.shape)]
 
     def kernel(self, x):
-        from ..backend.interop import torch_dtype
         target = torch_dtype(self.dtype)
         size = torch.empty((), dtype=target).element_size()
         if x.element_size() != size:

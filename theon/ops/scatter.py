@@ -14,8 +14,11 @@ from typing import ClassVar
 import torch
 
 from ..errors import DTypeError, GradientError, ShapeError
-from ..graph import TensorType, is_int
-from .base import Op, as_variable
+from ..graph import is_int
+from .base import Op, as_variable, cast_to
+from .constructors import dim, ones_like, zeros_like
+from .elementwise import less, where
+from .index import take_along_axis
 
 __all__ = ["ScatterElements", "ScatterND", "scatter_elements", "scatter_nd"]
 
@@ -49,22 +52,17 @@ class ScatterElements(Op):
         return data.scatter_reduce(self.axis, idx, updates, _REDUCE[self.reduction], include_self=True)
 
     def grad(self, inputs, outputs, output_grads):
-        from .index import take_along_axis
         data, indices, updates = inputs
         (g,) = output_grads
         if self.reduction == "add":
             return [g, None, take_along_axis(g, _wrapped(indices, data, self.axis), self.axis)]
         if self.reduction != "none":
             raise GradientError(f"scatter_elements with reduction {self.reduction!r} has no gradient")
-        from .constructors import ones_like, zeros_like
         hit = ScatterElements(self.axis)(zeros_like(g), indices, ones_like(updates))
         return [g * (1 - hit), None, take_along_axis(g, _wrapped(indices, data, self.axis), self.axis)]
 
 
 def _wrapped(indices, data, axis):
-    from .constructors import dim
-    from .elementwise import where, less
-    from .base import cast_to
     size = cast_to(as_variable(dim(data, axis)), indices.dtype)
     return where(less(indices, 0), indices + size, indices)
 
@@ -119,5 +117,3 @@ def scatter_nd(data, indices, updates, reduction="none"):
         raise ValueError(f"scatter_nd: reduction must be none, add, mul, max or min, got {reduction!r}")
     return ScatterND(reduction)(as_variable(data), as_variable(indices), as_variable(updates))
 
-
-_ = TensorType

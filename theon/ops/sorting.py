@@ -10,6 +10,7 @@ import torch
 from ..errors import ShapeError
 from ..graph import TensorType
 from .base import Op, as_variable
+from .index import take_along_axis
 
 __all__ = ["TopKIndices", "topk"]
 
@@ -40,7 +41,6 @@ class TopKIndices(Op):
 def topk(x, k, axis=-1, largest=True):
     """(values, indices) of the k largest (smallest with largest=False) along `axis`, in
     order; equal values keep their order."""
-    from .index import take_along_axis
     x = as_variable(x)
     axis = axis + x.ndim if axis < 0 else axis
     idx = TopKIndices(int(k), int(axis), bool(largest))(x)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...graph import Constant, Variable
 from ... import ops as T
+from ...graph import Constant, Variable
 
 
 def _as_int(e):

@@ -9,15 +9,15 @@ from collections import Counter
 import numpy as np
 import torch
 
-from ...errors import TheonError
 from ...backend.interop import to_numpy
+from ...errors import TheonError
 from ...graph import Constant, Shared, Variable, constant, is_float, shared, toposort
 from ...ops.base import tensor
 from ..errors import OnnxImportError, UnsupportedOpsError, where
 from ..ops import convert, lookup
 from .elems import Elems
-from .names import free_names
 from .layers import register_node_layer
+from .names import free_names
 from .reader import DEFAULT_DOMAINS
 from .tensors import attribute_value, theon_dtype, to_array, value_info_type
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from ...graph import Variable, replace
+from ...graph import Constant, Shared, Variable, replace
 from ...nn.layer import Layer, LayerCall, LayerOutput, _calls, _uids
 
 
@@ -88,5 +88,4 @@ def register_node_layer(ctx, outs: list) -> None:
 
 
 def _is_leaf_constant(v) -> bool:
-    from ...graph import Constant, Shared
     return isinstance(v, (Constant, Shared))

@@ -1,6 +1,9 @@
 """th.onnx.load: read and check the file, list unsupported ops, then build the model."""
 from __future__ import annotations
 
+import numpy as np
+from onnx import numpy_helper
+
 from ...nn.layer import Layer
 from ..errors import OnnxImportError
 from .graph import Importer, Scope, _Missing, _Pending
@@ -26,8 +29,6 @@ class OnnxWeights(Layer):
 
 def _bind_constants(proto, constants: dict, source: str) -> None:
     """Turn the named graph inputs into initializers holding the given values."""
-    from onnx import numpy_helper
-    import numpy as np
     names = {i.name for i in proto.graph.input}
     unknown = [n for n in constants if n not in names]
     if unknown:

@@ -34,9 +34,4 @@ class OnnxModel(Model):
             close = [n for n in self._values if name.lower() in n.lower()][:5]
             hint = f"; similar names: {', '.join(close)}" if close else ""
             raise KeyError(f"{self.source} has no value named {name!r}{hint}") from None
-        from .graph import _Missing, _Pending
-        if isinstance(v, _Pending):
-            raise KeyError(f"{name!r} is a weight no node reads")
-        if isinstance(v, _Missing):
-            raise KeyError(f"{name!r} is an optional output theon does not compute")
         return v

@@ -28,5 +28,17 @@ def supported_ops() -> list:
     return sorted(n if not d else f"{d}.{n}" for d, n in REGISTRY)
 
 
-from . import (attention, control, elementwise, losses, nn, quantized, reduce, rnn,  # noqa: E402,F401
-               sequence_models, shape, tensor_misc, grid_sample)  # (importing registers them)
+from . import (  # noqa: E402,F401
+    attention,
+    control,
+    elementwise,
+    grid_sample,
+    losses,
+    nn,
+    quantized,
+    reduce,
+    rnn,
+    sequence_models,  # (importing registers them)
+    shape,
+    tensor_misc,
+)

@@ -7,10 +7,11 @@ import numpy as np
 
 from ... import ops as T
 from ...errors import TheonError
-from ...ops.assertion import check
-from ...ops.branch import cond as th_cond, while_loop as th_while_loop
-from ...ops.control import scan as th_scan
 from ...graph import Constant, Shared, Variable
+from ...ops.assertion import check
+from ...ops.branch import cond as th_cond
+from ...ops.branch import while_loop as th_while_loop
+from ...ops.control import scan as th_scan
 from ..importer.names import free_names
 from . import converter
 

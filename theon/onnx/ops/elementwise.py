@@ -6,7 +6,6 @@ import math
 import numpy as np
 
 from ... import ops as T
-from ...graph import Variable
 from ..importer.elems import Elems, binary, int_div
 from ..importer.tensors import theon_dtype
 from . import converter
@@ -309,7 +308,7 @@ def clip(ctx):
                 out = T.minimum(out, T.cast_to(T.as_variable(hi), x.dtype))
             return out
         if lo is None and hi is None:
-            return T.cast_to(x, x.dtype) if False else x
+            return x
         return T.clip(x, None if lo is None else float(lo), None if hi is None else float(hi))
     out = x
     if ctx.has(1):
@@ -337,7 +336,3 @@ def cast(ctx):
 @converter("CastLike")
 def cast_like(ctx):
     return T.cast_to(ctx.x(0), ctx.x(1).dtype)
-
-
-def is_variable(v) -> bool:
-    return isinstance(v, Variable)

@@ -6,6 +6,7 @@ import numpy as np
 from ... import ops as T
 from ...ops import nn as NN
 from . import converter
+from .nn import _explicit_pads, _pad_spatial
 
 
 def _deq(x, scale, zero):
@@ -46,7 +47,6 @@ def matmul_integer(ctx):
 
 @converter("ConvInteger")
 def conv_integer(ctx):
-    from .nn import conv as float_conv
     x, w, zx, zw = ctx.x(0), ctx.x(1), ctx.x(2), ctx.x(3)
     xf = T.cast_to(x, "float64") - (T.cast_to(zx, "float64") if zx is not None else 0)
     wf = T.cast_to(w, "float64") - (T.cast_to(zw, "float64") if zw is not None else 0)
@@ -54,7 +54,6 @@ def conv_integer(ctx):
 
 
 def _conv_with(ctx, x, w, b):
-    from .nn import _explicit_pads, _pad_spatial
     n = x.ndim - 2
     kernel = ctx.attr("kernel_shape") or list(w.type.shape[2:])
     strides = ctx.attr("strides", [1] * n)

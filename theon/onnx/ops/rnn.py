@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from ... import ops as T
-from ...ops import nn as NN
 from ...ops.control import scan as th_scan
 from . import converter
 
@@ -205,5 +204,3 @@ def gru(ctx):
 def rnn(ctx):
     return _run(ctx, _rnn_cell, 1, ["Tanh"], 1)
 
-
-_ = NN

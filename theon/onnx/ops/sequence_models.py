@@ -8,6 +8,7 @@ from ... import ops as T
 from ...ops import nn as NN
 from ...ops.control import scan as th_scan
 from . import converter
+from .nn import _as_2d, _pad_spatial, _pool_args
 from .pooling_nd import pool_by_slices
 from .shape import shape_elems
 
@@ -62,7 +63,6 @@ def causal_conv_with_state(ctx):
 
 @converter("LpPool")
 def lp_pool(ctx):
-    from .nn import _as_2d, _pad_spatial, _pool_args
     x = ctx.x(0)
     n, kernel, strides, dilations, pads = _pool_args(ctx, x)
     p = ctx.attr("p", 2)

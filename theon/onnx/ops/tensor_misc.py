@@ -6,7 +6,8 @@ import numpy as np
 from ... import ops as T
 from ...ops.bitcast import bitcast as bitcast_op
 from ...ops.detection import non_max_suppression as nms_op
-from ...ops.scatter import scatter_elements as scatter_elements_op, scatter_nd as scatter_nd_op
+from ...ops.scatter import scatter_elements as scatter_elements_op
+from ...ops.scatter import scatter_nd as scatter_nd_op
 from ...ops.sorting import topk as topk_op
 from ...ops.unique import unique as unique_op
 from ..importer.tensors import theon_dtype
