@@ -16,8 +16,13 @@ import torch.nn.functional as F
 from ..errors import DTypeError, ShapeError
 from ..graph import TensorType
 from ..graph.types import format_shape, shapes_agree
-from .base import Op, as_variable, normalize_axis
+from .axes import normalize_axis
+from .base import Op, as_variable
+from .constructors import ones_like
+from .dims import dim
+from .elementwise import exp, softplus
 from .nn_util import check_int, float_inputs
+from .shape import expand_dims
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -65,7 +70,6 @@ class LogSoftmax(Op):
         return torch.log_softmax(x, self.axis)
 
     def grad(self, inputs, outputs, output_grads):
-        from .elementwise import exp
         (y,), (g,) = outputs, output_grads
         return [g - exp(y) * g.sum(axis=self.axis, keepdims=True)]
 
@@ -137,8 +141,6 @@ class CrossEntropyBackward(Op):
         return p.mul_(g.unsqueeze(axis))
 
     def grad(self, inputs, outputs, output_grads):
-        from .constructors import ones_like
-        from .shape import expand_dims
         (g, logits, labels), (gg,) = inputs, output_grads
         # linear in g: d/dg = sum over classes of gg * (softmax - target)
         residual = CrossEntropyBackward(self.axis, self.label_smoothing)(ones_like(g), logits, labels)
@@ -173,7 +175,6 @@ def cross_entropy(logits, labels, label_smoothing=0.0, reduction="none"):
 
 
 def _soft_cross_entropy(logits, targets, axis, s):
-    from .constructors import dim
     logits, targets = float_inputs(logits, targets, op="cross_entropy")
     if not shapes_agree(targets.type.shape, logits.type.shape):
         raise ShapeError(f"cross_entropy: probability targets {format_shape(targets.type.shape)} "
@@ -192,7 +193,6 @@ def binary_cross_entropy_with_logits(logits, targets, reduction="mean", weight=N
     pos_weight multiplies the positive term and weight each element, as in torch.
     Reduction defaults to "mean" (torch's default).
     """
-    from .elementwise import softplus
     logits, targets = float_inputs(logits, targets, op="binary_cross_entropy_with_logits")
     if pos_weight is None:
         loss = softplus(logits) - logits * targets
