@@ -4,7 +4,7 @@ references)."""
 import numpy as np
 
 from theon.errors import DTypeError, ShapeError
-from theon.ops.assertion import check
+from theon.ops.assertion import check, check_dim
 from theon.ops.bitcast import bitcast
 from theon.ops.detection import non_max_suppression
 from theon.ops.scatter import scatter_elements, scatter_nd
@@ -107,6 +107,10 @@ ROWS = [
     OpInfo("check", lambda x, ok: check(x, ok, "bad input"), lambda x, ok: x,
            lambda rng: [Sample((rand(rng, 3), np.array(True)))], grad_args=(0,), errors=[
                ErrorCase((np.zeros(3), np.zeros(2, bool)), {}, DTypeError, "bool scalar")]),
+    OpInfo("check_dim", check_dim, lambda x, axis, size, message: x, lambda rng: [
+        Sample((rand(rng, 3, 1, 2),), {"axis": 1, "size": 1, "message": "m"}),
+        Sample((rand(rng, 2, 4),), {"axis": -1, "size": 4, "message": "m"})], errors=[
+            ErrorCase((np.zeros((3,)),), {"axis": 2, "size": 1, "message": "m"}, DTypeError, "out of range")]),
     OpInfo("scatter_elements", scatter_elements, _scatter_ref, _scatter_samples, grad_args=(0, 2), errors=[
         ErrorCase((np.zeros((3, 4)), np.zeros((2, 4)), np.zeros((2, 4))), {}, DTypeError, "integers")]),
     OpInfo("scatter_nd", scatter_nd, _scatter_nd_ref, lambda rng: [

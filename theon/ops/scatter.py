@@ -15,9 +15,10 @@ import torch
 
 from ..errors import DTypeError, GradientError, ShapeError
 from ..graph import is_int
-from .base import Op, as_variable, cast_to
-from .constructors import dim, ones_like, zeros_like
-from .elementwise import less, where
+from .base import Op, as_variable
+from .constructors import ones_like, zeros_like
+from .dims import dim
+from .elementwise import cast_to, less, where
 from .index import take_along_axis
 
 __all__ = ["ScatterElements", "ScatterND", "scatter_elements", "scatter_nd"]

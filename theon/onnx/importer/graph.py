@@ -108,6 +108,7 @@ class Importer:
         self.layer_names: set = set()
         self.weight_threshold = weight_threshold
         self.values: dict = {}       # every value of the top-level graph, by name
+        self.dim_tests: dict = {}    # value name -> (x, axis, size) of Equal(x.shape[axis], size)
         self.choices: dict = {}      # rank-changing If -> branch taken (see choose_branch)
         self.choice_points: list = []
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from ... import ops as T
+from ...control import cond as th_cond
+from ...control import scan as th_scan
+from ...control import while_loop as th_while_loop
 from ...errors import TheonError
 from ...graph import Constant, Shared, Variable
-from ...ops.assertion import check
-from ...ops.branch import cond as th_cond
-from ...ops.branch import while_loop as th_while_loop
-from ...ops.control import scan as th_scan
+from ...ops.assertion import check, check_dim
 from ..importer.names import free_names
 from . import converter
 
@@ -67,6 +67,15 @@ def if_(ctx):
                    f"{'then' if take_then else 'else'}-branch because its branches give tensors "
                    f"of different ranks; this input takes the other branch, which theon cannot "
                    f"run in the same graph")
+        test = ctx.importer.dim_tests.get(ctx.node.inputs[0])
+        if take_then and test is not None:
+            # the branch holds when x.shape[axis] == size: build it for that size, so that it
+            # also compiles (untaken) for inputs of other sizes
+            x, axis, size = test
+            names = [n for n in ctx.scope.chain_names() if ctx.scope.get(n) is x]
+            if names:
+                fixed = check_dim(x, axis, size, message)
+                return ctx.subgraph(then_g, [], {n: fixed for n in names})
         ok = pred if take_then else T.logical_not(pred)
         return [check(v, ok, message) for v in ctx.subgraph(then_g if take_then else else_g, [])]
 

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from ... import ops as T
+from ...ops.dims import ShapeOf
 from ..importer.elems import Elems, binary, int_div
 from ..importer.tensors import theon_dtype
 from . import converter
@@ -108,10 +109,23 @@ _COMPARE = {"Equal": T.equal, "Greater": T.greater, "Less": T.less,
 @converter(*_COMPARE)
 def compare(ctx):
     if ctx.node.op_type == "Equal":
-        ea, eb = ctx.elems(0), ctx.elems(1)
-        if ea is not None and eb is not None and ea.is_static() and eb.is_static():
-            ctx.set_elems(0, None)
+        _record_dim_test(ctx)
     return _COMPARE[ctx.node.op_type](*_same(ctx, ctx.x(0), ctx.x(1)))
+
+
+def _record_dim_test(ctx):
+    """Equal(x.shape[axis], size) with x's dim unknown when building: remember (x, axis,
+    size), so an If on it can build its branch for that size (see control.if_)."""
+    ea, eb = ctx.elems(0), ctx.elems(1)
+    if ea is None or eb is None:
+        return
+    for dim_side, const_side in ((ea, eb), (eb, ea)):
+        if len(dim_side) == 1 and len(const_side) == 1 and const_side.is_static():
+            d = dim_side.values[0]
+            owner = getattr(d, "owner", None)
+            if owner is not None and isinstance(owner.op, ShapeOf):
+                ctx.importer.dim_tests[ctx.node.outputs[0]] = (owner.inputs[0], owner.op.axis,
+                                                               int(const_side.values[0]))
 
 
 _LOGIC = {"And": T.logical_and, "Or": T.logical_or, "Xor": T.logical_xor,

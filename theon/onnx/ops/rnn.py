@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import ops as T
-from ...ops.control import scan as th_scan
+from ...control import scan as th_scan
 from . import converter
 
 

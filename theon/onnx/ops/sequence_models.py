@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ... import ops as T
+from ...control import scan as th_scan
 from ...ops import nn as NN
-from ...ops.control import scan as th_scan
 from . import converter
 from .nn import _as_2d, _pad_spatial, _pool_args
 from .pooling_nd import pool_by_slices
