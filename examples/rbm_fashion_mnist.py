@@ -20,6 +20,18 @@ from theon.nn.rbm import RBM, filters_image, write_png
 from theon.optim import SGD
 
 
+class EpochReport(th.callbacks.Callback):
+    """One line per epoch, with the monitors in words."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        print(f"epoch {epoch + 1}: reconstruction error {logs['recon_error']:.4f} (squared, per pixel)  "
+              f"cross-entropy {logs['recon_xent']:.2f}  pseudo-likelihood {logs['pseudo_likelihood']:.2f}  "
+              f"({time.perf_counter() - self.start:.1f}s)", flush=True)
+
+
 def binarised_fashion_mnist():
     (x, y), (xt, yt) = th.data.fashion_mnist()
     binar = lambda a: (a.reshape(len(a), -1) > 0.5).astype("float32")  # noqa: E731
@@ -47,12 +59,9 @@ def main(argv=None):
     print(f"RBM 784-{args.hidden}, {method}, {len(x)} binarised images, batch {args.batch}, "
           f"SGD lr {args.lr} momentum 0.5")
     start = time.perf_counter()
-    hist = rbm.fit(x, epochs=args.epochs, batch_size=args.batch, k=args.k, persistent=args.pcd,
-                   optimizer=SGD(lr=args.lr, momentum=0.5), seed=args.seed)
-    for e in range(args.epochs):
-        print(f"epoch {e + 1}: reconstruction error {hist['recon_error'][e]:.4f} (squared, per pixel)  "
-              f"cross-entropy {hist['recon_xent'][e]:.2f}  pseudo-likelihood "
-              f"{hist['pseudo_likelihood'][e]:.2f}  ({hist['time'][e]:.1f}s)")
+    rbm.compile(SGD(lr=args.lr, momentum=0.5), k=args.k, persistent=args.pcd)
+    hist = rbm.fit(x, epochs=args.epochs, batch_size=args.batch, seed=args.seed, verbose=0,
+                   callbacks=[EpochReport()])
     print(f"trained in {time.perf_counter() - start:.1f}s")
 
     v = th.tensor("v", (None, 784))

@@ -98,7 +98,7 @@ class TestAccuracy(Callback):
 
 def cmd_train(args) -> int:
     from . import callbacks
-    from .nn.training import load_training_checkpoint
+    from .nn.saving import load_training_checkpoint
     from .plotting import save_history_plot
     from .ops.random import seed as seed_rng
 
@@ -149,7 +149,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .nn.training import load_model, load_training_checkpoint
+    from .nn import load_model
+    from .nn.saving import load_training_checkpoint
     _, meta = load_training_checkpoint(args.checkpoint)
     dataset = args.dataset or meta.get("user", {}).get("dataset", "fashion-mnist")
     model = load_model(args.checkpoint, device=args.device)

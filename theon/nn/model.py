@@ -2,8 +2,8 @@
 
 A model knows its layers, their parameters and how to apply them again to new inputs (and
 in training mode: `model(x, training=True)`, after which `model.updates` holds the running
-state updates of its layers). `compile/fit/evaluate/predict` live in `theon.nn.training`;
-the methods here only forward to it.
+state updates of its layers). `compile/fit/evaluate/predict` come from `Trainer`
+(`theon.nn.trainer`), whose default steps call the model.
 """
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from collections import defaultdict
 import numpy as np
 
 from ..graph import Constant, Shared, Variable, apply, format_shape
-from ..ops.base import as_variable
+from ..io import CheckpointError
+from ..ops.base import as_variable, tensor
 from .layer import Input, Layer, _snake, call_of, layer_from_config, next_name, serialize_layer
+from .saving import group, load_training_checkpoint
 from .summary import summary_text
+from .trainer import Trainer
 
-__all__ = ["Model", "Sequential", "model_from_config"]
+__all__ = ["Model", "Sequential", "model_from_config", "load_model"]
 
 
 def _claim(existing: list, new: list) -> None:
@@ -80,7 +83,7 @@ def _as_list(values) -> tuple:
     return [values], True
 
 
-class Model:
+class Model(Trainer):
     """A functional model: `Model(inputs, outputs)` where outputs were computed from
     `nn.Input(...)` tensors by calling layers (operators between layers are fine too).
 
@@ -324,23 +327,24 @@ class Model:
         return Model(inputs[0] if config.get("single_input", True) else inputs,
                      outputs[0] if config.get("single_output", True) else outputs, name=config.get("name"))
 
-    # ---- training (theon.nn.training) -------------------------------------------------
+    # ---- training data (the loop is Trainer's) ---------------------------------------------
 
-    def compile(self, *args, **kwargs):
-        from .training import compile
-        return compile(self, *args, **kwargs)
+    def _input_dtype(self) -> str:
+        return self.inputs[0].dtype if self.inputs else getattr(self, "dtype", "float32")
 
-    def fit(self, *args, **kwargs):
-        from .training import fit
-        return fit(self, *args, **kwargs)
+    def input_array(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        dtype = self._input_dtype()
+        return x if x.dtype == np.dtype(dtype) else x.astype(dtype)
 
-    def evaluate(self, *args, **kwargs):
-        from .training import evaluate
-        return evaluate(self, *args, **kwargs)
-
-    def predict(self, *args, **kwargs):
-        from .training import predict
-        return predict(self, *args, **kwargs)
+    def batch_inputs(self, x, y):
+        """A fresh symbolic batch like the model's input (or, for a Sequential not built yet,
+        like the data), and one like the targets."""
+        if len(self.inputs) > 1 or not self._single_output:
+            raise ValueError("fit/evaluate/predict take models with one input and one output")
+        shape = self.inputs[0].type.shape[1:] if self.inputs else np.shape(x)[1:]
+        xv = tensor("x", (None, *shape), self._input_dtype())
+        return xv, None if y is None else self._target_var(y)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {len(self._layers)} layers>"
@@ -471,3 +475,17 @@ class Sequential(Model):
 def model_from_config(config: dict, custom_objects: dict | None = None) -> Model:
     """A Sequential or functional Model from its `get_config()` dict."""
     return Model.from_config(config, custom_objects)
+
+
+def load_model(directory, compile: bool = True, device=None, custom_objects: dict | None = None) -> Model:
+    """The model saved in a training checkpoint: rebuilt from its config, with its weights,
+    and (compile=True) compiled with the run's optimiser (fresh state), loss and metrics."""
+    tensors, meta = load_training_checkpoint(directory)
+    if meta.get("model_config") is None:
+        raise CheckpointError(f"{directory}: the model has no config (operators between layers?); build "
+                              f"it in code and call model.set_weights from the checkpoint's tensors")
+    model = model_from_config(meta["model_config"], custom_objects)
+    model.set_weights(group(tensors, "model/"))
+    if compile:
+        model.compile(meta["optimizer"], meta["loss"], meta["metrics"], device=device)
+    return model
