@@ -2,7 +2,8 @@
 
 Trains a 784-256 Bernoulli RBM with CD-1 (or PCD-k with --pcd) on a subset of the training
 images, prints the reconstruction error, cross-entropy and pseudo-likelihood per epoch,
-and saves the learned filters (each column of W as a 28x28 tile) as a PNG.
+and saves the learned filters (each column of W as a 28x28 tile) as a PNG (with matplotlib:
+pip install 'theon[plot]').
 
     python examples/rbm_fashion_mnist.py [--n 20000] [--epochs 5] [--hidden 256] [--pcd]
                                          [--k 1] [--out rbm_filters.png]
@@ -16,7 +17,8 @@ import time
 import numpy as np
 
 import theon as th
-from theon.nn.rbm import RBM, filters_image, write_png
+from theon import plotting
+from theon.nn import RBM
 from theon.optim import SGD
 
 
@@ -70,8 +72,10 @@ def main(argv=None):
     err, xent, fe = (float(o) for o in test(xt[:2000]))
     print(f"test images: reconstruction error {err:.4f}, cross-entropy {xent:.2f}, mean free energy {fe:.1f}")
 
-    write_png(args.out, filters_image(rbm.W.get_value(), (28, 28), n=min(args.hidden, 100)))
-    print(f"saved {min(args.hidden, 100)} filters to {args.out}")
+    shown = min(args.hidden, 100)
+    title = f"RBM 784-{args.hidden} ({method}, {args.epochs} epochs): {shown} filters, each scaled to its range"
+    if plotting.save_filters(rbm.W.get_value(), args.out, (28, 28), n=shown, title=title):
+        print(f"saved {shown} filters to {args.out}")
     return hist
 
 

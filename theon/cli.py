@@ -99,7 +99,7 @@ class TestAccuracy(Callback):
 def cmd_train(args) -> int:
     from . import callbacks
     from .nn.saving import load_training_checkpoint
-    from .plotting import save_history_plot
+    from .plotting import TrainingCurves
     from .ops.random import seed as seed_rng
 
     saved = {}
@@ -135,16 +135,17 @@ def cmd_train(args) -> int:
     if done >= args.epochs:
         print(f"{args.resume} already has {done} epoch(s); pass --epochs N with N > {done} to train on")
         return 0
-    cbs = [callbacks.ModelCheckpoint(out, meta=settings),
-           callbacks.CSVLogger(out / "history.csv", append=bool(args.resume))]
-    if not args.quiet:  # the epoch line (closing the progress bar), then the test accuracy
-        cbs += [callbacks.ProgressDisplay(1 if sys.stdout.isatty() else 2), TestAccuracy()]
+    curves = TrainingCurves(out / "history.csv", out / "curves.png", title=f"{model_name} on {settings['dataset']}",
+                            validation_label="test", append=bool(args.resume))
+    cbs = [callbacks.ModelCheckpoint(out, meta=settings), curves]
+    if not args.quiet:  # the epoch line (closing the progress display), then the test accuracy
+        cbs += [callbacks.ProgressDisplay(1), TestAccuracy()]
     history = model.fit(xtr, ytr, epochs=args.epochs, batch_size=settings["batch_size"],
                         validation_data=(xte, yte), callbacks=cbs, seed=settings["seed"],
                         verbose=0, resume_from=args.resume)
-    plot = save_history_plot(history.history, out / "curves.png", title=f"{model_name} on {settings['dataset']}")
     final = history.history.get("val_accuracy", [float("nan")])[-1]
-    print(f"test accuracy {final:.2%}; checkpoint in {out}, curves in {plot}")
+    drawn = f", curves in {curves.png_path}" if curves.png_path.is_file() else ""
+    print(f"test accuracy {final:.2%}; checkpoint in {out}, history in {curves.path}{drawn}")
     return 0
 
 

@@ -6,7 +6,7 @@ import pytest
 import theon as th
 from theon import nn
 from theon.nn.dbn import DBN
-from theon.nn.rbm import RBM, filters_image, stop_gradient, write_png
+from theon.nn.rbm import RBM, stop_gradient
 from theon.optim import SGD
 
 NV, NH, N = 7, 5, 6
@@ -212,22 +212,6 @@ def test_rbm_as_a_layer_weights_and_config():
     clone = RBM.from_config(rbm.get_config())
     assert clone.n_hidden == 4 and clone.n_visible == 6
     assert nn.RBM is RBM and nn.DBN is DBN
-
-
-def test_filters_png_is_a_valid_image(tmp_path):
-    import struct
-    import zlib
-    img = filters_image(np.random.default_rng(0).normal(size=(16, 6)), shape=(4, 4))
-    assert img.shape == (2 * 5 + 1, 3 * 5 + 1) and img.min() >= 0 and img.max() <= 1
-    path = tmp_path / "f.png"
-    write_png(path, img)
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    w, h = struct.unpack(">II", data[16:24])
-    assert (h, w) == img.shape
-    idat_len = struct.unpack(">I", data[33:37])[0]
-    raw = zlib.decompress(data[41:41 + idat_len])
-    assert len(raw) == h * (w + 1)
 
 
 # ---- training on data -------------------------------------------------------------------------

@@ -8,8 +8,11 @@ The interface (all a callback may rely on; the loop's own objects are not part o
   `optimizer`, `stop_training = True`, `save_checkpoint(directory, meta)`). `self.params`:
   epochs, steps (batches per epoch), initial_epoch, batch_size, samples, names (the logged
   quantities of a training step, e.g. ['loss', 'accuracy']), validation (bool).
-- `on_train_begin(logs)`: before the first step (and after a resumed run's state is read).
-  Check settings here, so a wrong path fails before anything trains.
+- `on_train_begin(logs)`: when fit starts, before the first step and before a resumed
+  run's state is restored. Check settings here, so a wrong path fails before anything
+  trains or changes. `self.model.history` is the run's History (a resumed run's history
+  restored into it before the first epoch ends); it records an epoch after every other
+  callback has seen it.
 - `on_epoch_begin(epoch, logs)`, `on_epoch_end(epoch, logs)`: epoch counts from 0; epoch
   logs are a dict of floats (the epoch's means, 'val_*' with validation data), which a
   callback may extend (LearningRateScheduler adds 'lr').
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import sys
 import time
 import warnings
@@ -88,6 +92,32 @@ class History(Callback):
             self.history.setdefault(k, []).append(v)
 
 
+def _not_a_file(directory: Path, owner: str) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{owner}: {directory} is a file, but a checkpoint is a directory (checkpoint.json "
+                         f"and a weights file); give a directory path")
+
+
+def _writable_directory(directory: Path, owner: str) -> None:
+    """Make `directory` (and its parents) now, so that a path that cannot hold the output
+    fails when fit starts, not after an epoch of training."""
+    _not_a_file(directory, owner)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"{owner}: cannot create the directory {directory}: {e.strerror or e}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ValueError(f"{owner}: the directory {directory} is not writable")
+
+
+def writable_file(path: Path, owner: str) -> None:
+    if path.is_dir():
+        raise ValueError(f"{owner}: {path} is a directory; give the path of the file to write")
+    _writable_directory(path.parent, owner)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"{owner}: {path} is not writable")
+
+
 def _mode(monitor: str, mode: str) -> str:
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
@@ -133,6 +163,10 @@ class ModelCheckpoint(Callback):
         self.meta = dict(meta or {})
         self.verbose = verbose
         self.last_saved_epoch = None
+        _not_a_file(self.directory, "ModelCheckpoint")
+
+    def on_train_begin(self, logs=None):
+        _writable_directory(self.directory, "ModelCheckpoint")
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_best_only:
@@ -206,8 +240,11 @@ class CSVLogger(Callback):
         self.separator = separator
         self.append = bool(append)
         self._file = self._writer = self._keys = None
+        if self.path.is_dir():
+            raise ValueError(f"{type(self).__name__}: {self.path} is a directory; give the path of the file to write")
 
     def on_train_begin(self, logs=None):
+        writable_file(self.path, type(self).__name__)
         resuming = self.params.get("initial_epoch", 0) > 0
         existing = self.path.is_file() and self.path.stat().st_size > 0
         if (self.append or resuming) and existing:
@@ -216,7 +253,6 @@ class CSVLogger(Callback):
             self._keys = header[1:] if header else None
             self._file = open(self.path, "a", newline="")
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "w", newline="")
             self._keys = None
         self._writer = csv.writer(self._file, delimiter=self.separator)
@@ -268,35 +304,62 @@ def format_logs(logs: dict) -> str:
 
 
 class ProgressDisplay(Callback):
-    """What fit shows: verbose=1, a tqdm bar per epoch (running loss and metrics refreshed
-    at most every half second, the only reads of device values during an epoch); verbose=2
-    (or no tqdm), one line per epoch. Each epoch ends with a line: epoch, time, logs."""
+    """What fit shows. verbose=1: on a terminal, a tqdm bar per epoch (running loss and
+    metrics refreshed at most every `refresh_s`); when the output is not a terminal (a log
+    file, a pipe) or tqdm is missing, a line at most every `interval_s` seconds of an epoch:
+    step, share of the epoch, examples/s since the last line, and the running means. Those
+    refreshes are the only reads of device values during an epoch. verbose=2: no progress
+    within an epoch. Each epoch ends with a line: epoch, time, logs."""
 
-    def __init__(self, verbose: int = 1, stream=None, refresh_s: float = 0.5):
+    def __init__(self, verbose: int = 1, stream=None, refresh_s: float = 0.5, interval_s: float = 5.0):
+        if verbose not in (1, 2):
+            raise ValueError(f"ProgressDisplay: verbose must be 1 (progress within epochs) or 2 (a line "
+                             f"per epoch), got {verbose!r}")
         self.verbose = verbose
         self.stream = stream
-        self.refresh_s = refresh_s
+        self.refresh_s = float(refresh_s)
+        self.interval_s = float(interval_s)
         self._bar = None
 
     def _out(self):
         return self.stream or sys.stdout
 
+    def _terminal(self) -> bool:
+        isatty = getattr(self._out(), "isatty", None)
+        return bool(isatty and isatty())
+
+    def _names(self):
+        return self.params.get("names", ["loss"])
+
     def on_epoch_begin(self, epoch, logs=None):
         self._start = self._last = time.perf_counter()
-        if self.verbose == 1 and tqdm is not None:
+        self._epoch, self._since_last = epoch, 0
+        if self.verbose == 1 and tqdm is not None and self._terminal():
             self._bar = tqdm(total=self.params.get("steps"), desc=f"epoch {epoch + 1}/{self.params.get('epochs')}",
                              unit="step", leave=False, file=self._out(), dynamic_ncols=True)
 
     def on_batch_end(self, batch, logs=None):
-        if self._bar is None:
+        if self.verbose != 1 or logs is None:
             return
-        self._bar.n = batch + 1  # a resumed epoch starts at its saved step
-        self._bar.update(0)
+        self._since_last += logs["size"]  # known on the host: no wait for the device
         now = time.perf_counter()
-        if now - self._last >= self.refresh_s and logs is not None:
-            self._last = now
-            self._bar.set_postfix_str(" ".join(f"{k} {logs[k]:.4f}" for k in self.params.get("names", ["loss"])),
-                                      refresh=False)
+        if self._bar is not None:
+            self._bar.n = batch + 1  # a resumed epoch starts at its saved step
+            self._bar.update(0)
+            if now - self._last >= self.refresh_s:
+                self._last = now
+                self._bar.set_postfix_str(" ".join(f"{k} {logs[k]:.4f}" for k in self._names()), refresh=False)
+        elif now - self._last >= self.interval_s:
+            rate = self._since_last / max(now - self._last, 1e-9)
+            steps = self.params.get("steps") or 0
+            share = f" ({100 * (batch + 1) / steps:.0f}%)" if steps else ""
+            running = " - ".join(f"{k}: {logs[k]:.4f}" for k in self._names())
+            print(f"epoch {self._epoch_label()} - step {batch + 1}/{steps}{share} - {rate:,.0f} examples/s - "
+                  f"{running}", file=self._out(), flush=True)
+            self._last, self._since_last = now, 0
+
+    def _epoch_label(self):
+        return f"{self._epoch + 1}/{self.params.get('epochs')}"
 
     def on_epoch_end(self, epoch, logs=None):
         if self._bar is not None:

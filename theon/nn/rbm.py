@@ -12,9 +12,6 @@ from th.bernoulli on the RBM's RandomState.
 """
 from __future__ import annotations
 
-import math
-import struct
-import zlib
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -392,37 +389,3 @@ class RBM(Layer, Trainer):
         """p(h=1|v) for data x (N, n_visible), as NumPy (compiled once per RBM)."""
         self._require_built()
         return self.predict(x, batch_size=batch_size)
-
-
-def filters_image(W, shape=(28, 28), n: int | None = None, cols: int | None = None, pad: int = 1):
-    """The columns of W (n_visible, n_hidden) as a grid of `shape` tiles, each scaled to
-    [0, 1], as a float array (rows, cols) with `pad` pixels of border between tiles."""
-    W = np.asarray(W, dtype=np.float64)
-    n = W.shape[1] if n is None else min(n, W.shape[1])
-    cols = cols or int(math.ceil(math.sqrt(n)))
-    rows = int(math.ceil(n / cols))
-    th_, tw = shape
-    out = np.zeros((rows * (th_ + pad) + pad, cols * (tw + pad) + pad))
-    for i in range(n):
-        tile = W[:, i].reshape(shape)
-        lo, hi = tile.min(), tile.max()
-        tile = (tile - lo) / (hi - lo) if hi > lo else np.zeros_like(tile)
-        r, c = divmod(i, cols)
-        out[pad + r * (th_ + pad):pad + r * (th_ + pad) + th_, pad + c * (tw + pad):pad + c * (tw + pad) + tw] = tile
-    return out
-
-
-def write_png(path, image) -> None:
-    """Write a grayscale image (2-d array in [0, 1]) as an 8-bit PNG with zlib and struct."""
-    img = (np.clip(np.asarray(image, dtype=np.float64), 0, 1) * 255 + 0.5).astype(np.uint8)
-    h, w = img.shape
-    raw = b"".join(b"\x00" + img[r].tobytes() for r in range(h))
-
-    def chunk(kind, data):
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
-    with open(path, "wb") as f:
-        f.write(png)

@@ -24,7 +24,6 @@ checkpoint of the fit in progress (`theon.nn.saving`).
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 
 import numpy as np
@@ -260,8 +259,10 @@ class Trainer:
         validation_data).
 
         Batches come from a DataLoader shuffled with `seed` (epoch e in the order of (seed, e)).
-        verbose: 'auto' (a progress bar on a terminal, else one line per epoch), 0, 1 (bar) or
-        2 (lines). resume_from: a directory written by callbacks.ModelCheckpoint; the run
+        verbose: 'auto' or 1 (progress within each epoch: a bar on a terminal, else a line
+        every few seconds; then a line per epoch), 2 (a line per epoch), 0 (nothing); see
+        callbacks.ProgressDisplay. Callbacks check their settings (paths) when fit starts,
+        before anything trains or a resumed state is restored. resume_from: a directory written by callbacks.ModelCheckpoint; the run
         continues after the epoch saved there, with every piece of state restored, and
         `epochs` is the total count, as with initial_epoch.
         """
@@ -286,13 +287,13 @@ class Trainer:
         for cb in cbs:
             cb.set_model(self)
             cb.set_params(params)
+        self._run, self.history, self.stop_training = run, history, False
+        _dispatch(cbs, "on_train_begin", None)  # callbacks check their paths: nothing has changed yet
         if saved is not None:
             run.apply(*saved)
         else:
             loader.epoch, loader.position = int(initial_epoch), 0
             run.epoch = int(initial_epoch)
-        self._run, self.history, self.stop_training = run, history, False
-        _dispatch(cbs, "on_train_begin", None)
         try:
             for epoch in range(int(initial_epoch), int(epochs)):
                 if loader.epoch != epoch:
@@ -323,9 +324,18 @@ class Trainer:
         return history
 
     def _callback_list(self, user, verbose, history):
-        if verbose == "auto":
-            verbose = 1 if sys.stdout.isatty() else 2
+        verbose = int(verbose) if isinstance(verbose, bool) else verbose
+        if verbose not in ("auto", 0, 1, 2):
+            raise ValueError(f"fit: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+        verbose = 1 if verbose == "auto" else verbose
+        if user is not None and not isinstance(user, (list, tuple)):
+            raise TypeError(f"fit: callbacks must be a list of theon.callbacks.Callback, got "
+                            f"{type(user).__name__}")
         user = list(user or [])
+        for i, cb in enumerate(user):
+            if not isinstance(cb, callbacks_mod.Callback):
+                raise TypeError(f"fit: callbacks[{i}] is {cb!r}, not a theon.callbacks.Callback (subclass "
+                                f"it and override the hooks you need)")
         given = any(isinstance(cb, callbacks_mod.ProgressDisplay) for cb in user)  # placed by the caller
         progress = [callbacks_mod.ProgressDisplay(verbose)] if verbose and not given else []
         # History last, so it records what the others added to the logs (LearningRateScheduler's
