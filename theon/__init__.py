@@ -1,17 +1,43 @@
 """theon: a symbolic deep-learning framework. Describe a computation as a graph, differentiate
-it symbolically, and compile it into a fast program for the CPU or a CUDA GPU."""
-from . import config, errors  # noqa: F401
-from .graph import Constant, Shared, Variable, constant, shared  # noqa: F401
-from .ops import *  # noqa: F401,F403
-from .ops import __all__ as _ops_all
-from .autodiff import grad, hessian, jacobian, jvp, vjp  # noqa: F401
-from .compile import Function, function  # noqa: F401
-from .ops.control import scan  # noqa: F401
-from .ops.branch import cond, while_loop  # noqa: F401
-from . import data, io, nn, optim, testing  # noqa: F401,E402
-from . import callbacks  # noqa: F401,E402
+it symbolically, and compile it into a fast program for the CPU or a CUDA GPU.
+
+Every public name is listed here on purpose (tests/api keeps a snapshot of the surface).
+Operator classes live in `theon.ops`; `th.*` gives the functions that build them.
+"""
+from . import config, errors
+from .graph import Constant, Shared, TensorType, Variable, constant, shared
+from .ops.base import Op, tensor
+from .ops.constructors import arange, dim, eye, full, full_like, ones, ones_like, zeros, zeros_like
+from .ops.elementwise import (
+    abs, add, arccos, arcsin, arctan, arctan2, bitwise_and, bitwise_or, bitwise_xor, cast, ceil,
+    clip, cos, cosh, divide, elu, equal, erf, exp, expm1, floor, floor_divide, gelu, greater,
+    greater_equal, invert, isfinite, isinf, isnan, leaky_relu, less, less_equal, log, log1p, log2,
+    logical_and, logical_not, logical_or, logical_xor, maximum, minimum, mod, multiply, negative,
+    not_equal, power, reciprocal, relu, round, rsqrt, sigmoid, sign, silu, sin, sinh, softplus,
+    sqrt, square, subtract, tan, tanh, true_divide, where,
+)
+from .ops.gradient import stop_gradient
+from .ops.index import index_add, one_hot, take, take_along_axis
+from .ops.linalg import (
+    cholesky, det, dot, einsum, inv, matmul, matrix_transpose, outer, slogdet, solve,
+    solve_triangular, tensordot, vdot,
+)
+from .ops.random import (
+    RandomState, bernoulli, categorical, default_rng, normal, permutation, seed, uniform,
+)
+from .ops.reduce import (
+    all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, prod, std,
+    sum, var,
+)
+from .ops.shape import (
+    broadcast_to, concatenate, expand_dims, flatten, flip, moveaxis, pad, ravel, repeat, reshape,
+    roll, split, squeeze, stack, swapaxes, tile, transpose,
+)
+from .ops.base import broadcast_shapes, result_dtype
+from .autodiff import grad, hessian, jacobian, jvp, vjp
+from .control import cond, scan, while_loop
+from .compile import Function, function
+from . import control, data, graph, io, nn, ops, optim, testing
+from . import callbacks
 
 __version__ = "0.1.0"
-
-__all__ = ["Constant", "Shared", "Variable", "constant", "shared", "grad", "hessian", "jacobian",
-           "jvp", "vjp", "Function", "function", "scan", "cond", "while_loop", "callbacks", "data", "io", "nn", "optim", "testing", *_ops_all]

@@ -6,7 +6,7 @@ import pytest
 import theon as th
 from theon import nn
 from theon.nn.dbn import DBN
-from theon.nn.rbm import RBM, stop_gradient
+from theon.nn.rbm import RBM
 from theon.optim import SGD
 
 NV, NH, N = 7, 5, 6
@@ -109,7 +109,7 @@ def test_the_cd_gradient_does_not_flow_into_the_chain():
     rbm, _ = _rbm()
     v = th.tensor("v", (None, NV), "float64")
     end = rbm.gibbs_chain(rbm.sample_h_given_v(v)[1], 2)
-    vm = stop_gradient(end[1])
+    vm = th.stop_gradient(end[1])
     g = th.grad(rbm.free_energy(vm).sum(), [rbm.vbias, v], disconnected="none")
     assert g[1] is None  # v reaches the cost only through the stopped chain
     x = np.ones((2, NV))

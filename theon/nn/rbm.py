@@ -12,47 +12,23 @@ from th.bernoulli on the RBM's RandomState.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 
 from ..autodiff import grad
 from ..errors import ShapeError
 from ..graph import Shared, format_shape, shared
 from ..ops import elementwise as ew
-from ..ops.base import Op, as_variable, tensor
+from ..ops.base import as_variable, tensor
+from ..ops.gradient import stop_gradient
 from ..ops.constructors import arange, zeros
-from ..ops.control import scan
+from ..control import scan
 from ..ops.random import RandomState, bernoulli, uniform
 from ..optim import SGD
 from . import initializers
 from .layer import Layer
 from .trainer import Trainer
 
-__all__ = ["RBM", "StopGradient", "stop_gradient"]
-
-
-@dataclass(frozen=True)
-class StopGradient(Op):
-    """The identity that passes no gradient: what it returns is a constant to th.grad."""
-    name: ClassVar[str] = "stop_gradient"
-    view: ClassVar[bool] = True
-    differentiable: ClassVar[bool] = False
-
-    def infer(self, x):
-        return [x.type]
-
-    def kernel(self, x):
-        return x
-
-    def grad(self, inputs, outputs, output_grads):
-        return [None]
-
-
-def stop_gradient(x):
-    """`x`, treated as a constant by th.grad (Theano's consider_constant)."""
-    return StopGradient()(x)
+__all__ = ["RBM"]
 
 
 def _log_sigmoid(x):

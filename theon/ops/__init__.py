@@ -4,6 +4,7 @@ from .base import Op, as_variable, broadcast_shapes, cast_to, normalize_axis, re
 from .constructors import arange, dim, eye, full, full_like, ones, ones_like, zeros, zeros_like
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import __all__ as _ew_all
+from .gradient import stop_gradient
 from .index import *  # noqa: F401,F403
 from .index import __all__ as _index_all
 from .linalg import *  # noqa: F401,F403
@@ -17,6 +18,6 @@ from .shape import __all__ as _shape_all
 
 __all__ = [
     "Op", "as_variable", "broadcast_shapes", "cast_to", "normalize_axis", "result_dtype", "tensor",
-    "unify", "arange", "dim", "eye", "full", "full_like", "ones", "ones_like", "zeros", "zeros_like",
+    "unify", "stop_gradient", "arange", "dim", "eye", "full", "full_like", "ones", "ones_like", "zeros", "zeros_like",
     *_ew_all, *_index_all, *_linalg_all, *_random_all, *_reduce_all, *_shape_all,
 ]

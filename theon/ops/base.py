@@ -36,6 +36,9 @@ class Op:
     impure: ClassVar[bool] = False
     # the kernel takes a `device=` keyword (ops that make tensors from no input)
     needs_device: ClassVar[bool] = False
+    # the output is input 0 unchanged: the node only gives a value its own variable (a
+    # layer's output), and the compiler removes it
+    passthrough: ClassVar[bool] = False
     # when set, generated code calls this torch function directly on the inputs
     torch_fn: ClassVar = None
 
@@ -52,6 +55,16 @@ class Op:
     def grad(self, inputs, outputs, output_grads) -> list:
         """Symbolic gradients of the inputs (None where an input takes none)."""
         raise GradientError(f"{self.name} has no gradient")
+
+    def bodies(self) -> tuple:
+        """The inner graphs (loop and branch bodies) this op runs. The compiler compiles
+        them with the program and passes them to `kernel` as `bodies=`: objects whose
+        `run(*tensors)` returns the body's outputs and whose `output_types` are concrete."""
+        return ()
+
+    def body_input_types(self, input_types) -> list:
+        """For each body, the types of its inputs when the op's inputs have these types."""
+        return []
 
     def __call__(self, *inputs):
         node = self.make_node(*inputs)

@@ -17,7 +17,8 @@ _MAX_FOLD_ELEMENTS = 1 << 16
 @rule(name="fold_constants", registry=FOLD)
 def fold_constants(node):
     op = node.op
-    if op.impure or not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
+    # ops with no inputs (zeros, eye, arange of constants) fold too; loops never do
+    if op.impure or op.bodies() or not all(isinstance(i, Constant) for i in node.inputs):
         return None
     if any(o.type.is_concrete and np.prod(o.type.shape) > _MAX_FOLD_ELEMENTS for o in node.outputs):
         return None

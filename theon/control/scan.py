@@ -1,8 +1,8 @@
-"""Control flow: `scan`, `cond` and `while_loop`, ops whose fields are inner graphs.
+"""`scan`: a loop over the leading axis of sequences, threading a carry.
 
-Semantics are those of the Python code in each docstring; the bodies are compiled once per
-shape signature by the same pipeline as any function, and differentiated by building
-inner graphs too (scan's gradient is a reverse scan).
+The op's body is an inner graph; the compiler compiles it with the outer program and the
+kernel calls it once per step, writing each step's outputs into preallocated stacks.
+Its gradient is a reverse scan over the carries the forward loop kept (`history`).
 """
 from __future__ import annotations
 
@@ -13,22 +13,16 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from ..backend.interop import torch_dtype
 from ..errors import DTypeError, ShapeError
-from ..graph import Constant, TensorType, Variable, format_shape, replace, shapes_agree
+from ..graph import Constant, InnerGraph, TensorType, Variable, format_shape, replace, shapes_agree, toposort
+from ..ops.base import Op, as_variable, user_errors
+from ..ops.constructors import zeros_like
+from ..ops.elementwise import add, multiply
 from . import pytree
-from .base import Op, as_variable, user_errors
-from .inner import InnerGraph, trace
+from .trace import trace
+from .vjp import differentiable, stand_ins, vjp
 
-
-def _is_float(v) -> bool:
-    return v.dtype.startswith("float") or v.dtype.startswith("complex")
-
-
-def _compatible(a: TensorType, b: TensorType) -> bool:
-    return a.dtype == b.dtype and shapes_agree(a.shape, b.shape)
-
-
-# ---- scan ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Scan(Op):
@@ -41,6 +35,8 @@ class Scan(Op):
     reverse: bool = False
     history: bool = False
     name: ClassVar[str] = "scan"
+    # outputs are the kernel's own stacks and the body's (copied) outputs
+    allocates: ClassVar[bool] = True
 
     @property
     def n_y(self) -> int:
@@ -54,47 +50,66 @@ class Scan(Op):
         """The op computing everything this one does and more (see compile's merge pass)."""
         return None if self.history else dataclasses.replace(self, history=True)
 
+    def bodies(self) -> tuple:
+        return (self.body,)
+
+    def body_input_types(self, input_types) -> list:
+        nc, ns = self.n_carry, self.n_seq
+        seqs = [TensorType(t.dtype, t.shape[1:]) for t in input_types[nc:nc + ns]]
+        return [list(input_types[:nc]) + seqs + list(input_types[nc + ns:])]
+
     def _steps(self, inputs) -> int | None:
         seqs = inputs[self.n_carry:self.n_carry + self.n_seq]
-        known = [s.type.shape[0] for s in seqs if s.type.shape[0] is not None]
-        return known[0] if known else self.length
+        known = {s.type.shape[0] for s in seqs if s.type.shape[0] is not None}
+        if len(known) > 1:
+            raise ShapeError("scan: the sequences have different lengths: "
+                             + ", ".join(format_shape(s.type.shape) for s in seqs))
+        return known.pop() if known else (None if seqs else self.length)
 
     def infer(self, *inputs):
         nc = self.n_carry
         steps = self._steps(inputs)
+        types = self.body.output_types(self.body_input_types([i.type for i in inputs])[0])
         carries = [i.type for i in inputs[:nc]]
-        ys = [TensorType(y.dtype, (steps,) + tuple(y.type.shape)) for y in self.body.outputs[nc:]]
+        for k, (c, new) in enumerate(zip(carries, types[:nc])):
+            if c.dtype != new.dtype or not shapes_agree(c.shape, new.shape):
+                line = self.body.outputs[k].loc
+                raise ShapeError(f"scan: carry {k} enters the body as {c} but the body returns "
+                                 f"{new}; a carry must keep its dtype and shape"
+                                 + (f"\n  body line: {line}" if line else ""))
+        ys = [TensorType(t.dtype, (steps,) + tuple(t.shape)) for t in types[nc:]]
         hist = [TensorType(c.dtype, (steps,) + tuple(c.shape)) for c in carries] if self.history else []
         return carries + ys + hist
 
-    def kernel(self, *args):
+    def kernel(self, *args, bodies):
         nc, ns = self.n_carry, self.n_seq
+        run = bodies[0].run
         carries = list(args[:nc])
         seqs = args[nc:nc + ns]
         consts = args[nc + ns:]
         steps = seqs[0].shape[0] if seqs else self.length
-        device = carries[0].device if carries else (seqs[0].device if seqs else consts[0].device)
+        device = args[0].device if args else torch.device("cpu")
         ys = hist = None
-        run = None
         slices = [s.unbind(0) for s in seqs]  # all step views at once: cheaper than s[t]
         for step in range(steps):
             t = steps - 1 - step if self.reverse else step
             xs_t = [s[t] for s in slices]
-            if run is None:
-                run = self.body.runner(carries + xs_t + list(consts), device)
             if self.history:
                 if hist is None:
-                    hist = [torch.empty((steps,) + tuple(c.shape), dtype=c.dtype, device=device) for c in carries]
+                    hist = [torch.empty((steps,) + tuple(c.shape), dtype=c.dtype, device=device)
+                            for c in carries]
                 for h, c in zip(hist, carries):
                     h[t].copy_(c)
             outs = run(*carries, *xs_t, *consts)
             carries = list(outs[:nc])
             if ys is None:
-                ys = [torch.empty((steps,) + tuple(y.shape), dtype=y.dtype, device=device) for y in outs[nc:]]
+                ys = [torch.empty((steps,) + tuple(y.shape), dtype=y.dtype, device=device)
+                      for y in outs[nc:]]
             for buf, y in zip(ys, outs[nc:]):
                 buf[t].copy_(y)
         if steps == 0:
-            ys = [_empty_stack(y.type, device) for y in self.body.outputs[nc:]]
+            carries = [c.clone() for c in carries]
+            ys = [_empty_stack(t, device) for t in bodies[0].output_types[nc:]]
             hist = [torch.empty((0,) + tuple(c.shape), dtype=c.dtype, device=device)
                     for c in carries] if self.history else None
         result = tuple(carries) + tuple(ys) + (tuple(hist) if self.history else ())
@@ -105,9 +120,6 @@ class Scan(Op):
 
 
 def _empty_stack(t: TensorType, device):
-    from ..backend.interop import torch_dtype
-    if not t.is_concrete:
-        raise ShapeError(f"scan of zero steps cannot tell the shape of an output {t}")
     return torch.empty((0,) + tuple(t.shape), dtype=torch_dtype(t.dtype), device=device)
 
 
@@ -147,7 +159,7 @@ def scan(f, init, xs=None, length: int | None = None, reverse: bool = False):
         nc = len(c_leaves)
         retrace = False
         for i, (c, new) in enumerate(zip(c_leaves, out_leaves[:nc])):
-            if _compatible(c.type, new.type):
+            if c.dtype == new.dtype and shapes_agree(c.type.shape, new.type.shape):
                 continue
             if isinstance(c, Constant) and c.weak and new.ndim == c.ndim and attempt == 0:
                 c_leaves[i] = as_variable(c.value.astype(new.dtype))
@@ -171,8 +183,6 @@ def _step_dependent_draws(graph: InnerGraph, nc: int, ns: int):
     """Random draws in a body read the RNG counter from outside the loop, so every step
     would draw the same numbers. Give such bodies a hidden step carry and mix it into the
     counter the draws see. Returns (graph, extra initial carries)."""
-    from ..graph import toposort
-    from .elementwise import add, multiply
     inner_ids = {id(v) for v in graph.inputs[nc + ns:]}
     counters = []
     for node in toposort(graph.outputs):
@@ -207,8 +217,6 @@ def _scan_length(x_leaves, length):
 def _scan_grad(op: Scan, inputs, output_grads):
     """The reverse scan: step t's vjp of the body at (carry_t, x_t), carries accumulating
     the closure's gradients; forward carries come from the history outputs."""
-    from ..autodiff import grad as _grad
-    from .constructors import zeros_like
     nc, ns = op.n_carry, op.n_seq
     ny = op.n_y
     init, seqs, consts = inputs[:nc], inputs[nc:nc + ns], inputs[nc + ns:]
@@ -217,31 +225,22 @@ def _scan_grad(op: Scan, inputs, output_grads):
     hist = dataclasses.replace(op, history=True)(*inputs)[nc + ny:]
     body = op.body
     c_in, x_in, w_in = body.inputs[:nc], body.inputs[nc:nc + ns], body.inputs[nc + ns:]
-    fc = [i for i in range(nc) if _is_float(init[i])]
-    fx = [j for j in range(ns) if _is_float(seqs[j])]
-    fw = [k for k in range(len(consts)) if _is_float(consts[k])]
-    fy = [k for k in range(ny) if _is_float(body.outputs[nc + k])]
+    fc = [i for i in range(nc) if differentiable(init[i])]
+    fx = [j for j in range(ns) if differentiable(seqs[j])]
+    fw = [k for k in range(len(consts)) if differentiable(consts[k])]
+    fy = [k for k in range(ny) if differentiable(body.outputs[nc + k])]
 
     def step(carry, seq):
         gc, gw = carry
         hc, xt, gyt, ght = seq
-        # The closure enters as independent stand-ins: a closure variable may be computed
-        # from another (W and W.T), and each must get only its own direct gradient.
-        stand_in = [Variable(w.type, name=w.name) for w in w_in]
+        stand_in = stand_ins(w_in)
         mapping = dict(zip(c_in, hc))
         mapping.update(zip(x_in, xt))
         mapping.update(zip(w_in, stand_in))
         outs = replace(list(body.outputs), mapping)
-        known = {}
-        for i, g in zip(fc, gc):
-            _seed(known, outs[i], g)
-        for k, g in zip(fy, gyt):
-            _seed(known, outs[nc + k], g)
         wrt = [hc[i] for i in fc] + [xt[j] for j in fx] + [stand_in[k] for k in fw]
-        if not wrt or not known:
-            grads = [zeros_like(v) for v in wrt]
-        else:
-            grads = _grad(None, wrt, known_grads=known, disconnected="zero")
+        seeded = [outs[i] for i in fc] + [outs[nc + k] for k in fy]
+        grads = vjp(seeded, wrt, list(gc) + list(gyt))
         grads = replace(grads, dict(zip(stand_in, consts)))
         new_gc = grads[:len(fc)]
         if ght:  # the history output read carry t directly
@@ -261,7 +260,3 @@ def _scan_grad(op: Scan, inputs, output_grads):
     for k, g in zip(fw, g_w):
         result[nc + ns + k] = g
     return result
-
-
-def _seed(known: dict, v, g):
-    known[v] = known[v] + g if v in known else g

@@ -1,4 +1,6 @@
 """scan, cond and while_loop against their Python-loop semantics, and their gradients."""
+import re
+
 import numpy as np
 import pytest
 
@@ -177,9 +179,46 @@ def test_random_draws_in_a_scan_body_differ_per_step_and_reproduce():
     np.testing.assert_array_equal(th.function([], again)(), first)
 
 
-def test_function_source_shows_the_loop_bodies_that_ran():
+def test_function_source_shows_every_body_before_anything_runs():
     seq = th.tensor("seq", (4, 3), "float64")
     last, _ = th.scan(lambda h, x: (th.tanh(h + x), None), init=th.zeros(3, "float64"), xs=seq)
-    f = th.function([seq], last)
-    f(rng.standard_normal((4, 3)))
-    assert "scan body, scan_body:" in f.source and "tanh" in f.source.split("scan body")[1]
+    picked = th.cond(last.sum() > 0, lambda v: v * 2, lambda v: th.exp(v), last)
+    total, _ = th.scan(lambda h, x: (h + x, None), init=th.zeros(3, "float64"), xs=seq)
+    f = th.function([seq], [picked, total])
+    source = f.source  # the inputs' shapes are declared: compiled without a call
+    bodies = re.findall(r"^def (\w+)\(", source, flags=re.M)
+    assert len(bodies) == 5 and len(set(bodies)) == 5  # program, 2 scan bodies, 2 branches
+    assert sum("scan_body" in b for b in bodies) == 2
+    assert any("cond_true" in b for b in bodies) and any("cond_false" in b for b in bodies)
+    false_branch = source.split("cond_false")[-1]
+    assert "exp" in false_branch  # the branch that never ran is compiled and shown
+    for name in bodies[1:]:  # the outer program's calls name each body
+        assert name in source.split("\n\n")[0]
+
+
+def test_a_carry_that_changes_shape_at_the_call_is_an_error_naming_the_body_line():
+    seq = th.tensor("seq", (None, None), "float64")
+    start = th.tensor("start", (None,), "float64")
+    last, _ = th.scan(lambda h, x: (th.concatenate([h, x[:1]]), None), init=start, xs=seq)
+    f = th.function([start, seq], last)
+    with pytest.raises(ShapeError, match=r"carry 0 enters the body as float64\[2,\] but the body "
+                                         r"returns float64\[3,\](.|\n)*body line: .*test_control.py"):
+        f(np.zeros(2), np.zeros((3, 2)))
+
+
+def test_cond_branches_whose_shapes_differ_at_the_call_are_an_error():
+    x = th.tensor("x", (None,), "float64")
+    y = th.cond(x.sum() > 0, lambda v: v, lambda v: v[1:], x)
+    f = th.function([x], y)
+    with pytest.raises(ShapeError, match=r"branches give float64\[3,\] and float64\[2,\]"
+                                         r"(.|\n)*true branch: .*test_control.py"):
+        f(np.ones(3))
+
+
+def test_scan_sequences_of_different_lengths_at_the_call_are_an_error():
+    a, b = th.tensor("a", (None,), "float64"), th.tensor("b", (None,), "float64")
+    total, _ = th.scan(lambda c, xs: (c + xs[0] * xs[1], None), init=th.constant(0.0), xs=(a, b))
+    f = th.function([a, b], total)
+    assert f(np.ones(3), np.ones(3)) == 3
+    with pytest.raises(ShapeError, match="different lengths"):
+        f(np.ones(3), np.ones(4))
