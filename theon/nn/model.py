@@ -8,6 +8,7 @@ state updates of its layers). `compile/fit/evaluate/predict` come from `Trainer`
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from ..graph import Constant, Shared, Variable, apply, format_shape
 from ..io import CheckpointError
 from ..ops.base import as_variable, tensor
 from .layer import Input, Layer, _snake, call_of, layer_from_config, next_name, serialize_layer
-from .saving import group, load_training_checkpoint
+from .saving import group, load_training_checkpoint, parameters_from, read_model_file, save_model_file
 from .summary import summary_text
 from .trainer import Trainer
 
@@ -327,6 +328,16 @@ class Model(Trainer):
         return Model(inputs[0] if config.get("single_input", True) else inputs,
                      outputs[0] if config.get("single_output", True) else outputs, name=config.get("name"))
 
+    def save(self, path) -> Path:
+        """Write the whole model to the file `path`: its config and weights (a safetensors
+        file, no pickle) and, when compiled, what compile was given, so that
+        `th.nn.load_model(path)` returns it ready to evaluate or train on. Optimiser state and
+        the position in a run are not kept: that is a training checkpoint's job
+        (callbacks.ModelCheckpoint)."""
+        config = self.get_config()
+        compiled = self.get_compile_config() if self._compiled else None
+        return save_model_file(path, config, compiled, {p.name: p.get_value() for p in self.params})
+
     # ---- training data (the loop is Trainer's) ---------------------------------------------
 
     def _input_dtype(self) -> str:
@@ -477,15 +488,42 @@ def model_from_config(config: dict, custom_objects: dict | None = None) -> Model
     return Model.from_config(config, custom_objects)
 
 
-def load_model(directory, compile: bool = True, device=None, custom_objects: dict | None = None) -> Model:
-    """The model saved in a training checkpoint: rebuilt from its config, with its weights,
-    and (compile=True) compiled with the run's optimiser (fresh state), loss and metrics."""
-    tensors, meta = load_training_checkpoint(directory)
-    if meta.get("model_config") is None:
-        raise CheckpointError(f"{directory}: the model has no config (operators between layers?); build "
-                              f"it in code and call model.set_weights from the checkpoint's tensors")
-    model = model_from_config(meta["model_config"], custom_objects)
-    model.set_weights(group(tensors, "model/"))
-    if compile:
-        model.compile(meta["optimizer"], meta["loss"], meta["metrics"], device=device)
+def _model_from_file_config(config, weights: dict, where, custom_objects) -> Model:
+    """The model of a file's config, each parameter checked against the file's tensors before
+    it is allocated; a config that cannot be built is an error naming the file."""
+    try:
+        with parameters_from(weights, where):
+            return model_from_config(config, custom_objects)
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise CheckpointError(f"{where}: the model config cannot be built: {type(e).__name__}: {e}") from None
+
+
+def load_model(path, compile: bool = True, device=None, custom_objects: dict | None = None) -> Model:
+    """The model saved by `model.save(path)` (a file) or in a training checkpoint (a
+    directory written by callbacks.ModelCheckpoint): rebuilt from its config, with its
+    weights; compile=True compiles it as it was (a training checkpoint: with the run's
+    optimiser settings, its state fresh). Every parameter the config asks for is checked
+    against the file before anything is allocated."""
+    path = Path(path)
+    if path.is_dir():
+        tensors, meta = load_training_checkpoint(path)
+        config = meta.get("model_config")
+        if config is None:
+            raise CheckpointError(f"{path}: the model has no config (operators between layers?); build "
+                                  f"it in code and call model.set_weights from the checkpoint's tensors")
+        weights = group(tensors, "model/")
+        compiled = {"optimizer": meta["optimizer"], "loss": meta["loss"], "metrics": meta["metrics"]}
+    else:
+        if not path.exists():
+            raise CheckpointError(f"no model at {path}: the path does not exist")
+        config, compiled, weights = read_model_file(path)
+    model = _model_from_file_config(config, weights, path, custom_objects)
+    try:
+        model.set_weights(weights)
+    except ValueError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    if compile and compiled is not None:
+        model.compile(compiled["optimizer"], compiled["loss"], compiled["metrics"], device=device)
     return model

@@ -15,13 +15,22 @@ trainer.
 """
 from __future__ import annotations
 
+import json
+import os
+import secrets
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
 
-from ..io import CheckpointError, load_checkpoint, save_checkpoint
+from ..io import CheckpointError, load_checkpoint, load_file, read_metadata, save_checkpoint, save_file
+from . import layer as layer_mod
 
-__all__ = ["TrainingRun", "load_training_checkpoint", "CHECKPOINT_FORMAT", "group"]
+__all__ = ["TrainingRun", "load_training_checkpoint", "save_model_file", "read_model_file",
+           "parameters_from", "CHECKPOINT_FORMAT", "MODEL_FORMAT", "group"]
 
 CHECKPOINT_FORMAT = "theon-training"
+MODEL_FORMAT = "theon-model"
 _TENSOR_REF = "__tensor__"
 
 
@@ -37,6 +46,96 @@ def load_training_checkpoint(directory):
         raise CheckpointError(f"{directory} holds a checkpoint, but not one of a training run "
                               f"(meta format {meta.get('format')!r}, expected {CHECKPOINT_FORMAT!r})")
     return tensors, meta
+
+
+# ---- whole-model files: model.save / th.nn.load_model ----------------------------------------
+
+def save_model_file(path, config: dict, compile_config: dict | None, tensors: dict) -> Path:
+    """Write one safetensors file: the tensors, and in its metadata the format, the model
+    config and (when compiled) what compile was given, as JSON. Written to a temporary file
+    and renamed, so `path` is never half-written."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"save: {path} is a directory; a model file is one file (e.g. model.safetensors)")
+    metadata = {"format": MODEL_FORMAT, "version": "1", "config": json.dumps(config)}
+    if compile_config is not None:
+        metadata["compile"] = json.dumps(compile_config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        save_file(tensors, tmp, metadata)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _json_field(metadata: dict, key: str, path) -> dict | None:
+    if key not in metadata:
+        return None
+    try:
+        value = json.loads(metadata[key])
+    except ValueError as e:
+        raise CheckpointError(f"{path}: the metadata field {key!r} is not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path}: the metadata field {key!r} must hold a JSON object, got "
+                              f"{type(value).__name__}")
+    return value
+
+
+def read_model_file(path) -> tuple:
+    """(config, compile config or None, tensors) of a file written by model.save."""
+    metadata = read_metadata(path)
+    if metadata.get("format") != MODEL_FORMAT:
+        raise CheckpointError(f"{path} is a safetensors file but not a theon model (its metadata has no "
+                              f"format {MODEL_FORMAT!r}); read its tensors with th.io.load_file")
+    version = metadata.get("version", "")
+    if not version.isdigit() or int(version) > 1:
+        raise CheckpointError(f"{path}: model file version {version!r}; this theon reads version 1 (written "
+                              f"by a newer theon?)")
+    config = _json_field(metadata, "config", path)
+    if config is None:
+        raise CheckpointError(f"{path}: the metadata has no model 'config'")
+    return config, _json_field(metadata, "compile", path), load_file(path)
+
+
+def _text_bytes(n: int) -> str:
+    for unit, size in (("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def _fields_behind(layer, shape, have) -> str:
+    """The layer's config fields that the wrong dims come from (units=..., filters=...)."""
+    bad = [d for i, d in enumerate(shape) if have is None or i >= len(have.shape) or have.shape[i] != d]
+    fields = [f"{k}={v}" for k, v in layer.get_config().items()
+              if isinstance(v, int) and not isinstance(v, bool) and v > 0
+              and any(d % v == 0 and d // v <= 8 for d in bad)]
+    return f", field {', '.join(fields)}" if fields else ""
+
+
+@contextmanager
+def parameters_from(tensors: dict, where):
+    """While a model is built from the config in `where`: each parameter must be one of the
+    file's tensors, with its shape, which is checked before anything is allocated, so a
+    config asking for 10**12 units fails with the file, layer and field named."""
+    def check(layer, key, shape, dtype):
+        name = f"{layer.name}/{key}"
+        have = tensors.get(name)
+        if have is not None and tuple(have.shape) == tuple(shape):
+            return
+        size = _text_bytes(int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize)
+        held = (f"the file's {name!r} has shape {tuple(have.shape)}" if have is not None
+                else f"the file holds no tensor {name!r}")
+        raise CheckpointError(f"{where}: the model config asks layer {layer.name!r} ({type(layer).__name__}"
+                              f"{_fields_behind(layer, shape, have)}) for a parameter {name!r} of shape "
+                              f"{tuple(shape)} ({size}), but {held}; nothing was allocated")
+    layer_mod.param_checks.append(check)
+    try:
+        yield
+    finally:
+        layer_mod.param_checks.remove(check)
 
 
 def _split_arrays(value, tensors: dict, prefix: str):

@@ -85,10 +85,30 @@ def _dispatch(cbs, hook, *args):
 
 
 def _check_pair(x, y, what):
-    if y is not None and len(x) != len(y):
-        raise ValueError(f"{what}: x has {len(x)} examples but y has {len(y)}")
+    if x.ndim == 0:
+        raise ValueError(f"{what}: x must be an array of examples (N, ...), got a scalar")
+    if x.dtype.kind not in "biuf":
+        raise ValueError(f"{what}: x holds {x.dtype} values; the model takes numbers (a numeric array)")
+    if y is not None:
+        if y.ndim == 0:
+            raise ValueError(f"{what}: y must hold one target per example, got a scalar")
+        if y.dtype.kind in "USO":
+            raise ValueError(f"{what}: the labels y are {'strings' if y.dtype.kind in 'US' else 'objects'} "
+                             f"(dtype {y.dtype}); give integer class indices, e.g. "
+                             f"classes, y = np.unique(y, return_inverse=True)")
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"{what}: the targets y hold {y.dtype} values; give integer labels or floats")
+        if len(x) != len(y):
+            raise ValueError(f"{what}: x has {len(x)} examples but y has {len(y)}")
     if len(x) == 0:
         raise ValueError(f"{what}: no examples")
+
+
+def _count(value, name: str, what: str, minimum: int = 1) -> int:
+    """`value` as an int >= minimum, or a clear error (2.5 epochs is not 2)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{what}: {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 class Trainer:
@@ -208,10 +228,10 @@ class Trainer:
         return tensor("y", (None, *spec[1]), spec[0])
 
     def _prepare(self, x, y, what):
-        x = self.input_array(x)
         y = None if y is None else np.asarray(y)
-        _check_pair(x, y, what)
-        return x, y
+        x = np.asarray(x)
+        _check_pair(x, y, what)  # before any cast: strings fail here, with their names
+        return self.input_array(x), y
 
     # ---- the compiled steps --------------------------------------------------------------
 
@@ -267,9 +287,24 @@ class Trainer:
         `epochs` is the total count, as with initial_epoch.
         """
         self._require_compiled()
+        epochs = _count(epochs, "epochs", "fit")
+        initial_epoch = _count(initial_epoch, "initial_epoch", "fit", 0)
+        if resume_from is None and initial_epoch >= epochs:
+            raise ValueError(f"fit: initial_epoch={initial_epoch} leaves nothing to train: epochs={epochs} is "
+                             f"the total count, so it must be larger")
+        batch_size = _count(batch_size, "batch_size", "fit")
+        validation_batch_size = _count(validation_batch_size, "validation_batch_size", "fit")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"fit: seed must be an integer, got {seed!r}")
         x, y = self._prepare(x, y, "fit")
         if validation_data is not None:
-            vx, vy = (validation_data[0], None) if len(validation_data) == 1 else validation_data[:2]
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (1, 2):
+                raise ValueError("fit: validation_data must be a pair (x, y) (or (x,) for data without "
+                                 "targets)")
+            vx, vy = (validation_data[0], None) if len(validation_data) == 1 else validation_data
+            if (vy is None) != (y is None):
+                raise ValueError(f"fit: validation_data {'has no' if vy is None else 'has'} targets, but the "
+                                 f"training data {'has' if vy is None else 'has none'}")
             vx, vy = self._prepare(vx, vy, "fit validation_data")
         train = self.make_train_function(x, y)
         names = self._logged["train"]
@@ -281,6 +316,9 @@ class Trainer:
         saved = run.read(resume_from) if resume_from is not None else None
         if saved is not None:
             initial_epoch = int(saved[1]["epoch"])
+            if initial_epoch >= epochs:
+                raise ValueError(f"fit: {resume_from} has trained {initial_epoch} epoch(s) already; epochs="
+                                 f"{epochs} is the total count, so pass more to train on")
         params = {"epochs": int(epochs), "steps": len(loader), "initial_epoch": int(initial_epoch),
                   "batch_size": int(batch_size), "samples": len(x), "names": names,
                   "validation": validation_data is not None}
@@ -354,6 +392,7 @@ class Trainer:
         """{'loss': mean loss, metric name: mean value} over (x, y), in batches, in inference
         mode. The sums stay on the device until the end."""
         self._require_compiled()
+        batch_size = _count(batch_size, "batch_size", "evaluate")
         x, y = self._prepare(x, y, "evaluate")
         fn = self.make_test_function(x, y)
         names = self._logged["test"]
@@ -366,9 +405,10 @@ class Trainer:
 
     def predict(self, x, batch_size=256) -> np.ndarray:
         """The model's outputs for x (inference mode), batch by batch, as one NumPy array."""
+        batch_size = _count(batch_size, "batch_size", "predict")
+        x = np.asarray(x)
+        _check_pair(x, None, "predict")
         x = self.input_array(x)
-        if len(x) == 0:
-            raise ValueError("predict: no examples")
         fn = self.make_predict_function(x)
         outs = [fn(x[i:i + batch_size]) for i in range(0, len(x), int(batch_size))]
         return torch.cat(outs).cpu().numpy()
