@@ -9,6 +9,13 @@ usual positive minus negative statistics, e.g. dW = -(v0' p(h|v0) - vk' p(h|vk))
 Every sampling method takes optional `noise`: uniform draws u, with sample = (u < p), so a
 test can feed the same numbers to a reference implementation. Without it the draws come
 from th.bernoulli on the RBM's RandomState.
+
+Training runs on the one loop every model uses (`Trainer`): the RBM's `train_step` is the
+CD-k / PCD-k update (the chains are shared state the step updates), so `fit` takes
+callbacks, resumes exactly from a checkpoint and never waits on the device per step:
+
+    rbm.compile(th.optim.SGD(0.1, momentum=0.5), k=1, persistent=False)
+    history = rbm.fit(x, epochs=5, batch_size=20)
 """
 from __future__ import annotations
 
