@@ -71,6 +71,17 @@ def test_stop_gradient_treats_its_argument_as_a_constant():
     assert "stop_gradient" not in f.source      # the compiler drops the bookkeeping node
 
 
+def test_a_path_through_argmax_is_named_as_not_differentiable():
+    x = th.tensor("x", (3,), "float64")
+    cost = th.argmax(x).astype("float64") * 2.0
+    with pytest.raises(GradientError, match=r"only through ops that carry no gradient \(argmax\) "
+                                            r"at .*test_autodiff.py"):
+        th.grad(cost, x)
+    y = th.tensor("y", (3,), "float64")
+    with pytest.raises(GradientError, match="the cost does not depend on y"):
+        th.grad((x * 2).sum(), y)
+
+
 def test_cost_must_be_a_float_scalar():
     x = th.tensor("x", (3,), "float64")
     with pytest.raises(GradientError, match="must be a scalar"):

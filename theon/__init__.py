@@ -7,7 +7,11 @@ Operator classes live in `theon.ops`; `th.*` gives the functions that build them
 from . import config, errors
 from .graph import Constant, Shared, TensorType, Variable, constant, shared
 from .ops.base import Op, tensor
-from .ops.constructors import arange, dim, eye, full, full_like, ones, ones_like, zeros, zeros_like
+from .ops.axes import broadcast_shapes
+from .ops.base import result_dtype
+from .ops.broadcast import broadcast_to
+from .ops.constructors import arange, eye, full, full_like, ones, ones_like, zeros, zeros_like
+from .ops.dims import dim
 from .ops.elementwise import (
     abs, add, arccos, arcsin, arctan, arctan2, bitwise_and, bitwise_or, bitwise_xor, cast, ceil,
     clip, cos, cosh, divide, elu, equal, erf, exp, expm1, floor, floor_divide, gelu, greater,
@@ -25,15 +29,15 @@ from .ops.linalg import (
 from .ops.random import (
     RandomState, bernoulli, categorical, default_rng, normal, permutation, seed, uniform,
 )
+from .ops.rearrange import flip, pad, repeat, roll, tile
 from .ops.reduce import (
     all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, prod, std,
     sum, var,
 )
 from .ops.shape import (
-    broadcast_to, concatenate, expand_dims, flatten, flip, moveaxis, pad, ravel, repeat, reshape,
-    roll, split, squeeze, stack, swapaxes, tile, transpose,
+    concatenate, expand_dims, flatten, moveaxis, ravel, reshape, split, squeeze, stack, swapaxes,
+    transpose,
 )
-from .ops.base import broadcast_shapes, result_dtype
 from .autodiff import grad, hessian, jacobian, jvp, vjp
 from .control import cond, scan, while_loop
 from .compile import Function, function

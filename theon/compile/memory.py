@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .. import config
 from ..graph import Constant
 
@@ -79,7 +81,6 @@ def plan(schedule, params, results) -> MemoryPlan:
 
 
 def _nbytes(v) -> int:
-    import numpy as np
     if not v.type.is_concrete:
         return 0
     return int(np.prod(v.type.shape, dtype=np.int64)) * np.dtype(v.dtype).itemsize

@@ -15,8 +15,8 @@ from .passes.bookkeeping import BOOKKEEPING
 from .passes.canonicalize import CANONICALIZE
 from .passes.fold import FOLD
 from .passes.merge import combine_siblings, merge_twins
-from .passes.stabilize import STABILIZE
-from .rewrite import Rewriter, RuleSet
+from ..rewrite import STABILIZE
+from ..rewrite import Rewriter, RuleSet
 
 
 @dataclass(frozen=True)

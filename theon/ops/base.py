@@ -12,6 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..backend.interop import to_numpy
 from ..errors import DTypeError, GradientError, TheonError
 from ..graph import Constant, TensorType, Variable, apply, constant, user_location
 from ..graph.basic import Node
@@ -85,7 +86,6 @@ def as_variable(value, dtype=None) -> Variable:
     if isinstance(value, (bool, int, float, complex)) and dtype is None:
         return constant(value, weak=True)
     if type(value).__module__ == "torch":
-        from ..backend.interop import to_numpy
         value = to_numpy(value)
     return constant(value, dtype=dtype)
 
@@ -109,61 +109,6 @@ def float_dtype(dtype: str) -> str:
     if dtype.startswith("float") or dtype.startswith("complex"):
         return dtype
     return np.result_type(np.dtype(dtype), np.float16).name
-
-
-def cast_to(v: Variable, dtype: str) -> Variable:
-    """`v` as `dtype` (constants are converted at once; tensors get a cast node)."""
-    if v.dtype == dtype:
-        return v
-    if isinstance(v, Constant):
-        return constant(v.value.astype(dtype))
-    from .elementwise import cast
-    return cast(v, dtype)
-
-
-def unify(*values, dtype: str | None = None) -> list:
-    """The values as variables of one dtype (their promotion unless `dtype` is given)."""
-    variables = [as_variable(v) for v in values]
-    target = dtype or result_dtype(*variables)
-    return [cast_to(v, target) for v in variables]
-
-
-def broadcast_shapes(*shapes, op: str = "broadcast") -> tuple:
-    """NumPy broadcasting of static shapes with unknown (None) dims."""
-    from ..errors import ShapeError
-    from ..graph.types import format_shape
-    ndim = max((len(s) for s in shapes), default=0)
-    result = []
-    for axis in range(ndim):
-        dims = [s[axis - ndim + len(s)] for s in shapes if axis - ndim + len(s) >= 0]
-        known = {d for d in dims if d is not None and d != 1}
-        if len(known) > 1:
-            raise ShapeError(f"shapes {' and '.join(format_shape(s) for s in shapes)} cannot be "
-                             f"broadcast together (dimension {axis - ndim} is {' vs '.join(map(str, sorted(known)))})")
-        if known:
-            result.append(known.pop())
-        elif any(d is None for d in dims):
-            result.append(None)
-        else:
-            result.append(1)
-    return tuple(result)
-
-
-def normalize_axis(axis, ndim: int, op: str = "") -> tuple:
-    """Axis argument (None, int or sequence; negatives allowed) as a sorted tuple of ints."""
-    from ..errors import ShapeError
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        a = int(a)
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
-            raise ShapeError(f"axis {a} is out of range for a tensor of rank {ndim}")
-        out.append(a % ndim if ndim else 0)
-    if len(set(out)) != len(out):
-        raise ShapeError(f"repeated axis in {axis}")
-    return tuple(sorted(out))
 
 
 def tensor(name: str | None = None, shape=(), dtype="float32") -> Variable:

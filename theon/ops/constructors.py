@@ -12,49 +12,12 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from ..backend.interop import torch_dtype
 from ..errors import DTypeError, ShapeError
-from ..graph import Constant, TensorType, Variable, canonical_dtype
+from ..graph import TensorType, Variable, canonical_dtype
 from .base import Op, as_variable
-
-
-def split_shape(shape) -> tuple:
-    """(template, dynamic): template holds ints, with None where a symbolic dim goes."""
-    if isinstance(shape, (int, np.integer, Variable)):
-        shape = (shape,)
-    template, dynamic = [], []
-    for d in shape:
-        if isinstance(d, Variable):
-            if d.ndim != 0 or not (d.dtype.startswith("int") or d.dtype == "uint8"):
-                raise ShapeError(f"a symbolic dimension must be an integer scalar, got {d.type}")
-            if isinstance(d, Constant):
-                template.append(int(d.value))
-                continue
-            template.append(None)
-            dynamic.append(d)
-        else:
-            d = int(d)
-            if d < 0:
-                raise ShapeError(f"negative dimension {d} in shape {tuple(shape)}")
-            template.append(d)
-    return tuple(template), dynamic
-
-
-def resolve_shape(template, dims) -> tuple:
-    """The static shape known from a template and its (possibly constant) dim inputs."""
-    it = iter(dims)
-    out = []
-    for t in template:
-        if t is not None:
-            out.append(t)
-        else:
-            d = next(it)
-            out.append(int(d.value) if isinstance(d, Constant) else None)
-    return tuple(out)
-
-
-def runtime_shape(template, dims) -> tuple:
-    it = iter(dims)
-    return tuple(t if t is not None else int(next(it)) for t in template)
+from .broadcast import broadcast_to
+from .dims import resolve_shape, runtime_shape, split_shape
 
 
 @dataclass(frozen=True)
@@ -70,7 +33,6 @@ class Full(Op):
         return [TensorType(self.dtype, resolve_shape(self.template, dims))]
 
     def kernel(self, *dims, device=None):
-        from ..backend.interop import torch_dtype
         return torch.full(runtime_shape(self.template, dims), self.value,
                           dtype=torch_dtype(self.dtype), device=device)
 
@@ -78,7 +40,6 @@ class Full(Op):
 def full(shape, fill_value, dtype=None):
     """A tensor of `shape` filled with `fill_value` (dtype from the value unless given)."""
     if isinstance(fill_value, Variable):
-        from .shape import broadcast_to
         value = fill_value if dtype is None else fill_value.astype(dtype)
         return broadcast_to(value, shape)
     dtype = canonical_dtype(dtype) if dtype is not None else _scalar_dtype(fill_value)
@@ -116,7 +77,6 @@ class FullLike(Op):
         return [x.type.with_dtype(self.dtype)]
 
     def kernel(self, x):
-        from ..backend.interop import torch_dtype
         return torch.full(x.shape, self.value, dtype=torch_dtype(self.dtype), device=x.device)
 
     def grad(self, inputs, outputs, output_grads):
@@ -152,7 +112,6 @@ class Arange(Op):
         return [TensorType(self.dtype, (n,))]
 
     def kernel(self, device=None):
-        from ..backend.interop import torch_dtype
         return torch.arange(self.start, self.stop, self.step, dtype=torch_dtype(self.dtype),
                             device=device)
 
@@ -183,7 +142,6 @@ class Eye(Op):
         return [TensorType(self.dtype, (self.n, self.m))]
 
     def kernel(self, device=None):
-        from ..backend.interop import torch_dtype
         out = torch.zeros(self.n, self.m, dtype=torch_dtype(self.dtype), device=device)
         out.diagonal(self.k).fill_(1)
         return out
@@ -194,35 +152,3 @@ def eye(n, m=None, k=0, dtype="float32"):
     if not isinstance(n, (int, np.integer)) or (m is not None and not isinstance(m, (int, np.integer))):
         raise DTypeError("eye: n and m must be Python ints")
     return Eye(int(n), int(n if m is None else m), int(k), canonical_dtype(dtype))()
-
-
-@dataclass(frozen=True)
-class ShapeOf(Op):
-    """`x.shape[axis]` as an int64 scalar (a constant once the shape is known)."""
-    axis: int = 0
-    name: ClassVar[str] = "shape_of"
-    differentiable: ClassVar[bool] = False
-
-    def infer(self, x):
-        if not 0 <= self.axis < x.ndim:
-            raise ShapeError(f"axis {self.axis} out of range for rank {x.ndim}")
-        return [TensorType("int64", ())]
-
-    def kernel(self, x):
-        return torch.tensor(x.shape[self.axis], dtype=torch.int64)
-
-    def grad(self, inputs, outputs, output_grads):
-        return [None]
-
-
-def dim(x, axis: int):
-    """The size of `x` along `axis`: an int if known when building, else a symbolic scalar."""
-    x = as_variable(x)
-    axis = axis + x.ndim if axis < 0 else axis
-    d = x.type.shape[axis] if 0 <= axis < x.ndim else None
-    return d if d is not None else ShapeOf(axis)(x)
-
-
-def shape_tuple(x) -> tuple:
-    """`x.shape`: ints where known, symbolic scalars where not."""
-    return tuple(dim(x, i) for i in range(x.ndim))

@@ -15,9 +15,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..backend.interop import torch_dtype
 from ..errors import DTypeError
-from ..graph import Constant, TensorType, canonical_dtype
-from .base import Op, as_variable, broadcast_shapes, cast_to, float_dtype, unify
+from ..graph import Constant, TensorType, Variable, canonical_dtype, constant
+from .axes import broadcast_shapes
+from .base import Op, as_variable, float_dtype, result_dtype
+from .constructors import zeros_like as _zl
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,6 @@ def _compute_dtype(ufunc, variables) -> str:
 
 
 def unify_dtype(variables) -> str:
-    from .base import result_dtype
     return result_dtype(*variables)
 
 
@@ -140,7 +142,6 @@ def binary(name, fn, grad=None, *, ufunc, bool_out=False, differentiable=True, s
 # ---- helpers used by gradient rules -----------------------------------------------------
 
 def zeros_like(x, dtype=None):
-    from .constructors import zeros_like as _zl
     return _zl(x, dtype=dtype)
 
 
@@ -263,7 +264,6 @@ class Cast(Elementwise):
         return [x.type.with_dtype(self.dtype)]
 
     def kernel(self, x, out=None):
-        from ..backend.interop import torch_dtype
         if out is not None:
             return out.copy_(x)
         return x.to(torch_dtype(self.dtype), copy=True)  # a new tensor, as `allocates` says
@@ -282,6 +282,22 @@ def cast(x, dtype):
     if x.dtype == dtype:
         return x
     return Cast(dtype)(x)
+
+
+def cast_to(v: Variable, dtype: str) -> Variable:
+    """`v` as `dtype` (constants are converted at once; tensors get a cast node)."""
+    if v.dtype == dtype:
+        return v
+    if isinstance(v, Constant):
+        return constant(v.value.astype(dtype))
+    return cast(v, dtype)
+
+
+def unify(*values, dtype: str | None = None) -> list:
+    """The values as variables of one dtype (their promotion unless `dtype` is given)."""
+    variables = [as_variable(v) for v in values]
+    target = dtype or result_dtype(*variables)
+    return [cast_to(v, target) for v in variables]
 
 
 def _float_op(cls, x, **attrs):

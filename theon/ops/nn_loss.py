@@ -16,8 +16,10 @@ import torch.nn.functional as F
 from ..errors import DTypeError, ShapeError
 from ..graph import TensorType
 from ..graph.types import format_shape, shapes_agree
-from .base import Op, as_variable, normalize_axis
-from .constructors import dim, ones_like
+from .axes import normalize_axis
+from .base import Op, as_variable
+from .constructors import ones_like
+from .dims import dim
 from .elementwise import cast, exp, not_equal, softplus, where
 from .index import take
 from .nn_util import check_int, float_inputs

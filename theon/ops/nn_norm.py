@@ -17,8 +17,13 @@ import torch.nn.functional as F
 from ..errors import DTypeError, ShapeError
 from ..graph import TensorType
 from ..graph.types import format_shape
-from .base import Op, cast_to
+from .base import Op
+from .constructors import ones, zeros
+from .dims import dim
+from .elementwise import cast_to, reciprocal, rsqrt
 from .nn_util import channel_view, count, float_inputs, is_zero
+from .reduce import mean as _mean
+from .reduce import sum as _sum
 
 
 def _check_same_dtype(op, *inputs):
@@ -60,7 +65,6 @@ class BatchNormTrain(Op):
         return y, mean.to(x.dtype), invstd.to(x.dtype)
 
     def grad(self, inputs, outputs, output_grads):
-        from .reduce import sum as _sum
         (x, w, b), (y, mean, invstd), (gy, gmean, ginvstd) = inputs, outputs, output_grads
         axes = (0,) + tuple(range(2, x.ndim))
         m = count(x, axes, x.dtype)
@@ -96,8 +100,6 @@ class BatchNormEval(Op):
         return F.batch_norm(x, rm, rv, w, b, False, 0.0, self.eps)
 
     def grad(self, inputs, outputs, output_grads):
-        from .elementwise import rsqrt
-        from .reduce import sum as _sum
         (x, rm, rv, w, b), (gy,) = inputs, output_grads
         axes = (0,) + tuple(range(2, x.ndim))
         invstd = rsqrt(rv + self.eps)
@@ -117,8 +119,6 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     function's `updates` (they are None when the running statistics are None). The running
     variance is updated with the unbiased batch variance, as torch does.
     """
-    from .constructors import dim, ones, zeros
-    from .elementwise import reciprocal
     if momentum is None:
         raise ValueError("batch_norm: momentum=None (a cumulative average) is not supported")
     (x,) = float_inputs(x, op="batch_norm")
@@ -179,7 +179,6 @@ class LayerNorm(Op):
         return y, mean.to(x.dtype).reshape(stat_shape), rstd.to(x.dtype).reshape(stat_shape)
 
     def grad(self, inputs, outputs, output_grads):
-        from .reduce import mean as _mean, sum as _sum
         (x, w, b), (y, mean, rstd), (gy, gmean, grstd) = inputs, outputs, output_grads
         k = len(self.normalized_shape)
         norm_axes = tuple(range(x.ndim - k, x.ndim))
@@ -200,7 +199,6 @@ class LayerNorm(Op):
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise x over its trailing `normalized_shape` dims, then scale and shift (torch)."""
-    from .constructors import ones, zeros
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(int(d) for d in normalized_shape)

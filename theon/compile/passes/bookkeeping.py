@@ -2,7 +2,7 @@
 nothing: the compiled program uses their input directly."""
 from __future__ import annotations
 
-from ..rewrite import rule
+from ...rewrite import rule
 
 BOOKKEEPING: list = []
 

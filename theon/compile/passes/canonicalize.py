@@ -3,21 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...graph import Constant
 from ...ops import elementwise as ew
-from ...ops.constructors import Full
-from ..rewrite import rule
+from ...rewrite import rule
+from ...rewrite.patterns import const_value
 
 CANONICALIZE: list = []
-
-
-def _const_value(v):
-    """The single value of a constant or a Full, else None."""
-    if isinstance(v, Constant):
-        return v.uniform_value
-    if v.owner is not None and isinstance(v.owner.op, Full):
-        return v.owner.op.value
-    return None
 
 
 def _same_result(keep, node):
@@ -31,9 +21,9 @@ def _same_result(keep, node):
 @rule(ew.add.op, name="add_zero", registry=CANONICALIZE)
 def add_zero(node):
     a, b = node.inputs
-    if _const_value(b) == 0:
+    if const_value(b) == 0:
         return _same_result(a, node)
-    if _const_value(a) == 0:
+    if const_value(a) == 0:
         return _same_result(b, node)
     return None
 
@@ -41,15 +31,15 @@ def add_zero(node):
 @rule(ew.subtract.op, name="subtract_zero", registry=CANONICALIZE)
 def subtract_zero(node):
     a, b = node.inputs
-    return _same_result(a, node) if _const_value(b) == 0 else None
+    return _same_result(a, node) if const_value(b) == 0 else None
 
 
 @rule(ew.multiply.op, name="multiply_one", registry=CANONICALIZE)
 def multiply_one(node):
     a, b = node.inputs
-    if _const_value(b) == 1:
+    if const_value(b) == 1:
         return _same_result(a, node)
-    if _const_value(a) == 1:
+    if const_value(a) == 1:
         return _same_result(b, node)
     return None
 
@@ -57,7 +47,7 @@ def multiply_one(node):
 @rule(ew.divide.op, name="divide_one", registry=CANONICALIZE)
 def divide_one(node):
     a, b = node.inputs
-    return _same_result(a, node) if _const_value(b) == 1 else None
+    return _same_result(a, node) if const_value(b) == 1 else None
 
 
 @rule(ew.negative.op, name="double_negative", registry=CANONICALIZE)

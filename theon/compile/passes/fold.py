@@ -6,9 +6,10 @@ import torch
 
 from ...backend.interop import to_numpy
 from ...graph import Constant, constant
-from ...ops.broadcast_grad import BroadcastLike, SumToLike
-from ...ops.constructors import FullLike, ShapeOf, Full
-from ..rewrite import rule
+from ...ops.broadcast import BroadcastLike, SumToLike
+from ...ops.constructors import Full, FullLike
+from ...ops.dims import ShapeOf
+from ...rewrite import rule
 
 FOLD: list = []
 _MAX_FOLD_ELEMENTS = 1 << 16
