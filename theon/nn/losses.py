@@ -28,7 +28,7 @@ import warnings
 
 from ..ops import elementwise as ew
 from ..ops.base import as_variable
-from ..ops.constructors import dim
+from ..ops.dims import dim
 from ..ops.index import take_along_axis
 from ..ops.nn_loss import Softmax, binary_cross_entropy_with_logits, class_axis
 from ..ops.nn_loss import cross_entropy as _cross_entropy
