@@ -153,7 +153,7 @@ def cmd_info(args) -> int:
     print(f"torch   {torch.__version__}")
     print(f"numpy   {np.__version__}")
     try:  # optional: the progress display falls back to plain lines without it
-        import tqdm
+        import tqdm  # optional: tqdm
         print(f"tqdm    {tqdm.__version__}")
     except ImportError:
         print("tqdm    not installed (progress shows one line per epoch)")
@@ -169,7 +169,7 @@ def cmd_info(args) -> int:
     for name, where in data.dataset_locations().items():
         print(f"  {name}: {where if where is not None else 'not found'}")
     try:  # optional: the digits data set ships inside scikit-learn
-        import sklearn
+        import sklearn  # optional: scikit-learn
         print(f"  digits: in scikit-learn {sklearn.__version__}")
     except ImportError:
         print("  digits: not available (pip install scikit-learn)")
