@@ -200,7 +200,7 @@ def _op_text(op, bodies) -> str:
     body_fields = {id(b) for b in op.bodies()}
     for f in fields(op):
         value = getattr(op, f.name)
-        if id(value) in body_fields:
+        if id(value) in body_fields or not f.repr:  # repr=False: bookkeeping, not an attribute
             continue
         attrs.append(f"{f.name}={value!r}")
     if bodies:
