@@ -44,6 +44,6 @@ from .ops.graph_op import op_from_graph
 from .control import cond, scan, while_loop
 from .compile import Function, function
 from . import control, data, graph, io, nn, ops, optim, testing
-from . import callbacks
+from . import callbacks, printing
 
 __version__ = "0.1.0"

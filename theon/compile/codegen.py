@@ -51,7 +51,10 @@ class Program:
     plan: MemoryPlan
     name: str = "program"
     output_types: list = field(default_factory=list)
-    children: list = field(default_factory=list)   # compiled loop and branch bodies
+    children: list = field(default_factory=list)   # compiled loop and branch bodies, in the
+    #                                                order of the schedule's nodes that run them
+    outputs: list = field(default_factory=list)    # the optimised output variables
+    update_values: list = field(default_factory=list)  # and update values (for printing)
     report: object = None          # the pass pipeline's timings and fired rules
     compile_seconds: float = 0.0
 
@@ -178,7 +181,7 @@ def generate(params, outputs, updates, schedule, plan: MemoryPlan, device: torch
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     children = [p for programs in (body_programs or {}).values() for p in programs]
     return Program(low.namespace[name], source, line_nodes, filename, schedule, plan, name,
-                   [v.type for v in outputs], children)
+                   [v.type for v in outputs], children, list(outputs), list(updates))
 
 
 def annotation(ins: Instruction) -> str:
