@@ -17,7 +17,7 @@ def test_debugprint_shows_ops_types_lines_and_shared_subexpressions_once():
     text = printing.debugprint(y, file=False)
     assert text.splitlines() == [
         "graph:",
-        f"output: sum(axes=(1,), keepdims=False) -> float32[?,]  test_printing.py:{line + 4}",
+        f"output: sum(axes=(1,)) -> float32[?,]  test_printing.py:{line + 4}",
         f"└─ add -> float32[?, 3]  test_printing.py:{line + 4}",
         f"   ├─ exp -> float32[?, 3]  test_printing.py:{line + 3}  [id A]",
         f"   │  └─ matmul -> float32[?, 3]  test_printing.py:{line + 3}",

@@ -16,17 +16,16 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
 from .compile import Function
+from .compile.codegen import _op_text
 from .graph import Constant, Shared, Variable, toposort
 
 __all__ = ["debugprint", "plot", "to_dot", "GraphvizMissingError"]
 
-_MAX_ATTRS = 70          # characters of attributes shown per node
 _MAX_CONSTANT = 6        # constants up to this many elements show their values
 _RENDERED = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
 _DOT = {".dot", ".gv"}
@@ -94,14 +93,9 @@ def _program_bodies(program):
 
 
 def op_text(op) -> str:
-    """`conv2d(stride=(1, 1), ...)`: the op's name and attributes (bodies and bookkeeping
-    fields left out)."""
-    body_ids = {id(b) for b in op.bodies()}
-    attrs = ", ".join(f"{f.name}={getattr(op, f.name)!r}" for f in fields(op)
-                      if f.repr and id(getattr(op, f.name)) not in body_ids)
-    if len(attrs) > _MAX_ATTRS:
-        attrs = attrs[:_MAX_ATTRS - 3] + "..."
-    return f"{op.name}({attrs})" if attrs else op.name
+    """`conv2d(stride=(2, 2))`: the op's name and the attributes that differ from their
+    defaults, as the generated program's comments show them."""
+    return _op_text(op, ())
 
 
 def _where(loc) -> str:

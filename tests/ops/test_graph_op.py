@@ -31,7 +31,7 @@ def test_a_subgraph_applied_twice_matches_the_expression(inline):
         assert program.children == [] and "block" not in program.source
         assert program.source.count("# matmul") == 2
     else:       # one call per use, each running the compiled subgraph
-        assert program.source.count("# block(") == 2 and len(program.children) == 2
+        assert program.source.count("# block [") == 2 and len(program.children) == 2
         assert all("matmul" in c.source for c in program.children)
 
 

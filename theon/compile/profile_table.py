@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from .codegen import _op_text
 
 _ATTR_CHARS = 60
 
@@ -30,11 +32,9 @@ class Row:
 
     @property
     def attributes(self) -> str:
-        op = self.node.op
-        body_ids = {id(b) for b in op.bodies()}
-        parts = [f"{f.name}={getattr(op, f.name)!r}" for f in fields(op)
-                 if f.repr and id(getattr(op, f.name)) not in body_ids]
-        return ", ".join(parts)
+        """The attributes that differ from their defaults, as the program's comments show."""
+        text = _op_text(self.node.op, ())
+        return text[len(self.node.op.name) + 1:-1] if text.endswith(")") else ""
 
     @property
     def scope(self) -> str:
