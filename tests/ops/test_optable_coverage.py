@@ -26,6 +26,9 @@ TESTED_ELSEWHERE = {
     "ConvBackward": "made only by the compiler's combine_siblings pass from the two conv "
                     "gradients: tests/compile/test_passes.py checks its values",
     "LayerOutput": "layer bookkeeping, removed by the compiler: tests/nn",
+    "GraphOp": "th.op_from_graph: tests/ops/test_graph_op.py, values against the expression "
+               "and gradients by finite differences, compiled and inlined",
+    "CustomOp": "the base of th.op's classes: tests/ops/test_user_op.py",
 }
 
 
