@@ -20,9 +20,9 @@ import theon_cli
 
 from . import __version__, callbacks, config, data, nn, optim
 from .autodiff import grad
-from .compile import function
 from .backend.device import default_device, resolve_device
 from .callbacks import Callback
+from .compile import function
 from .errors import TheonError
 from .nn.training import load_model, load_training_checkpoint
 from .ops.base import tensor

@@ -63,7 +63,7 @@ class _Graph:
 
 def _compiled(f: Function):
     if f.last_program is None:
-        f.source  # compiles for the declared shapes, or says to call the function once
+        _ = f.source  # compiles for the declared shapes, or says to call the function once
     return f.last_program
 
 
@@ -221,7 +221,7 @@ def to_dot(obj) -> str:
     branches as clusters holding their bodies."""
     graph = _Graph(obj)
     out = _Dot()
-    out.line(f'digraph theon {{')
+    out.line('digraph theon {')
     out.line(f'  label="{_esc(graph.title)}"; labelloc=t; fontname="Helvetica"; compound=true;')
     out.line('  node [fontname="Helvetica", fontsize=10]; edge [color="#555555"];')
     out.emit([v for _, v in graph.roots], graph.bodies_of, "  ")

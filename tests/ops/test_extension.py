@@ -53,7 +53,7 @@ def test_cpp_kernel_compiles_once_and_a_second_process_loads_it_from_disk(tmp_pa
     th.testing.verify_grad(lambda v: fused_gelu(v, scale=2.0), [a])
 
     # a new process with the same source imports the built library: no compiler, no ninja
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import sys, numpy as np, torch, theon as th
         cpp = th.ops.load_inline("my_ops", cpp_source=open(sys.argv[1]).read(),
                                  functions=["fused_gelu"], cache_dir=sys.argv[2])
