@@ -40,15 +40,11 @@ from .ops.shape import (
     transpose,
 )
 from .autodiff import grad, hessian, jacobian, jvp, vjp
-from .ops.graph_op import op_from_graph
+from .control.graph_op import op_from_graph
 from .control import cond, scan, while_loop
 from .compile import Function, function
 from . import control, data, graph, io, nn, ops, optim, testing
-<<<<<<< HEAD
-from . import callbacks
-from . import onnx  # imports the onnx package only when a model is loaded
-=======
 from . import callbacks, printing
->>>>>>> tools
+from . import onnx  # imports the onnx package only when a model is loaded
 
 __version__ = "0.1.0"

@@ -24,13 +24,9 @@ from .backend.device import default_device, resolve_device
 from .callbacks import Callback
 from .compile import function
 from .errors import TheonError
-<<<<<<< HEAD
 from .nn import load_model
 from .nn.saving import load_training_checkpoint
-=======
-from .nn.training import load_model, load_training_checkpoint
 from .ops.base import tensor
->>>>>>> tools
 from .ops.random import seed as seed_rng
 from .plotting import TrainingCurves
 

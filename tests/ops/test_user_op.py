@@ -229,6 +229,6 @@ def test_a_model_using_a_user_op_is_checkpointed_and_reloaded(tmp_path):
     model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[th.callbacks.ModelCheckpoint(tmp_path)])
     config = model.get_config()
     assert config["layers"][0]["config"]["activation"] == swish.qualified_name
-    loaded = th.nn.training.load_model(tmp_path)
+    loaded = th.nn.load_model(tmp_path)
     assert loaded.layers[0].activation is swish
     np.testing.assert_allclose(loaded.predict(x), model.predict(x), rtol=1e-6)

@@ -14,11 +14,8 @@ from dataclasses import dataclass, field
 from .passes.bookkeeping import BOOKKEEPING
 from .passes.canonicalize import CANONICALIZE
 from .passes.fold import FOLD
-<<<<<<< HEAD
 from .passes.fuse import fuse
-=======
 from .passes.inline import INLINE
->>>>>>> tools
 from .passes.merge import combine_siblings, merge_twins
 from ..rewrite import STABILIZE
 from ..rewrite import Rewriter, RuleSet

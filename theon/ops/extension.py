@@ -132,7 +132,7 @@ def _compile(module_name, folder, cpp_source, cuda_source, functions, extra_cfla
              extra_cuda_cflags, extra_ldflags, verbose):
     # imported here, not at the top: it pulls in setuptools (a few tenths of a second on
     # every `import theon`), and only the first build of an extension needs it
-    from torch.utils import cpp_extension
+    from torch.utils import cpp_extension  # optional: needs setuptools (0.4 s to import) and ninja
     if not cpp_extension.is_ninja_available():
         raise ExtensionError("load_inline needs ninja to build C++ extensions: pip install ninja "
                              "(Debian: apt-get install ninja-build)")

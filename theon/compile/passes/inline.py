@@ -2,7 +2,7 @@
 used, so the rest of the pipeline optimises across their boundary."""
 from __future__ import annotations
 
-from ...ops.graph_op import GraphOp
+from ...control.graph_op import GraphOp
 from ...rewrite import Rewriter, RuleSet, rule
 
 INLINE: list = []

@@ -26,7 +26,7 @@ from typing import ClassVar
 from ..autodiff import vjp
 from ..errors import GradientError, InputError, ShapeError
 from ..graph import Constant, InnerGraph, Shared, Variable, graph_inputs, is_float, replace, shapes_agree
-from .base import Op, as_variable, user_errors
+from ..ops.base import Op, as_variable, user_errors
 
 __all__ = ["GraphOp", "op_from_graph"]
 
