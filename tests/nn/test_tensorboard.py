@@ -7,7 +7,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import theon as th
 import theon_cli
 from theon import nn
-from theon.callbacks import LearningRateScheduler, TensorBoard
+from theon.callbacks import LearningRateScheduler, ModelCheckpoint, TensorBoard
 
 ALL = {"scalars": 0, "histograms": 0, "graph": 0}
 
@@ -104,6 +104,17 @@ def test_the_graph_holds_the_layers_gradients_and_updates(digits, tmp_path):
             assert i.split(":")[0] in nodes, (n.name, i)
     shapes = nodes[placeholders[0].name].attr["_output_shapes"].list.shape[0]
     assert [d.size for d in shapes.dim] in ([-1, 1, 8, 8], [-1])
+
+
+def test_a_resumed_run_continues_the_curves(digits, tmp_path):
+    x, y = digits
+    compiled_mlp().fit(x, y, epochs=2, batch_size=64, verbose=0,
+                       callbacks=[ModelCheckpoint(tmp_path / "ckpt"), TensorBoard(tmp_path / "tb")])
+    history = compiled_mlp().fit(x, y, epochs=3, batch_size=64, verbose=0, resume_from=tmp_path / "ckpt",
+                                 callbacks=[TensorBoard(tmp_path / "tb")])
+    points = read(tmp_path / "tb").Scalars("loss")
+    assert [p.step for p in points] == [1, 2, 3]
+    np.testing.assert_allclose([p.value for p in points], history.history["loss"], rtol=1e-6)
 
 
 def test_batch_losses_every_n_steps(digits, tmp_path):
