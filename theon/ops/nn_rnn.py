@@ -67,7 +67,7 @@ _STEPS = {"lstm": lstm_step, "gru": gru_step}
 
 def _scan_of_cell(cell, reverse, x, states, w_ih, w_hh, b_ih, b_hh) -> list:
     """[y, *final states] as a th.scan of the cell: the op's meaning and its reference."""
-    from ..control import scan  # theon.control imports theon.ops: importing it above is a cycle
+    from ..control import scan  # cycle: theon.control imports theon.ops
     if cell == "lstm" and b_ih is not None:  # both LSTM biases are purely additive
         b_in, b_loop = b_ih + b_hh, None
     else:
@@ -86,7 +86,7 @@ def _scan_of_cell(cell, reverse, x, states, w_ih, w_hh, b_ih, b_hh) -> list:
 def _vjp_of(fn, inputs, cotangents) -> list:
     """Gradients of fn(inputs) against the cotangents, each input getting only its own
     direct gradient (h0 and c0 may be one variable)."""
-    from ..autodiff import grad  # theon.autodiff imports theon.ops: importing it above is a cycle
+    from ..autodiff import grad  # cycle: theon.autodiff imports theon.ops
     stand_ins = [Variable(v.type, name=v.name) for v in inputs]
     seeds: dict = {}
     for out, g in zip(fn(stand_ins), cotangents):  # one output may appear twice (db_ih is db_hh)
