@@ -42,6 +42,7 @@ from .autodiff import grad, hessian, jacobian, jvp, vjp
 from .control import cond, scan, while_loop
 from .compile import Function, function
 from . import control, data, graph, io, nn, ops, optim, testing
+from . import caffe
 from . import callbacks
 
 __version__ = "0.1.0"
