@@ -15,6 +15,7 @@ of the wrong shape is found while building and reported in one CaffeError.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable
@@ -50,35 +51,52 @@ def converter(*types, check=None, bottoms=(1, 1), param=None):
     return register
 
 
+# the most values theon initialises itself for one layer whose weights no file gives
+MAX_FRESH_VALUES = 2**28
+
+
 class _Weights:
-    """Checks each layer's blobs against the shapes its theon layer needs and sets them;
-    collects every problem, reported together at the end."""
+    """Checks each layer's blobs against the shapes its theon layer needs, before the layer
+    is built; collects every mismatch, reported together at the end."""
 
     def __init__(self, net: CaffeNet):
         self.net = net
         self.problems: list = []
 
-    def load(self, spec: LayerSpec, layer, expected: list, assign: Callable | None = None) -> None:
+    def take(self, spec: LayerSpec, expected: list):
+        """The layer's blobs as arrays of the `expected` shapes; None when no file gives them
+        (the layer keeps its initial values) or they do not fit (a problem is recorded)."""
         blobs = spec.blobs
         wanted = ", ".join(shape_text(e) for e in expected) or "none"
+        problem = None
         if blobs is None:
             if expected and self.net.caffemodel is not None:
-                self.problems.append(f"{spec.describe()}: no weights in {self.net.caffemodel} (it needs "
-                                     f"{len(expected)} blob(s): {wanted})")
-            return
-        if len(blobs) != len(expected):
+                problem = f"no weights in {self.net.caffemodel} (it needs {len(expected)} blob(s): {wanted})"
+        elif len(blobs) != len(expected):
             got = ", ".join(shape_text(b.shape) for b in blobs) or "none"
-            self.problems.append(f"{spec.describe()}: {spec.blobs_from} gives {len(blobs)} blob(s) ({got}), the "
-                                 f"prototxt's settings need {len(expected)} ({wanted})")
-            return
-        bad = [f"blob {i} is {shape_text(b.shape)}, expected {shape_text(e)}"
-               for i, (b, e) in enumerate(zip(blobs, expected)) if not b.matches(e)]
-        if bad:
-            self.problems.append(f"{spec.describe()}: in {spec.blobs_from}, " + "; ".join(bad))
-            return
-        if assign is not None:
-            for key, value in assign([b.values(e) for b, e in zip(blobs, expected)]).items():
-                layer.param(key).set_value(np.ascontiguousarray(value, dtype=layer.param(key).dtype))
+            problem = (f"{spec.blobs_from} gives {len(blobs)} blob(s) ({got}), the prototxt's settings need "
+                       f"{len(expected)} ({wanted})")
+        else:
+            bad = [f"blob {i} is {shape_text(b.shape)}, expected {shape_text(e)}"
+                   for i, (b, e) in enumerate(zip(blobs, expected)) if not b.matches(e)]
+            if bad:
+                problem = f"in {spec.blobs_from}, " + "; ".join(bad)
+        if problem is None and blobs is not None:
+            return [b.values(e) for b, e in zip(blobs, expected)]
+        fresh = sum(math.prod(e) for e in expected)
+        if fresh > MAX_FRESH_VALUES:  # a hostile prototxt: refuse before allocating
+            raise CaffeError(f"{spec.describe()}: its settings ask for {fresh:,} weights that no file gives; "
+                             f"theon initialises at most {MAX_FRESH_VALUES:,} for one layer"
+                             + (f" ({problem})" if problem else ""))
+        if problem:
+            self.problems.append(f"{spec.describe()}: {problem}")
+        return None
+
+    @staticmethod
+    def put(layer, values: dict) -> None:
+        for key, value in values.items():
+            p = layer.param(key)
+            p.set_value(np.ascontiguousarray(value, dtype=p.dtype))
 
 
 def _known(spec, x, axis: int, what: str) -> int:
@@ -138,12 +156,13 @@ def _convolution(spec, ins, weights):
     if cls is None:
         raise CaffeError(f"{spec.describe()}: convolutions over {rank} spatial axes are not supported (1 to 3)")
     bias = p.get("bias_term")
+    c = _known(spec, x, 1, "channels")
+    blobs = weights.take(spec, [(num_output, c // max(group, 1), *kernel)] + ([(num_output,)] if bias else []))
     layer = cls(num_output, kernel, strides=stride, padding=pad, dilation=dilation, groups=group, use_bias=bias,
                 name=spec.layer_name)
     y = layer(x)
-    c = _known(spec, x, 1, "channels")
-    expected = [(num_output, c // group, *kernel)] + ([(num_output,)] if bias else [])
-    weights.load(spec, layer, expected, lambda b: {"kernel": b[0], **({"bias": b[1]} if bias else {})})
+    if blobs:
+        weights.put(layer, {"kernel": blobs[0], **({"bias": blobs[1]} if bias else {})})
     return [y]
 
 
@@ -154,12 +173,13 @@ def _deconvolution(spec, ins, weights):
     if rank != 2:
         raise CaffeError(f"{spec.describe()}: deconvolutions over {rank} spatial axes are not supported (only 2)")
     bias = p.get("bias_term")
+    c = _known(spec, x, 1, "channels")
+    blobs = weights.take(spec, [(c, num_output // max(group, 1), *kernel)] + ([(num_output,)] if bias else []))
     layer = nn.Conv2DTranspose(num_output, kernel, strides=stride, padding=pad, dilation=dilation, groups=group,
                                use_bias=bias, name=spec.layer_name)
     y = layer(x)
-    c = _known(spec, x, 1, "channels")
-    expected = [(c, num_output // group, *kernel)] + ([(num_output,)] if bias else [])
-    weights.load(spec, layer, expected, lambda b: {"kernel": b[0], **({"bias": b[1]} if bias else {})})
+    if blobs:
+        weights.put(layer, {"kernel": blobs[0], **({"bias": blobs[1]} if bias else {})})
     return [y]
 
 
@@ -193,7 +213,7 @@ def _pooling(spec, ins, weights):
                          _pool_pair(spec, p, "stride", "stride_h", "stride_w", 1),
                          _pool_pair(spec, p, "pad", "pad_h", "pad_w", 0), global_pooling=glob,
                          round_mode=p.get("round_mode").lower(), name=spec.layer_name)
-    weights.load(spec, layer, [])
+    weights.take(spec, [])
     return [layer(ins[0])]
 
 
@@ -204,11 +224,11 @@ def _inner_product(spec, ins, weights):
     if n < 1:
         raise CaffeError(f"{spec.describe()}: num_output must be positive, got {n}")
     layer = CaffeInnerProduct(n, axis=p.get("axis"), use_bias=bias, name=spec.layer_name)
+    _, k = layer._split(ins[0].type.shape[1:])
+    blobs = weights.take(spec, [(k, n) if transpose else (n, k)] + ([(n,)] if bias else []))
     y = layer(ins[0])
-    k = layer.kernel.type.shape[0]
-    expected = [(k, n) if transpose else (n, k)] + ([(n,)] if bias else [])
-    weights.load(spec, layer, expected, lambda b: {"kernel": b[0] if transpose else b[0].T,
-                                                   **({"bias": b[1]} if bias else {})})
+    if blobs:
+        weights.put(layer, {"kernel": blobs[0] if transpose else blobs[0].T, **({"bias": blobs[1]} if bias else {})})
     return [y]
 
 
@@ -217,7 +237,7 @@ def _inner_product(spec, ins, weights):
 @converter("ReLU", param="relu_param")
 def _relu(spec, ins, weights):
     layer = nn.ReLU(spec.param("relu_param").get("negative_slope"), name=spec.layer_name)
-    weights.load(spec, layer, [])
+    weights.take(spec, [])
     return [layer(ins[0])]
 
 
@@ -227,31 +247,33 @@ def _prelu(spec, ins, weights):
     x = ins[0]
     if x.ndim < 2 and not shared:
         raise CaffeError(f"{spec.describe()} needs inputs (N, C, ...), got {x.type.shape}")
+    n = 1 if shared else _known(spec, x, 1, "channels")
+    blobs = weights.take(spec, [(n,)])
     layer = nn.PReLU(channelwise=not shared, name=spec.layer_name)
     y = layer(x)
-    n = 1 if shared else _known(spec, x, 1, "channels")
-    weights.load(spec, layer, [(n,)], lambda b: {"alpha": b[0]})
+    if blobs:
+        weights.put(layer, {"alpha": blobs[0]})
     return [y]
 
 
 @converter("ELU", param="elu_param")
 def _elu(spec, ins, weights):
     layer = nn.ELU(spec.param("elu_param").get("alpha"), name=spec.layer_name)
-    weights.load(spec, layer, [])
+    weights.take(spec, [])
     return [layer(ins[0])]
 
 
 @converter("Sigmoid", "TanH", param=None)
 def _squash(spec, ins, weights):
     layer = nn.Activation("sigmoid" if spec.type == "Sigmoid" else "tanh", name=spec.layer_name)
-    weights.load(spec, layer, [])
+    weights.take(spec, [])
     return [layer(ins[0])]
 
 
 @converter("Softmax", param="softmax_param")
 def _softmax(spec, ins, weights):
     layer = nn.Softmax(spec.param("softmax_param").get("axis"), name=spec.layer_name)
-    weights.load(spec, layer, [])
+    weights.take(spec, [])
     return [layer(ins[0])]
 
 
@@ -259,14 +281,14 @@ def _softmax(spec, ins, weights):
 def _power(spec, ins, weights):
     p = spec.param("power_param")
     layer = CaffePower(p.get("power"), p.get("scale"), p.get("shift"), name=spec.layer_name)
-    weights.load(spec, layer, [])
+    weights.take(spec, [])
     return [layer(ins[0])]
 
 
 @converter("Dropout", param="dropout_param")
 def _dropout(spec, ins, weights):
     layer = nn.Dropout(spec.param("dropout_param").get("dropout_ratio"), name=spec.layer_name)
-    weights.load(spec, layer, [])
+    weights.take(spec, [])
     return [layer(ins[0])]
 
 
@@ -276,17 +298,15 @@ def _dropout(spec, ins, weights):
 def _batch_norm(spec, ins, weights):
     p = spec.param("batch_norm_param")
     momentum = min(max(1.0 - p.get("moving_average_fraction"), 0.0), 1.0)
-    layer = nn.BatchNorm(momentum=momentum, eps=p.get("eps"), center=False, scale=False, name=spec.layer_name)
     x = ins[0]
-    y = layer(x)
     c = _known(spec, x, 1, "channels")
-
-    def assign(b):
+    blobs = weights.take(spec, [(c,), (c,), (1,)])
+    layer = nn.BatchNorm(momentum=momentum, eps=p.get("eps"), center=False, scale=False, name=spec.layer_name)
+    y = layer(x)
+    if blobs:
         # Caffe keeps running sums and their count; the statistics are the sums over the count
-        factor = 0.0 if b[2][0] == 0 else 1.0 / b[2][0]
-        return {"running_mean": b[0] * factor, "running_var": b[1] * factor}
-
-    weights.load(spec, layer, [(c,), (c,), (1,)], assign)
+        factor = 0.0 if blobs[2][0] == 0 else 1.0 / blobs[2][0]
+        weights.put(layer, {"running_mean": blobs[0] * factor, "running_var": blobs[1] * factor})
     return [y]
 
 
@@ -305,7 +325,7 @@ def _lrn(spec, ins, weights):
     layer = nn.LocalResponseNormalization(p.get("local_size"), p.get("alpha"), p.get("beta"),
                                           1.0 if within else p.get("k"), region="within" if within else "across",
                                           name=spec.layer_name)
-    weights.load(spec, layer, [])
+    weights.take(spec, [])
     return [layer(ins[0])]
 
 
@@ -313,14 +333,16 @@ def _scale_like(spec, ins, weights, scale: bool):
     p = spec.param("scale_param" if scale else "bias_param")
     bias = p.get("bias_term") if scale else True
     layer = CaffeScale(p.get("axis"), p.get("num_axes"), scale=scale, bias=bias, name=spec.layer_name)
-    y = layer(list(ins))
+    shape = layer._param_shape([v.type.shape[1:] for v in ins])
     keys = []
     if len(ins) == 1 and scale:
         keys.append("gamma")
     if bias and (len(ins) == 1 or scale):
         keys.append("beta")
-    expected = [tuple(layer.param(k).type.shape) for k in keys]
-    weights.load(spec, layer, expected, lambda b: dict(zip(keys, b)))
+    blobs = weights.take(spec, [(1,) if shape is None else shape] * len(keys))
+    y = layer(list(ins))
+    if blobs:
+        weights.put(layer, dict(zip(keys, blobs)))
     return [y]
 
 
@@ -349,7 +371,7 @@ def _eltwise_check(spec):
 def _eltwise(spec, ins, weights):
     p = spec.param("eltwise_param")
     layer = CaffeEltwise(p.get("operation").lower(), p.list("coeff") or None, name=spec.layer_name)
-    weights.load(spec, layer, [])
+    weights.take(spec, [])
     return [layer(list(ins))]
 
 
@@ -364,20 +386,20 @@ def _concat(spec, ins, weights):
     axis = _axis_of(spec, spec.param("concat_param"), "axis", "concat_dim")
     if len(ins) == 1:
         layer = CaffeSplit(name=spec.layer_name)
-        weights.load(spec, layer, [])
+        weights.take(spec, [])
         return [layer(ins[0])]
     rank = ins[0].ndim
     if axis in (0, -rank):
         raise CaffeError(f"{spec.describe()}: concatenating along the batch axis is not supported")
     layer = nn.Concatenate(axis, name=spec.layer_name)
-    weights.load(spec, layer, [])
+    weights.take(spec, [])
     return [layer(list(ins))]
 
 
 @converter("Split")
 def _split(spec, ins, weights):
     layer = CaffeSplit(name=spec.layer_name)
-    weights.load(spec, layer, [])
+    weights.take(spec, [])
     y = layer(ins[0])
     return [y] * len(spec.tops)
 
@@ -407,7 +429,7 @@ def _slice(spec, ins, weights):
         name = spec.layer_name if i == 0 else f"{spec.layer_name}:{top.replace('/', '.')}"
         layer = CaffeSlice(a, bounds[i], bounds[i + 1], name=name)
         if i == 0:
-            weights.load(spec, layer, [])
+            weights.take(spec, [])
         outs.append(layer(x))
     return outs
 
@@ -416,7 +438,7 @@ def _slice(spec, ins, weights):
 def _flatten(spec, ins, weights):
     p = spec.param("flatten_param")
     layer = CaffeFlatten(p.get("axis"), p.get("end_axis"), name=spec.layer_name)
-    weights.load(spec, layer, [])
+    weights.take(spec, [])
     return [layer(ins[0])]
 
 
@@ -426,7 +448,7 @@ def _reshape(spec, ins, weights):
     shape = p.get("shape")
     layer = CaffeReshape(shape.list("dim") if shape is not None else [], p.get("axis"), p.get("num_axes"),
                          name=spec.layer_name)
-    weights.load(spec, layer, [])
+    weights.take(spec, [])
     return [layer(ins[0])]
 
 

@@ -347,7 +347,7 @@ def _attach_weights(net: CaffeNet, model: Message, where: str) -> None:
         if found is None:
             continue
         blobs = found[1].list("blobs")
-        if found[0] != spec.type and blobs:
+        if found[0] and found[0] != spec.type and blobs:
             raise CaffeError(f"{where}: layer {spec.name!r} is a {found[0]} in the caffemodel but a {spec.type} in "
                              f"{net.prototxt}: the files do not belong together")
         spec.blobs = [_blob(b, f"{where}: {spec.describe()} blob {i}") for i, b in enumerate(blobs)]

@@ -37,18 +37,23 @@ _CLOSE = {"{": "}", "<": ">"}
 
 
 class _Tokens:
+    """The file's tokens, scanned one at a time (a huge file costs no more memory than its text)."""
+
     def __init__(self, text: str, where: str):
         self.where, self.text = where, text
-        self.items = []  # (kind, text, offset)
-        pos = 0
-        while pos < len(text):
-            m = _TOKEN.match(text, pos)
+        self.pos = 0
+        self.next = self._scan()
+
+    def _scan(self):
+        text = self.text
+        while self.pos < len(text):
+            m = _TOKEN.match(text, self.pos)
             if m is None:
-                self.fail(pos, f"unexpected character {text[pos]!r}")
+                self.fail(self.pos, f"unexpected character {text[self.pos]!r}")
+            self.pos = m.end()
             if m.lastgroup != "space":
-                self.items.append((m.lastgroup, m.group(), pos))
-            pos = m.end()
-        self.i = 0
+                return (m.lastgroup, m.group(), m.start())
+        return ("end", "", len(text))
 
     def fail(self, offset: int, message: str):
         line = self.text.count("\n", 0, offset) + 1
@@ -56,17 +61,17 @@ class _Tokens:
         raise CaffeFormatError(f"{self.where}:{line}:{column}: {message}")
 
     def peek(self):
-        return self.items[self.i] if self.i < len(self.items) else ("end", "", len(self.text))
+        return self.next
 
     def take(self):
-        tok = self.peek()
+        tok = self.next
         if tok[0] != "end":
-            self.i += 1
+            self.next = self._scan()
         return tok
 
     def accept(self, text: str) -> bool:
-        if self.peek()[1] == text and self.peek()[0] == "punct":
-            self.i += 1
+        if self.next[1] == text and self.next[0] == "punct":
+            self.take()
             return True
         return False
 

@@ -41,7 +41,10 @@ class _Reader:
         raise CaffeFormatError(f"{self.where}: {message} (at byte {pos}{', in ' + path if path else ''})")
 
     def varint(self, pos: int, end: int) -> tuple:
-        data, result, shift = self.data, 0, 0
+        data = self.data
+        if pos < end and data[pos] < 0x80:  # most numbers and keys take one byte
+            return data[pos], pos + 1
+        result, shift = 0, 0
         for i in range(10):
             if pos >= end:
                 self.fail(pos, "the data ends inside a number (truncated or corrupted)")
@@ -114,7 +117,6 @@ class _Reader:
     def message(self, type_name: str, pos: int, end: int) -> Message:
         mtype = MESSAGES[type_name]
         msg = Message(mtype)
-        counts: dict = {}
         while pos < end:
             key_at = pos
             key, pos = self.varint(pos, end)
@@ -125,15 +127,13 @@ class _Reader:
             if field is None:
                 pos = self.skip(wire, pos, end)
                 continue
-            index = counts.get(field.name, 0)
-            counts[field.name] = index + 1
-            label = f"{field.name}[{index}]" if field.repeated else field.name
             if field.kind == "message":
                 if wire != LENGTH:
                     self.fail(key_at, f"field {field.name!r} of {type_name} has wire type {wire}, expected a "
                                       f"message (corrupted)")
                 n, pos = self.length(pos, end)
-                self.path.append(label)
+                index = len(msg.values.get(field.name, ()))
+                self.path.append(f"{field.name}[{index}]" if field.repeated else field.name)
                 sub = self.message(field.target, pos, pos + n)
                 self.path.pop()
                 msg.add(field.name, sub)
@@ -154,7 +154,7 @@ class _Reader:
                     self.path[-1] += f" {raw!r}"  # later errors in this layer name it
                 pos += n
             elif wire == LENGTH and field.repeated:
-                self.path.append(label)
+                self.path.append(f"{field.name}[{len(msg.values.get(field.name, ()))}]")
                 values, pos = self.packed(field, pos, end)
                 self.path.pop()
                 if isinstance(values, list):
