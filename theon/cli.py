@@ -1,5 +1,5 @@
-"""The work behind the `theon` command: train and evaluate the built-in models, describe the
-set-up. The command line itself (parsing, and every check that needs no torch) is the
+"""The work behind the `theon` command: train and evaluate the built-in models, convert
+Caffe models, describe the set-up. The command line itself (parsing, and every check that needs no torch) is the
 top-level module theon_cli, so that `theon --help` answers without importing torch; run(args)
 here takes its parsed, checked arguments.
 
@@ -9,6 +9,7 @@ prints the test accuracy after each epoch, and keeps in --out a resumable checkp
 """
 from __future__ import annotations
 
+import json
 import platform
 import sys
 from pathlib import Path
@@ -18,10 +19,12 @@ import torch
 
 import theon_cli
 
-from . import __version__, callbacks, config, data, nn, optim
+from . import __version__, caffe, callbacks, config, data, io, nn, optim
 from .backend.device import default_device, resolve_device
+from .caffe.reference import opencv_outputs, relative_difference
 from .callbacks import Callback
 from .errors import TheonError
+from .nn.layer import call_of
 from .nn.training import load_model, load_training_checkpoint
 from .ops.random import seed as seed_rng
 from .plotting import save_history_plot
@@ -145,6 +148,77 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+MODEL_FILE_FORMAT = "theon-model"  # what a theon model file's metadata says it is
+CHECK_RTOL = 1e-4
+
+
+def write_model_file(model, path: Path) -> None:
+    """The model as one safetensors file: every parameter by name, and in the metadata the
+    format and the model's config (JSON), so the file rebuilds the model without code.
+    Written to a temporary file and renamed: `path` is never half-written."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        io.save_file(model.get_weights(), tmp, {"format": MODEL_FILE_FORMAT, "version": "1",
+                                                "config": json.dumps(model.get_config())})
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_model_file(path: Path):
+    """The model a file of write_model_file holds."""
+    metadata = io.read_metadata(path)
+    if metadata.get("format") != MODEL_FILE_FORMAT or "config" not in metadata:
+        raise CommandError(f"{path}: is not a theon model file")
+    model = nn.Model.from_config(json.loads(metadata["config"]))
+    model.set_weights(io.load_file(path))
+    return model
+
+
+def _check_conversion(net, model, path: Path) -> bool:
+    """Reload the written file and compare; then compare with OpenCV. True when all agree."""
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((2, *v.type.shape[1:])).astype(np.float32) for v in model.inputs]
+    ours = model.predict(xs[0] if len(xs) == 1 else xs)
+    ours = ours if isinstance(ours, list) else [ours]
+    reloaded = read_model_file(path)
+    again = reloaded.predict(xs[0] if len(xs) == 1 else xs)
+    again = again if isinstance(again, list) else [again]
+    same = all(np.array_equal(a, b) for a, b in zip(ours, again))
+    print(f"check: {path} reads back into the same model: {'ok' if same else 'FAILED (outputs differ)'}")
+    caffe_names = {spec.layer_name: spec.name for spec in net.layers}
+    # OpenCV names outputs by Caffe layer (a Slice's later pieces are "<layer>:<top>" in theon)
+    out_layers = [caffe_names[call_of(v).layer.name.split(":")[0]] for v in model.outputs]
+    version, theirs = opencv_outputs(net.prototxt, net.caffemodel, {v.name: x for v, x in zip(model.inputs, xs)},
+                                     out_layers)
+    ok = same
+    for name, a, b in zip(out_layers, ours, theirs):
+        diff = relative_difference(a, np.reshape(b, a.shape) if np.size(a) == np.size(b) else b)
+        good = diff <= CHECK_RTOL
+        ok = ok and good
+        print(f"check: output {name!r} against OpenCV {version} on 2 random inputs: max relative "
+              f"difference {diff:.2e} (limit {CHECK_RTOL:g}): {'ok' if good else 'FAILED'}")
+    return ok
+
+
+def cmd_convert(args) -> int:
+    prototxt = args.files[0]
+    caffemodel = args.files[1] if len(args.files) > 1 else None
+    try:
+        net = caffe.read_net(prototxt, caffemodel, args.input_shape)
+    except caffe.MissingInputShapeError as e:
+        raise CommandError(f"{prototxt}: the shape of the input {e.blob!r} is not in the file; give it without "
+                           f"the batch dim: --input-shape 3,224,224") from None
+    model = caffe.build_model(net)
+    out = Path(args.out) if args.out else Path(Path(caffemodel or prototxt).stem + ".safetensors")
+    write_model_file(model, out)
+    source = prototxt + (f" + {caffemodel}" if caffemodel else " (no weights: freshly initialised)")
+    print(f"{source} -> {out}: {len(model.layers)} layers, {model.count_params():,} parameters")
+    if args.check:
+        return 0 if _check_conversion(net, model, out) else 1
+    return 0
+
+
 def cmd_info(args) -> int:
     print(f"theon   {__version__} ({Path(__file__).parent})")
     print(f"python  {platform.python_version()} ({sys.executable})")
@@ -174,7 +248,7 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "convert": cmd_convert, "info": cmd_info}
 
 
 def run(args) -> int:

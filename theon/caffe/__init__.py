@@ -18,11 +18,11 @@ Power. Layer names with '/' become names with '.', as theon's layer names cannot
 from __future__ import annotations
 
 from .convert import build_model, unsupported_layers
-from .errors import CaffeError, CaffeFormatError, UnsupportedLayersError
+from .errors import CaffeError, CaffeFormatError, MissingInputShapeError, UnsupportedLayersError
 from .net import CaffeNet, read_caffemodel, read_net, read_prototxt
 
-__all__ = ["load", "read_net", "read_prototxt", "read_caffemodel", "CaffeNet", "CaffeError",
-           "CaffeFormatError", "UnsupportedLayersError"]
+__all__ = ["load", "read_net", "build_model", "read_prototxt", "read_caffemodel", "CaffeNet", "CaffeError",
+           "CaffeFormatError", "MissingInputShapeError", "UnsupportedLayersError"]
 
 
 def load(prototxt, caffemodel=None, input_shape=None):

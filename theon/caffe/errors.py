@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import TheonError
 
-__all__ = ["CaffeError", "CaffeFormatError", "UnsupportedLayersError"]
+__all__ = ["CaffeError", "CaffeFormatError", "MissingInputShapeError", "UnsupportedLayersError"]
 
 
 class CaffeError(TheonError, ValueError):
@@ -23,3 +23,12 @@ class UnsupportedLayersError(CaffeError):
     def __init__(self, message: str, unsupported: dict):
         super().__init__(message)
         self.unsupported = unsupported
+
+
+class MissingInputShapeError(CaffeError):
+    """An input whose shape the files do not give (a data layer reading a data set): pass
+    it as input_shape. `blob` names the input."""
+
+    def __init__(self, message: str, blob: str):
+        super().__init__(message)
+        self.blob = blob

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CaffeError, CaffeFormatError
+from .errors import CaffeError, CaffeFormatError, MissingInputShapeError
 from .schema import MESSAGES, V1_LAYER_TYPES, Message
 from .text import parse_text
 from .wire import parse_message
@@ -294,7 +294,7 @@ def read_net(prototxt, caffemodel=None, input_shape=None) -> CaffeNet:
         if kind == "Input":
             p = spec.param("input_param")
             declared = [_dims(s, f"{where}: {spec.describe()}") for s in p.list("shape")]
-            if len(declared) not in (1, len(spec.tops)):
+            if declared and len(declared) not in (1, len(spec.tops)):
                 raise CaffeError(f"{where}: {spec.describe()} has {len(spec.tops)} tops but {len(declared)} shapes")
             for i, top in enumerate(spec.tops):
                 shape = declared[i if len(declared) > 1 else 0] if declared else None
@@ -318,8 +318,9 @@ def read_net(prototxt, caffemodel=None, input_shape=None) -> CaffeNet:
         if spec.blob in given:
             spec.shape = given[spec.blob]
         if spec.shape is None:
-            raise CaffeError(f"{where}: the shape of the input {spec.blob!r} ({spec.source}) is not in the file; "
-                             f"give it without the batch dim: load(..., input_shape={{{spec.blob!r}: (3, 224, 224)}})")
+            raise MissingInputShapeError(
+                f"{where}: the shape of the input {spec.blob!r} ({spec.source}) is not in the file; give it without "
+                f"the batch dim: load(..., input_shape={{{spec.blob!r}: (3, 224, 224)}})", spec.blob)
     if len({i.blob for i in inputs}) != len(inputs):
         raise CaffeError(f"{where}: an input blob is declared twice: {[i.blob for i in inputs]}")
     if not inputs:
