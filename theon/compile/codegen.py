@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import linecache
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -196,19 +196,27 @@ def annotation(ins: Instruction) -> str:
 
 
 def _op_text(op, bodies) -> str:
+    """`name(attr=value, ...)` with the attributes that differ from their defaults, then
+    the compiled bodies the op runs."""
     attrs = []
     body_fields = {id(b) for b in op.bodies()}
     for f in fields(op):
         value = getattr(op, f.name)
-        if id(value) in body_fields:
+        if id(value) in body_fields or (f.default is not MISSING and _same(value, f.default)):
             continue
         attrs.append(f"{f.name}={value!r}")
-    if bodies:
-        attrs.append("bodies=" + ", ".join(bodies))
     text = ", ".join(attrs)
     if len(text) > _MAX_NOTE:
         text = text[:_MAX_NOTE - 3] + "..."
-    return f"{op.name}({text})" if text else op.name
+    text = f"{op.name}({text})" if text else op.name
+    return f"{text} [{', '.join(bodies)}]" if bodies else text
+
+
+def _same(value, default) -> bool:
+    try:
+        return bool(value == default)
+    except Exception:  # values whose == is not a plain bool (arrays) are always shown
+        return False
 
 
 def _types_text(types) -> str:
