@@ -167,6 +167,11 @@ CASES = [
          layer("gate", "Pooling", params="pooling_param { pool: AVE global_pooling: true }")
          + layer("scale", "Scale", bottoms=["data", "gate"], params="scale_param { axis: 0 }"),
          (2, 3, 4, 4), ["scale"]),
+    Case("scale_by_a_vector_input",  # the second input (N, C) covers x's axes 0 and 1
+         layer("fc", "InnerProduct", params="inner_product_param { num_output: 3 }")
+         + layer("scale", "Scale", bottoms=["data", "fc"], params="scale_param { axis: 0 }"),
+         (2, 3, 2, 2), ["scale"], {"fc": [rand(3, 12), rand(3)]},
+         ref=lambda xs, w: {"scale": xs[0] * (xs[0].reshape(2, -1) @ w["fc"][0].T + w["fc"][1])[:, :, None, None]}),
     Case("eltwise", layer("sum", "Eltwise", bottoms=["data", "data2"], params="eltwise_param { coeff: 1 coeff: -0.5 }")
          + layer("prod", "Eltwise", bottoms=["data", "data2", "sum"], params="eltwise_param { operation: PROD }")
          + layer("max", "Eltwise", bottoms=["data", "data2"], params="eltwise_param { operation: MAX }"),
@@ -218,3 +223,19 @@ def test_layer_type_against_reference(case, tmp_path):
     want = opencv(case, proto, model, xs) if case.ref is None else case.ref(xs, case.weights)
     for name in case.probes:
         np.testing.assert_allclose(got[name], want[name], rtol=case.rtol, atol=case.rtol, err_msg=name)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.id in (
+    "batch_norm_scale_in_place", "scale_by_a_vector_input", "eltwise", "concat_slice_split", "flatten_reshape_softmax",
+    "dropout_power", "inner_product_axis_2", "ave_pool_pad_above_half_kernel", "lrn_within_channel")],
+    ids=lambda c: c.id)
+def test_imported_models_rebuild_from_their_config(case, tmp_path):
+    proto, model, xs, _ = _run(case, tmp_path)
+    m = th.caffe.load(proto, model)
+    again = th.nn.Model.from_config(m.get_config())
+    again.set_weights(m.get_weights())
+    assert [type(a) for a in again.layers] == [type(b) for b in m.layers]
+    outs = [v if isinstance(v, list) else [v] for v in (again.outputs, m.outputs)]
+    got, want = (th.function(model.inputs, out)(*xs) for model, out in zip((again, m), outs))
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)

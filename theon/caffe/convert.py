@@ -367,7 +367,7 @@ def _eltwise_check(spec):
     return None
 
 
-@converter("Eltwise", check=_eltwise_check, bottoms=(1, None), param="eltwise_param")
+@converter("Eltwise", check=_eltwise_check, bottoms=(2, None), param="eltwise_param")
 def _eltwise(spec, ins, weights):
     p = spec.param("eltwise_param")
     layer = CaffeEltwise(p.get("operation").lower(), p.list("coeff") or None, name=spec.layer_name)

@@ -265,8 +265,8 @@ class CaffeScale(Layer):
             if other.ndim > x.ndim:
                 raise ShapeError(f"layer {self.name!r} (CaffeScale): the second input "
                                  f"{format_shape(other.type.shape)} has more axes than x {format_shape(x.type.shape)}")
-            other = reshape(other, (dim(other, 0), *other.type.shape[1:], *(1,) * (x.ndim - other.ndim))) \
-                if other.ndim < x.ndim else other
+            if other.ndim < x.ndim:  # trailing axes of x the second input does not cover
+                other = reshape(other, [dim(other, i) for i in range(other.ndim)] + [1] * (x.ndim - other.ndim))
             return x * other if self.scale else x + other
         start = _axis(self, self.axis, x.ndim)
         y = x * self._broadcast(self.gamma, x.ndim, start) if self.scale else x
