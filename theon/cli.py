@@ -3,13 +3,12 @@ Caffe models, describe the set-up. The command line itself (parsing, and every c
 top-level module theon_cli, so that `theon --help` answers without importing torch; run(args)
 here takes its parsed, checked arguments.
 
-`train` shows a progress bar (one line per epoch when the output is not a terminal),
+`train` shows a progress bar (a line every few seconds when the output is not a terminal),
 prints the test accuracy after each epoch, and keeps in --out a resumable checkpoint
 (replaced after every epoch), history.csv and curves.png (loss and accuracy per epoch).
 """
 from __future__ import annotations
 
-import json
 import platform
 import sys
 from pathlib import Path
@@ -19,15 +18,16 @@ import torch
 
 import theon_cli
 
-from . import __version__, caffe, callbacks, config, data, io, nn, optim
+from . import __version__, caffe, callbacks, config, data, nn, optim
 from .backend.device import default_device, resolve_device
 from .caffe.reference import opencv_outputs, relative_difference
 from .callbacks import Callback
 from .errors import TheonError
+from .nn import load_model
 from .nn.layer import call_of
-from .nn.training import load_model, load_training_checkpoint
+from .nn.saving import load_training_checkpoint
 from .ops.random import seed as seed_rng
-from .plotting import save_history_plot
+from .plotting import TrainingCurves
 
 MODELS = theon_cli.MODELS
 DATASETS = theon_cli.DATASETS
@@ -122,16 +122,17 @@ def cmd_train(args) -> int:
         model.summary()
     print(f"training {model_name} on {settings['dataset']} ({len(xtr)} examples, batch {settings['batch_size']}), "
           f"saving to {out}", flush=True)
-    cbs = [callbacks.ModelCheckpoint(out, meta=settings),
-           callbacks.CSVLogger(out / "history.csv", append=bool(args.resume))]
-    if not args.quiet:  # the epoch line (closing the progress bar), then the test accuracy
-        cbs += [callbacks.ProgressDisplay(1 if sys.stdout.isatty() else 2), TestAccuracy()]
+    curves = TrainingCurves(out / "history.csv", out / "curves.png", title=f"{model_name} on {settings['dataset']}",
+                            validation_label="test", append=bool(args.resume))
+    cbs = [callbacks.ModelCheckpoint(out, meta=settings), curves]
+    if not args.quiet:  # the epoch line (closing the progress display), then the test accuracy
+        cbs += [callbacks.ProgressDisplay(1), TestAccuracy()]
     history = model.fit(xtr, ytr, epochs=args.epochs, batch_size=settings["batch_size"],
                         validation_data=(xte, yte), callbacks=cbs, seed=settings["seed"],
                         verbose=0, resume_from=args.resume)
-    plot = save_history_plot(history.history, out / "curves.png", title=f"{model_name} on {settings['dataset']}")
     final = history.history.get("val_accuracy", [float("nan")])[-1]
-    print(f"test accuracy {final:.2%}; checkpoint in {out}, curves in {plot}")
+    drawn = f", curves in {curves.png_path}" if curves.png_path.is_file() else ""
+    print(f"test accuracy {final:.2%}; checkpoint in {out}, history in {curves.path}{drawn}")
     return 0
 
 
@@ -148,31 +149,7 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-MODEL_FILE_FORMAT = "theon-model"  # what a theon model file's metadata says it is
 CHECK_RTOL = 1e-4
-
-
-def write_model_file(model, path: Path) -> None:
-    """The model as one safetensors file: every parameter by name, and in the metadata the
-    format and the model's config (JSON), so the file rebuilds the model without code.
-    Written to a temporary file and renamed: `path` is never half-written."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        io.save_file(model.get_weights(), tmp, {"format": MODEL_FILE_FORMAT, "version": "1",
-                                                "config": json.dumps(model.get_config())})
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def read_model_file(path: Path):
-    """The model a file of write_model_file holds."""
-    metadata = io.read_metadata(path)
-    if metadata.get("format") != MODEL_FILE_FORMAT or "config" not in metadata:
-        raise CommandError(f"{path}: is not a theon model file")
-    model = nn.Model.from_config(json.loads(metadata["config"]))
-    model.set_weights(io.load_file(path))
-    return model
 
 
 def _check_conversion(net, model, path: Path) -> bool:
@@ -181,7 +158,7 @@ def _check_conversion(net, model, path: Path) -> bool:
     xs = [rng.standard_normal((2, *v.type.shape[1:])).astype(np.float32) for v in model.inputs]
     ours = model.predict(xs[0] if len(xs) == 1 else xs)
     ours = ours if isinstance(ours, list) else [ours]
-    reloaded = read_model_file(path)
+    reloaded = load_model(path)
     again = reloaded.predict(xs[0] if len(xs) == 1 else xs)
     again = again if isinstance(again, list) else [again]
     same = all(np.array_equal(a, b) for a, b in zip(ours, again))
@@ -211,7 +188,7 @@ def cmd_convert(args) -> int:
                            f"the batch dim: --input-shape 3,224,224") from None
     model = caffe.build_model(net)
     out = Path(args.out) if args.out else Path(Path(caffemodel or prototxt).stem + ".safetensors")
-    write_model_file(model, out)
+    model.save(out)
     source = prototxt + (f" + {caffemodel}" if caffemodel else " (no weights: freshly initialised)")
     print(f"{source} -> {out}: {len(model.layers)} layers, {model.count_params():,} parameters")
     if args.check:

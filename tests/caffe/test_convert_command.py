@@ -1,7 +1,6 @@
 """`theon convert deploy.prototxt weights.caffemodel --check --to safetensors`: the model file
-it writes rebuilds the model, its check compares against OpenCV, and mistakes are one line."""
-import json
-
+it writes is one th.nn.load_model reads, its check compares against OpenCV, and mistakes are
+one line."""
 import numpy as np
 import pytest
 
@@ -30,12 +29,11 @@ def test_convert_the_nsfw_resnet_with_check(tmp_path, capsys, monkeypatch):
     line = next(l for l in out.splitlines() if "against OpenCV" in l)
     assert line.startswith("check: output 'prob' against OpenCV 4.") and line.endswith("(limit 0.0001): ok")
     assert float(line.split("difference ")[1].split()[0]) < 1e-4
-    metadata = th.io.read_metadata(path)
-    assert metadata["format"] == "theon-model" and json.loads(metadata["config"])["name"] == "ResNet_50_1by2_nsfw"
-    tensors = th.io.load_file(path)
-    original = th.caffe.load(proto, model)
-    assert set(tensors) == {p.name for p in original.params}
-    np.testing.assert_array_equal(tensors["conv_1/kernel"], original.get_layer("conv_1").kernel.get_value())
+    saved, original = th.nn.load_model(path), th.caffe.load(proto, model)
+    assert saved.name == "ResNet_50_1by2_nsfw" and [a.name for a in saved.layers] == [b.name for b in original.layers]
+    for a, b in zip(saved.params, original.params):
+        assert a.name == b.name
+        np.testing.assert_array_equal(a.get_value(), b.get_value())
 
 
 def test_convert_a_small_net_to_a_chosen_file(tmp_path, capsys):
@@ -47,8 +45,7 @@ def test_convert_a_small_net_to_a_chosen_file(tmp_path, capsys):
     code, out, err = run(capsys, "convert", proto, model, "--out", out_path, "--check")
     assert code == 0, err
     assert "max relative difference" in out and "FAILED" not in out
-    rebuilt = th.nn.Model.from_config(json.loads(th.io.read_metadata(out_path)["config"]))
-    rebuilt.set_weights(th.io.load_file(out_path))
+    rebuilt = th.nn.load_model(out_path)
     x = np.random.default_rng(0).standard_normal((3, 3, 8, 8)).astype(np.float32)
     np.testing.assert_array_equal(rebuilt.predict(x), th.caffe.load(proto, model).predict(x))
 

@@ -1,5 +1,7 @@
 """scan, cond and while_loop against their Python-loop semantics, and their gradients."""
 import re
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -242,3 +244,30 @@ def test_scan_length_may_be_symbolic():
         g(np.ones(3), 4)
     with pytest.raises(ShapeError, match="length must be an int or an integer scalar"):
         th.scan(lambda c, _: (c, None), init=th.constant(0.0), length=th.tensor("f", (), "float64"))
+
+
+def test_only_the_branch_taken_runs_its_own_work():
+    calls = []
+
+    @dataclass(frozen=True)
+    class Counted(th.Op):  # records each run of its kernel
+        label: str = ""
+        name: ClassVar[str] = "counted"
+
+        def infer(self, x):
+            return [x.type]
+
+        def kernel(self, x):
+            calls.append(self.label)
+            return x * 2
+
+    x = th.tensor("x", (3,), "float64")   # the branches read only outer values
+    y = th.tensor("y", (3,), "float64")
+    p = th.tensor("p", (), "bool")
+    out = th.cond(p, lambda: Counted("true")(x), lambda: Counted("false")(y))
+    f = th.function([p, x, y], out)
+    np.testing.assert_array_equal(f(True, np.ones(3), np.zeros(3)), [2, 2, 2])
+    assert calls == ["true"]
+    np.testing.assert_array_equal(f(False, np.ones(3), np.full(3, 5.0)), [10, 10, 10])
+    assert calls == ["true", "false"]
+    assert th.function([p, x], th.cond(p, lambda: x, lambda: x * 3))(True, np.ones(3)).tolist() == [1, 1, 1]

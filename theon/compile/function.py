@@ -185,8 +185,10 @@ class Function:
             for (s, _), u in zip(self.updates, upds):
                 _fit_update(s, u)
 
+        position = {id(p): q for q, p in enumerate(params)}
         program = build_program(params, shapes, self.outputs, [u for _, u in self.updates],
-                                self.device, self.name, check_updates=check, hooks=self.hooks)
+                                self.device, self.name, check_updates=check, hooks=self.hooks,
+                                update_params=[position.get(id(s), -1) for s, _ in self.updates])
         self._cache[key] = program
         self.compile_count += 1
         self.last_program = program

@@ -121,8 +121,8 @@ def cond(pred, true_fn, false_fn, *operands):
     leaves = [as_variable(v) for v in leaves]
     inner = [Variable(v.type, name=f"operand{i}") for i, v in enumerate(leaves)]
     args = pytree.unflatten(op_def, inner)
-    t_graph, t_def, t_out, t_clo = trace(true_fn, args, inner, "cond_true")
-    f_graph, f_def, f_out, f_clo = trace(false_fn, args, inner, "cond_false")
+    t_graph, t_def, t_out, t_clo = trace(true_fn, args, inner, "cond_true", hoist=False)
+    f_graph, f_def, f_out, f_clo = trace(false_fn, args, inner, "cond_false", hoist=False)
     if t_def != f_def:
         raise TypeError(f"cond: true_fn returns {pytree.describe(t_def)} but false_fn returns "
                         f"{pytree.describe(f_def)}")

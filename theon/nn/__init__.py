@@ -21,7 +21,9 @@ from .layers_channel_norm import GroupNorm, LocalResponseNormalization  # noqa: 
 from .layers_conv_separable import SeparableConv2D  # noqa: F401
 from .layers_pool_global import GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPool2D  # noqa: F401
 from .layers_spatial import Cropping2D, UpSampling2D, ZeroPadding2D  # noqa: F401
-from .model import Model, Sequential, model_from_config  # noqa: F401
+from .model import Model, Sequential, load_model, model_from_config  # noqa: F401
+from .trainer import Trainer  # noqa: F401
+from . import callbacks, losses, metrics  # noqa: F401
 from .dbn import DBN, RBM  # noqa: F401  (dbn.py takes RBM from rbm.py)
 
 _activations = ["elu", "gelu", "leaky_relu", "relu", "sigmoid", "silu", "softplus", "tanh"]
@@ -32,15 +34,8 @@ _layers = ["Layer", "Input", "Dense", "Flatten", "Reshape", "Activation", "Dropo
            "ReLU", "ELU", "Softmax", "PReLU", "SeparableConv2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
            "GlobalAvgPool1D", "GroupNorm", "LocalResponseNormalization", "UpSampling2D", "ZeroPadding2D",
            "Cropping2D", "MultiHeadAttention",
-           "model_from_config", "layer_from_config", "activations", "initializers"]
+           "model_from_config", "load_model", "layer_from_config", "Trainer", "activations", "initializers",
+           "callbacks", "losses", "metrics"]
 
 __all__ = [*_functional, *_activations, *_layers, "RBM", "DBN"]
 
-
-def __getattr__(name):
-    # the training stack's modules (losses, metrics, training) load on first use, so
-    # `th.nn.losses.get(...)` works without this file importing them eagerly
-    if name in ("losses", "metrics", "training"):
-        import importlib
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'theon.nn' has no attribute {name!r}")
