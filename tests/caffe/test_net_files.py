@@ -182,3 +182,16 @@ def test_an_imported_net_fine_tunes_and_its_config_rebuilds_it(tmp_path):
     head.fit(x, np.array([0, 1]), epochs=2, batch_size=2, verbose=0)
     np.testing.assert_array_equal(m.get_layer("conv1").kernel.get_value(), frozen)
     assert not np.array_equal(dense.kernel.get_value(), start)
+
+
+def test_shared_weights_are_noted(tmp_path, caplog):
+    proto = tmp_path / "siamese.prototxt"
+    proto.write_text('layer { name: "data" type: "Input" top: "a" top: "b" input_param { shape { dim: 1 dim: 2 } } }\n'
+                     'layer { name: "fa" type: "InnerProduct" bottom: "a" top: "fa" param { name: "w" } '
+                     'inner_product_param { num_output: 2 } }\n'
+                     'layer { name: "fb" type: "InnerProduct" bottom: "b" top: "fb" param { name: "w" } '
+                     'inner_product_param { num_output: 2 } }\n')
+    with caplog.at_level(logging.WARNING, logger="theon.caffe"):
+        m = th.caffe.load(proto)
+    assert "weights shared in Caffe are separate copies in theon: 'w' of fa, fb" in caplog.text
+    assert len(m.inputs) == 2 and len(m.outputs) == 2

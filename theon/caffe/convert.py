@@ -296,6 +296,8 @@ def _dropout(spec, ins, weights):
 
 @converter("BatchNorm", param="batch_norm_param")
 def _batch_norm(spec, ins, weights):
+    # use_global_stats is not read: as Caffe's defaults for each phase, inference uses the
+    # stored statistics and training calls the batch's
     p = spec.param("batch_norm_param")
     momentum = min(max(1.0 - p.get("moving_average_fraction"), 0.0), 1.0)
     x = ins[0]

@@ -330,12 +330,24 @@ def read_net(prototxt, caffemodel=None, input_shape=None) -> CaffeNet:
         _attach_weights(net, read_caffemodel(caffemodel), str(caffemodel))
     else:
         for spec in net.layers:
-            if spec.msg.list("blobs"):
-                spec.blobs = [_blob(b, f"{where}: {spec.describe()} blob {i}") for i, b in enumerate(spec.msg.list("blobs"))]
+            blobs = spec.msg.list("blobs")
+            if blobs:
+                spec.blobs = [_blob(b, f"{where}: {spec.describe()} blob {i}") for i, b in enumerate(blobs)]
                 spec.blobs_from = where
     if net.ignored:
         net.notes.append("ignored: " + ", ".join(f"{n} ({k}: {why})" for n, k, why in net.ignored))
-        log.warning("%s: %s", where, net.notes[-1])
+    sharing: dict = {}
+    for spec in net.layers:  # V1 names shared weights in `param`, new-style layers in param { name }
+        names = spec.msg.list("param") if spec.msg.type.name == "V1LayerParameter" else \
+            [p.get("name") for p in spec.msg.list("param")]
+        for name in filter(None, names):
+            sharing.setdefault(name, []).append(spec.name)
+    shared = {k: v for k, v in sharing.items() if len(v) > 1}
+    if shared:
+        net.notes.append("weights shared in Caffe are separate copies in theon: " + "; ".join(
+            f"{k!r} of {', '.join(v)}" for k, v in shared.items()))
+    for note in net.notes:
+        log.warning("%s: %s", where, note)
     return net
 
 
