@@ -162,10 +162,8 @@ def _rename(key: str, mapping) -> str | None:
     return None if target is None else target + key[len(best):]
 
 
-def _brief(names, limit=30) -> str:
-    names = list(names)
-    more = f", ... ({len(names) - limit} more)" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
+def _brief(names) -> str:
+    return ", ".join(names)
 
 
 def fill_from_state_dict(model, state: dict, mapping=None, strict: bool = True) -> None:

@@ -6,9 +6,11 @@ ecosystem's reference implementation, so `weights=` (a torch `.pt`/`.pth` state 
 Nothing is downloaded.
 
 - MTCNN face detection: `pnet`, `rnet`, `onet` (facenet-pytorch's state dicts).
+- BERT: `bert` (Hugging Face's names and config.json), `sentence_embedding` (mean pooling).
 """
 from .layers import CeilMaxPool2D, Permute
 from .mtcnn import onet, pnet, rnet
+from .bert import bert, bert_config, sentence_embedding
 from .weights import apply_weights
 
-__all__ = ["pnet", "rnet", "onet", "CeilMaxPool2D", "Permute", "apply_weights"]
+__all__ = ["pnet", "rnet", "onet", "bert", "bert_config", "sentence_embedding", "CeilMaxPool2D", "Permute", "apply_weights"]
