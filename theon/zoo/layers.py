@@ -1,14 +1,15 @@
 """Layers the zoo's torch-born architectures need beyond theon.nn: torch's ceil-mode max
-pooling and a permutation of the non-batch axes (MTCNN flattens its features channels-last)."""
+pooling, adaptive average pooling (VGG's fixed 7x7 before its classifier) and a permutation of
+the non-batch axes (MTCNN flattens its features channels-last)."""
 from __future__ import annotations
 
 from ..errors import ShapeError
 from ..graph import format_shape
-from ..ops.nn_pool import max_pool2d
+from ..ops.nn_pool import adaptive_avg_pool2d, max_pool2d
 from ..ops.shape import transpose
 from ..nn.layer import Layer
 
-__all__ = ["CeilMaxPool2D", "Permute"]
+__all__ = ["CeilMaxPool2D", "Permute", "AdaptiveAvgPool2D"]
 
 
 def _ceil_windows(size, kernel: int, stride: int):
@@ -72,3 +73,27 @@ class Permute(Layer):
 
     def get_config(self):
         return {**super().get_config(), "dims": list(self.dims)}
+
+
+class AdaptiveAvgPool2D(Layer):
+    """torch.nn.AdaptiveAvgPool2d(output_size): (N, C, H, W) -> (N, C, *output_size), each
+    output cell the mean of its share of the input (inputs smaller than the output repeat)."""
+
+    def __init__(self, output_size=7, **kwargs):
+        super().__init__(**kwargs)
+        size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+        if len(size) != 2 or any(int(s) < 1 for s in size):
+            raise ValueError(f"AdaptiveAvgPool2D: output_size must be a positive int or pair, got {output_size!r}")
+        self.output_size = tuple(int(s) for s in size)
+
+    def call(self, x, training=False):
+        if x.ndim != 4:
+            raise ShapeError(f"layer {self.name!r} (AdaptiveAvgPool2D) expects inputs (N, C, H, W), got "
+                             f"{format_shape(x.type.shape)}")
+        return adaptive_avg_pool2d(x, self.output_size)
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], *self.output_size)
+
+    def get_config(self):
+        return {**super().get_config(), "output_size": list(self.output_size)}
