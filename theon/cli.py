@@ -196,6 +196,7 @@ def cmd_convert(args) -> int:
     print(f"{source} -> {out}: {len(model.layers)} layers, {model.count_params():,} parameters")
     if args.check:
         return 0 if _check_conversion(net, model, out) else 1
+    return 0
 
 
 # the shape of one example of each data set, so a profile needs no data on disk
