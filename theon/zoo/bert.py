@@ -115,8 +115,9 @@ class BertEmbeddings(_HFLayer):
 
     def build(self, input_shape):
         c = self.config
-        for name, rows in (("word_embeddings", c["vocab_size"]), ("position_embeddings", c["max_position_embeddings"]),
-                           ("token_type_embeddings", c["type_vocab_size"])):
+        tables = (("word_embeddings", c["vocab_size"]), ("position_embeddings", c["max_position_embeddings"]),
+                  ("token_type_embeddings", c["type_vocab_size"]))
+        for name, rows in tables:
             self.add_param(f"{name}.weight", (rows, c["hidden_size"]), self._init)
         self._norm("LayerNorm", c["hidden_size"])
 
@@ -162,7 +163,8 @@ class BertLayer(_HFLayer):
         if x.ndim != 3 or mask.ndim != 2:
             raise ShapeError(f"layer {self.name!r} (BertLayer) takes hidden (N, T, H) and a mask (N, T), "
                              f"got {format_shape(x.type.shape)} and {format_shape(mask.type.shape)}")
-        q, k, v = (self._heads(self._apply_linear(f"attention.self.{n}", x)) for n in ("query", "key", "value"))
+        q, k, v = (self._heads(self._apply_linear(f"attention.self.{n}", x))
+                   for n in ("query", "key", "value"))
         attend = expand_dims(not_equal(mask, 0), (1, 2))  # (N, 1, 1, T): keys to attend to
         heads = swapaxes(scaled_dot_product_attention(q, k, v, mask=attend), 1, 2)
         joined = reshape(heads, (dim(heads, 0), dim(heads, 1), self.config["hidden_size"]))

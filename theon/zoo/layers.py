@@ -83,7 +83,8 @@ class AdaptiveAvgPool2D(Layer):
         super().__init__(**kwargs)
         size = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
         if len(size) != 2 or any(int(s) < 1 for s in size):
-            raise ValueError(f"AdaptiveAvgPool2D: output_size must be a positive int or pair, got {output_size!r}")
+            raise ValueError(f"AdaptiveAvgPool2D: output_size must be a positive int or pair, got "
+                             f"{output_size!r}")
         self.output_size = tuple(int(s) for s in size)
 
     def call(self, x, training=False):

@@ -70,7 +70,8 @@ def vgg16(num_classes: int = 1000, batch_norm: bool = False, width: float = 1.0,
 
 
 def _conv_bn(h, filters, kernel, stride, conv_name, bn_name):
-    h = nn.Conv2D(filters, kernel, strides=stride, padding=(kernel - 1) // 2, use_bias=False, name=conv_name)(h)
+    h = nn.Conv2D(filters, kernel, strides=stride, padding=(kernel - 1) // 2, use_bias=False,
+                  name=conv_name)(h)
     return nn.BatchNorm(name=bn_name)(h)
 
 
@@ -115,17 +116,20 @@ def _resnet(depth, num_classes, width, input_shape, weights):
     return apply_weights(nn.Model(x, y, name=f"resnet{depth}"), weights)
 
 
-def resnet18(num_classes: int = 1000, width: float = 1.0, input_shape=(3, 224, 224), weights=None) -> nn.Model:
+def resnet18(num_classes: int = 1000, width: float = 1.0, input_shape=(3, 224, 224),
+             weights=None) -> nn.Model:
     """ResNet-18 (torchvision's resnet18 names: conv1, bn1, layer1.0.conv1, ..., fc)."""
     return _resnet(18, num_classes, width, input_shape, weights)
 
 
-def resnet34(num_classes: int = 1000, width: float = 1.0, input_shape=(3, 224, 224), weights=None) -> nn.Model:
+def resnet34(num_classes: int = 1000, width: float = 1.0, input_shape=(3, 224, 224),
+             weights=None) -> nn.Model:
     """ResNet-34 (torchvision's resnet34)."""
     return _resnet(34, num_classes, width, input_shape, weights)
 
 
-def resnet50(num_classes: int = 1000, width: float = 1.0, input_shape=(3, 224, 224), weights=None) -> nn.Model:
+def resnet50(num_classes: int = 1000, width: float = 1.0, input_shape=(3, 224, 224),
+             weights=None) -> nn.Model:
     """ResNet-50 (torchvision's resnet50: bottleneck blocks, stride on the 3x3 conv)."""
     return _resnet(50, num_classes, width, input_shape, weights)
 
