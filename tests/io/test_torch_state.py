@@ -210,3 +210,27 @@ def test_unbuilt_model_is_refused():
     model = nn.Sequential([nn.Dense(3, name="fc")])
     with pytest.raises(StateDictError, match="not built"):
         model.load_state_dict({"fc.weight": np.zeros((3, 2), "float32")})
+
+
+def test_mutated_files_load_or_fail_cleanly(tmp_path):
+    """Bytes of a real state dict changed at random: the reader returns arrays or raises
+    StateDictError, never another exception, and never runs anything."""
+    good = tmp_path / "good.pt"
+    torch.save(torch_cnn().state_dict(), good)
+    blob = bytearray(good.read_bytes())
+    rng = np.random.default_rng(3)
+    outcomes = set()
+    for i in range(40):
+        bad = bytearray(blob)
+        for pos in rng.integers(0, len(bad), int(rng.integers(1, 8))):
+            bad[pos] = int(rng.integers(0, 256))
+        path = tmp_path / f"mutated{i}.pt"
+        path.write_bytes(bytes(bad))
+        try:
+            state = load_state_dict(path)
+        except StateDictError:
+            outcomes.add("refused")
+            continue
+        assert all(isinstance(v, np.ndarray) for v in state.values())
+        outcomes.add("loaded")
+    assert "refused" in outcomes
