@@ -21,7 +21,8 @@ def log_one_plus(node):
     a, b = s.owner.inputs
     for one, x in ((a, b), (b, a)):
         if _const_value(one) == 1 and x.type.shape == s.type.shape:
-            return [ew.log1p(x)]
+            # + 0.0: log(1 + -0.0) is +0.0 where log1p(-0.0) is -0.0
+            return [ew.log1p(x) + 0.0]
     return None
 
 
@@ -30,16 +31,17 @@ def exp_minus_one(node):
     """exp(x) - 1 -> expm1(x)."""
     e, one = node.inputs
     if _owner_is(e, ew.exp.op) and _const_value(one) == 1 and e.type.shape == node.outputs[0].type.shape:
-        return [ew.expm1(e.owner.inputs[0])]
+        return [ew.expm1(e.owner.inputs[0]) + 0.0]  # exp(-0.0) - 1 is +0.0, expm1(-0.0) -0.0
     return None
 
 
 @rule(ew.log.op, name="log_sigmoid", registry=STABILIZE)
 def log_sigmoid(node):
-    """log(sigmoid(x)) -> -softplus(-x), finite for large negative x."""
+    """log(sigmoid(x)) -> 0 - softplus(-x), finite for large negative x (0 - s rather
+    than -s: log(sigmoid(inf)) is +0.0)."""
     (s,) = node.inputs
     if _owner_is(s, ew.sigmoid.op):
-        return [-ew.softplus(-s.owner.inputs[0])]
+        return [0.0 - ew.softplus(-s.owner.inputs[0])]
     return None
 
 
