@@ -3,7 +3,7 @@ from .basic import Constant, Node, Variable, apply, constant
 from .shared import Shared, shared
 from .source import SourceLoc, located, user_location
 from .traverse import ancestors, clone, depends_on, graph_inputs, replace, toposort
-from .types import TensorType, canonical_dtype, format_shape, is_float, is_int, shapes_agree
+from .types import TensorType, canonical_dtype, default_dtype, format_shape, is_float, is_int, shapes_agree
 from .verify import verify
 
 __all__ = [

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import DTypeError, GradientError, TheonError
-from ..graph import Constant, TensorType, Variable, apply, constant, user_location
+from ..graph import Constant, TensorType, Variable, apply, constant, default_dtype, user_location
 from ..graph.basic import Node
 
 
@@ -70,6 +70,8 @@ def as_variable(value, dtype=None) -> Variable:
     if isinstance(value, Variable):
         return value
     if isinstance(value, (bool, int, float, complex)) and dtype is None:
+        if isinstance(value, int) and not isinstance(value, bool) and not _INT64.min <= value <= _INT64.max:
+            raise OverflowError(f"Python integer {value} out of bounds for int64")
         return constant(value, weak=True)
     if type(value).__module__ == "torch":
         from ..backend.interop import to_numpy
@@ -77,18 +79,42 @@ def as_variable(value, dtype=None) -> Variable:
     return constant(value, dtype=dtype)
 
 
-def _promotion_operand(v: Variable):
-    if isinstance(v, Constant) and v.weak:
-        return {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}[v.value.dtype.kind]
+_INT64 = np.iinfo(np.int64)
+
+
+def is_weak(v) -> bool:
+    """A constant made from a Python scalar: it adopts the dtype of what it meets."""
+    return isinstance(v, Constant) and v.weak
+
+
+def promotion_operand(v: Variable, all_weak: bool = False):
+    """What NumPy's promotion sees for `v`: its dtype, or for a weak scalar the Python type
+    (NEP 50); an expression of weak scalars alone takes the default dtypes."""
+    if is_weak(v):
+        kind = v.value.dtype.kind
+        if all_weak:
+            return np.dtype(default_dtype(kind))
+        return {"b": np.dtype("bool"), "i": int, "u": int, "f": float, "c": complex}[kind]
     return np.dtype(v.dtype)
+
+
+def promotion_operands(variables) -> list:
+    all_weak = all(is_weak(v) for v in variables)
+    return [promotion_operand(v, all_weak) for v in variables]
 
 
 def result_dtype(*variables: Variable) -> str:
     """NumPy's promotion of the inputs' dtypes; Python scalars are weak (NEP 50)."""
+    operands = [_as_operand(p) for p in promotion_operands(variables)]
     try:
-        return np.result_type(*[_promotion_operand(v) for v in variables]).name
+        return np.result_type(*operands).name
     except TypeError as e:
         raise DTypeError(f"no common dtype for {', '.join(v.dtype for v in variables)}: {e}") from None
+
+
+def _as_operand(p):
+    # np.result_type reads a Python type as a dtype; a Python value stays weak
+    return {bool: False, int: 0, float: 0.0, complex: 0j}.get(p, p)
 
 
 def float_dtype(dtype: str) -> str:
@@ -98,11 +124,23 @@ def float_dtype(dtype: str) -> str:
     return np.result_type(np.dtype(dtype), np.float16).name
 
 
+def check_fits(value, dtype: str) -> None:
+    """NumPy 2's rule for a Python integer meeting an integer dtype: out of range is an
+    OverflowError (`int8_tensor + 1000`), never a silent wrap."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) \
+            and dtype in ("uint8", "int8", "int16", "int32", "int64"):
+        info = np.iinfo(dtype)
+        if not info.min <= int(value) <= info.max:
+            raise OverflowError(f"Python integer {int(value)} out of bounds for {dtype}")
+
+
 def cast_to(v: Variable, dtype: str) -> Variable:
     """`v` as `dtype` (constants are converted at once; tensors get a cast node)."""
     if v.dtype == dtype:
         return v
     if isinstance(v, Constant):
+        if v.weak:
+            check_fits(v.value.item(), dtype)
         return constant(v.value.astype(dtype))
     from .elementwise import cast
     return cast(v, dtype)

@@ -254,7 +254,9 @@ class Einsum(Op):
     def kernel(self, *xs):
         if xs[0].dtype == torch.bool:
             return torch.einsum(self.subscripts, *[x.to(torch.int64) for x in xs]) != 0
-        return torch.einsum(self.subscripts, *xs)
+        y = torch.einsum(self.subscripts, *xs)
+        # torch sums small integers in int64 (a one-operand reduction); NumPy keeps the dtype
+        return y if y.dtype == xs[0].dtype else y.to(xs[0].dtype)
 
     def grad(self, inputs, outputs, output_grads):
         if not is_float(inputs[0].dtype):

@@ -178,8 +178,10 @@ class Var(Reduction):
         return {"complex64": "float32", "complex128": "float64"}.get(dtype, dtype)
 
     def identity(self, x):
-        # one element per "slice": variance 0 (nan when ddof leaves no degrees of freedom)
-        return torch.full_like(x.real if x.is_complex() else x, 0.0 if self.ddof < 1 else math.nan)
+        # one element per "slice": NumPy's |x - x|**2 / max(1 - ddof, 0), so NaN and
+        # infinities give NaN, and so does a ddof that leaves no degrees of freedom
+        d = (x - x).abs()
+        return d * d / builtins.max(1 - self.ddof, 0)
 
     def reduce(self, x, out):
         return torch.var(x, self.axes, correction=self.ddof, keepdim=self.keepdims)
@@ -205,6 +207,9 @@ def _var_grad(op, x, g):
 @dataclass(frozen=True)
 class Std(Var):
     name: ClassVar[str] = "std"
+
+    def identity(self, x):
+        return torch.sqrt(super().identity(x))
 
     def reduce(self, x, out):
         return torch.std(x, self.axes, correction=self.ddof, keepdim=self.keepdims)
@@ -273,6 +278,9 @@ class Any(Reduction):
         return x != 0
 
     def reduce(self, x, out):
+        # torch's any/all keep uint8 (and reject some dtypes); NumPy's answer is always bool
+        if x.dtype != torch.bool:
+            x = x != 0
         return self.torch_reduce(x, self.axes, keepdim=self.keepdims)
 
     def grad(self, inputs, outputs, output_grads):
