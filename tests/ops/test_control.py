@@ -38,7 +38,7 @@ def test_scan_over_pytrees_with_length_and_no_sequences():
     a = th.tensor("a", (), "float64")
     (total, count), ys = th.scan(
         lambda c, _: ((c[0] + a, c[1] + 1), {"double": c[0] * 2, "n": c[1]}),
-        init=(th.constant(0.0), th.constant(np.int64(0))), xs=None, length=4)
+        init=(th.constant(0.0, dtype="float64"), th.constant(np.int64(0))), xs=None, length=4)
     f = th.function([a], [total, count, ys["double"], ys["n"]])
     t, n, d, ns = f(np.float64(1.5))
     assert t == 6.0 and n == 4

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import DTypeError, GradientError, TheonError
 from ..graph import Constant, TensorType, Variable, apply, constant, default_dtype, user_location
+from ..graph.types import DEFAULT_FLOAT
 from ..graph.basic import Node
 
 
@@ -87,20 +88,21 @@ def is_weak(v) -> bool:
     return isinstance(v, Constant) and v.weak
 
 
-def promotion_operand(v: Variable, all_weak: bool = False):
+def promotion_operand(v: Variable):
     """What NumPy's promotion sees for `v`: its dtype, or for a weak scalar the Python type
-    (NEP 50); an expression of weak scalars alone takes the default dtypes."""
+    (NEP 50)."""
     if is_weak(v):
-        kind = v.value.dtype.kind
-        if all_weak:
-            return np.dtype(default_dtype(kind))
-        return {"b": np.dtype("bool"), "i": int, "u": int, "f": float, "c": complex}[kind]
+        return {"b": np.dtype("bool"), "i": int, "u": int, "f": float, "c": complex}[v.value.dtype.kind]
     return np.dtype(v.dtype)
 
 
 def promotion_operands(variables) -> list:
-    all_weak = all(is_weak(v) for v in variables)
-    return [promotion_operand(v, all_weak) for v in variables]
+    """promotion_operand of each; an expression of weak scalars alone computes in the
+    default dtype of their common kind (1.5 + 2 is float32, like th.constant(3.5))."""
+    if variables and all(is_weak(v) for v in variables):
+        kind = np.result_type(*[v.value.item() for v in variables]).kind
+        return [np.dtype(default_dtype(kind))] * len(variables)
+    return [promotion_operand(v) for v in variables]
 
 
 def result_dtype(*variables: Variable) -> str:
@@ -191,8 +193,9 @@ def normalize_axis(axis, ndim: int, op: str = "") -> tuple:
     return tuple(sorted(out))
 
 
-def tensor(name: str | None = None, shape=(), dtype="float32") -> Variable:
-    """A graph input: `th.tensor("x", shape=(None, 784))`; dims may be None until called."""
+def tensor(name: str | None = None, shape=(), dtype=DEFAULT_FLOAT) -> Variable:
+    """A graph input: `th.tensor("x", shape=(None, 784))`; dims may be None until called
+    (dtype: the default float dtype, float32, unless given)."""
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
     return Variable(TensorType(dtype, tuple(shape)), name=name)
