@@ -149,3 +149,20 @@ def test_var_and_std_of_one_element_keep_nan_and_infinity():
             assert_both(fn, [np.array(3.0)], 0.0)
             assert_both(lambda a: fn(a, axis=()), [np.array([1.0, np.inf, np.nan])], [0.0, np.nan, np.nan])
             assert_both(lambda a: fn(a, ddof=1), [np.array(2.0)], np.nan)
+
+
+def test_index_and_axis_errors_are_index_errors_and_shape_errors_naming_the_line():
+    x = th.tensor("x", (3, 4))
+    cases = {"x[5]": lambda: x[5], "x[-4]": lambda: x[-4], "x[0, 0, 0]": lambda: x[0, 0, 0],
+             "take": lambda: th.take(x, [12]), "sum axis": lambda: th.sum(x, axis=2),
+             "0-d axis": lambda: th.sum(th.tensor("s", ()), axis=3), "argmax": lambda: th.argmax(x, axis=-3),
+             "expand_dims": lambda: th.expand_dims(x, 4), "concatenate": lambda: th.concatenate([x, x], 2),
+             "transpose": lambda: th.transpose(x, (0, 2)), "tensordot": lambda: th.tensordot(x, x, ((2,), (0,)))}
+    for name, build in cases.items():
+        with pytest.raises(IndexError) as info:
+            build()
+        assert isinstance(info.value, th.errors.ShapeError), name
+        assert isinstance(info.value, (th.errors.AxisError, th.errors.TensorIndexError)), name
+        assert "test_numpy_semantics.py" in str(info.value), f"{name}: {info.value}"
+    assert isinstance(th.errors.AxisError("a"), ValueError)   # as NumPy's AxisError
+    assert th.sum(th.tensor("s", ()), axis=0).ndim == 0        # NumPy accepts 0 and -1 on 0-d

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..errors import DTypeError, GradientError, TheonError
+from ..errors import AxisError, DTypeError, GradientError, TheonError
 from ..graph import Constant, TensorType, Variable, apply, constant, default_dtype, user_location
 from ..graph.types import DEFAULT_FLOAT
 from ..graph.basic import Node
@@ -186,7 +186,7 @@ def normalize_axis(axis, ndim: int, op: str = "") -> tuple:
     for a in axes:
         a = int(a)
         if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
-            raise ShapeError(f"axis {a} is out of range for a tensor of rank {ndim}")
+            raise AxisError(f"axis {a} is out of range for a tensor of rank {ndim}")
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
         raise ShapeError(f"repeated axis in {axis}")

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..errors import DTypeError, ShapeError
+from ..errors import AxisError, DTypeError, ShapeError
 from ..graph import Constant, TensorType, Variable, canonical_dtype, default_dtype
 from ..graph.types import DEFAULT_FLOAT, INT_DTYPES
 from .base import Op, as_variable, check_fits
@@ -284,7 +284,7 @@ class ShapeOf(Op):
 
     def infer(self, x):
         if not 0 <= self.axis < x.ndim:
-            raise ShapeError(f"axis {self.axis} out of range for rank {x.ndim}")
+            raise AxisError(f"axis {self.axis} out of range for rank {x.ndim}")
         return [TensorType("int64", ())]
 
     def kernel(self, x):

@@ -290,33 +290,6 @@ def _float_divmod(a, b):
     return floor, mod
 
 
-def _fmod(a, b):
-    """C's fmod (exact). torch's vectorised fmod gives NaN when a / b overflows; there,
-    reduce a by b * 2**k first (a multiple of b, so the remainder is unchanged), with k
-    falling in steps small enough that some step neither overflows b * 2**k nor a / it."""
-    mod = torch.fmod(a, b)
-    bad = torch.isnan(mod) & torch.isfinite(a) & torch.isfinite(b) & (b != 0)
-    if not bool(bad.any()):
-        return mod
-    info = np.finfo(str(a.dtype).replace("torch.", ""))
-    gap = info.maxexp - info.minexp + info.nmant + 2      # the widest exponent difference
-    r = a
-    for k in range(gap, 0, -(info.maxexp // 2)):
-        big = b
-        for chunk in range(k, 0, -(info.maxexp - 1)):   # b * 2**k without 2**k overflowing
-            big = big * 2.0 ** min(chunk, info.maxexp - 1)
-        step = torch.fmod(r, big)
-        r = torch.where(bad & torch.isfinite(big) & ~torch.isnan(step), step, r)
-    return torch.where(bad, torch.fmod(r, b), mod)
-
-
-def _safe_divisor(y):
-    """Integer division by zero is 0 in NumPy (with a warning); torch raises. Divide by 1
-    where y is 0 and zero those results."""
-    zero = y == 0
-    return zero, torch.where(zero, torch.ones_like(y), y)
-
-
 def _floor_divide(x, y, out=None):
     if x.is_floating_point():
         return _into(_float_divmod(x, y)[0], out)

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..errors import DTypeError, ShapeError
+from ..errors import AxisError, DTypeError, ShapeError
 from ..graph import TensorType, format_shape, is_float
 from .base import Op, as_variable, broadcast_shapes, cast_to, result_dtype, unify, user_errors
 from .broadcast_grad import sum_to_like
@@ -358,7 +358,7 @@ def tensordot(a, b, axes=2):
         for ax, nd in ((ax_a, a.ndim), (ax_b, b.ndim)):
             for k, v in enumerate(ax):
                 if not -nd <= v < nd:
-                    raise ShapeError(f"tensordot: axis {v} is out of range for rank {nd}")
+                    raise AxisError(f"tensordot: axis {v} is out of range for rank {nd}")
                 ax[k] = int(v) % nd
     for p, q in zip(ax_a, ax_b):
         da, db = a.type.shape[p], b.type.shape[q]

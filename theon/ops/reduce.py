@@ -24,9 +24,12 @@ from .shape import axes_arg, axis_arg, check_axes
 
 
 def _axes(axis, ndim: int) -> tuple:
-    # a 0-d tensor has no axes to reduce (NumPy accepts axis=0 or -1 for it); invalid axes
-    # pass through raw so that infer rejects them naming the user's line
-    return axes_arg(axis, ndim) if ndim else ()
+    # invalid axes pass through raw so that infer rejects them naming the user's line
+    if ndim == 0 and axis is not None:
+        # a 0-d tensor has no axes to reduce; NumPy accepts axis=0 and -1 for it
+        raw = axes_arg(axis, 1)
+        return () if builtins.all(a == 0 for a in raw) else raw
+    return axes_arg(axis, ndim)
 
 
 def _reduced_shape(shape, axes, keepdims) -> tuple:

@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..errors import ShapeError
+from ..errors import AxisError, ShapeError
 from ..graph import TensorType, Variable, format_shape
 from .base import Op, as_variable, normalize_axis, unify
 from .broadcast_grad import sum_to_like
@@ -48,7 +48,7 @@ def check_axes(axes, shape, ndim=None) -> None:
     ndim = len(shape) if ndim is None else ndim
     for a in axes:
         if not 0 <= a < ndim:
-            raise ShapeError(f"axis {a} is out of range for a tensor of shape {format_shape(shape)}"
+            raise AxisError(f"axis {a} is out of range for a tensor of shape {format_shape(shape)}"
                              + (f" (result rank {ndim})" if ndim != len(shape) else ""))
     if len(set(axes)) != len(axes):
         raise ShapeError(f"repeated axis in {tuple(axes)}")
