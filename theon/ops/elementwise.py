@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DTypeError
-from ..graph import TensorType, Variable, canonical_dtype
+from ..graph import TensorType, Variable, canonical_dtype, is_float
 from ..graph.types import INT_DTYPES
 from .constructors import full_like
 from .base import (Op, as_variable, broadcast_shapes, cast_to, float_dtype, is_weak, promotion_operands,
@@ -381,6 +381,58 @@ def _silu_slope(x):
     return s * (1 + x * (1 - s))
 
 
+def _real_dtype(dtype: str) -> str:
+    return {"complex64": "float32", "complex128": "float64"}.get(dtype, dtype)
+
+
+@dataclass(frozen=True)
+class Real(Elementwise):
+    """The real part (the value itself for real dtypes), NumPy's np.real."""
+    name: ClassVar[str] = "real"
+    supports_out: ClassVar[bool] = False
+
+    def infer(self, x):
+        return [x.type.with_dtype(_real_dtype(x.dtype))]
+
+    def kernel(self, x):
+        return (x.real if x.is_complex() else x).clone()
+
+    def grad(self, inputs, outputs, output_grads):
+        (x,), (g,) = inputs, output_grads
+        return [cast(g, x.dtype) if is_float(x.dtype) else None]
+
+
+@dataclass(frozen=True)
+class Imag(Elementwise):
+    """The imaginary part (zeros for real dtypes), NumPy's np.imag."""
+    name: ClassVar[str] = "imag"
+    supports_out: ClassVar[bool] = False
+
+    def infer(self, x):
+        return [x.type.with_dtype(_real_dtype(x.dtype))]
+
+    def kernel(self, x):
+        return x.imag.clone() if x.is_complex() else torch.zeros_like(x)
+
+    def grad(self, inputs, outputs, output_grads):
+        (x,), (g,) = inputs, output_grads
+        if not x.dtype.startswith("complex"):
+            return [zeros_like(x) if is_float(x.dtype) else None]
+        # torch's convention for a real loss: dL/dRe + i dL/dIm, here i * g
+        return [cast(g, x.dtype) * 1j]
+
+
+def real(x):
+    """The real part of x (x itself for real dtypes)."""
+    x = as_variable(x)
+    return x if not x.dtype.startswith("complex") else Real()(x)
+
+
+def imag(x):
+    """The imaginary part of x (zeros of x's dtype for real dtypes)."""
+    return Imag()(as_variable(x))
+
+
 @dataclass(frozen=True)
 class ReluGrad(Elementwise):
     """g where the relu's output y is positive, else 0: one kernel instead of three."""
@@ -460,9 +512,13 @@ class Cast(Elementwise):
         return x.to(torch_dtype(self.dtype), copy=True)  # a new tensor, as `allocates` says
 
     def grad(self, inputs, outputs, output_grads):
+        # float -> complex: the real part of g; complex -> float (NumPy drops the imaginary
+        # part): g as the real part, as torch's convention for a real loss has it
         (x,), (g,) = inputs, output_grads
-        if not x.dtype.startswith("float"):
+        if not is_float(x.dtype):
             return [None]
+        if g.dtype.startswith("complex") and not x.dtype.startswith("complex"):
+            g = real(g)
         return [cast(g, x.dtype)]
 
 
@@ -684,5 +740,5 @@ __all__ = [
     "logical_not", "invert", "add", "subtract", "multiply", "divide", "true_divide",
     "floor_divide", "mod", "power", "arctan2", "maximum", "minimum", "equal", "not_equal",
     "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
-    "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "conj", "real", "imag",
 ]
