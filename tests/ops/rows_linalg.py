@@ -145,6 +145,12 @@ ROWS = [
     OpInfo("matrix_transpose", th.matrix_transpose, lambda a: np.swapaxes(a, -1, -2),
            lambda rng: [Sample((rand(rng, 2, 3),)), Sample((rand(rng, 2, 3, 4),))],
            errors=[ErrorCase((np.zeros(3),), {}, ShapeError, "at least 2 dims")]),
+    OpInfo("tril", th.tril, np.tril, lambda rng: [
+        Sample((rand(rng, 3, 4),)), Sample((rand(rng, 2, 3, 3),), {"k": 1}), Sample((rand(rng, 4, 2),), {"k": -2}),
+        Sample((integers(rng, 0, 5, 3, 3),), grad=False)],
+        errors=[ErrorCase((np.zeros(3),), {}, ShapeError, "at least 2 dims")]),
+    OpInfo("triu", th.triu, np.triu, lambda rng: [
+        Sample((rand(rng, 3, 4),)), Sample((rand(rng, 2, 3, 3),), {"k": -1}), Sample((rand(rng, 4, 2),), {"k": 3})]),
     OpInfo("solve", th.solve, np.linalg.solve, _solve_samples, errors=[
         ErrorCase((np.zeros((3, 3)), np.zeros((4, 2))), {}, ShapeError, r"rows 4 != 3"),
         ErrorCase((np.zeros((3, 4)), np.zeros(3)), {}, ShapeError, "must be square"),

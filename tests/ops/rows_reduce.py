@@ -101,6 +101,13 @@ def _scan_samples(rng):
             Sample((rand(rng, 3, 4),), {"axis": 0, "dtype": "float32"}, grad=False)]
 
 
+def _cumulative_samples(rng):
+    return [Sample((rand(rng, 4),)), Sample((rand(rng, 2, 3),), {"axis": 1, "include_initial": True}),
+            Sample((rand(rng, 2, 3),), {"axis": -2}), Sample((rand(rng),), {"include_initial": True}),
+            Sample((integers(rng, -3, 4, 5, dtype="int8"),), {"include_initial": True}, grad=False),
+            Sample((rand(rng, 3, 2),), {"axis": 0, "dtype": "float32"}, grad=False)]
+
+
 def _cumprod_zeros(rng):
     x = rand(rng, 3, 5)
     x[0, 2] = 0.0            # one zero
@@ -139,4 +146,8 @@ ROWS = [
            errors=[ErrorCase((np.zeros((3, 4)),), {"axis": 3}, AxisError, "out of range")]),
     OpInfo("cumprod", th.cumprod, np.cumprod, _scan_samples, second_order=True),
     OpInfo("cumprod_zeros", th.cumprod, np.cumprod, _cumprod_zeros),
+    OpInfo("cumulative_sum", th.cumulative_sum, np.cumulative_sum, _cumulative_samples, second_order=True,
+           errors=[ErrorCase((np.zeros((2, 3)),), {}, ValueError, "axis is required")]),
+    OpInfo("cumulative_prod", th.cumulative_prod, np.cumulative_prod, _cumulative_samples,
+           errors=[ErrorCase((np.zeros((2, 3)),), {"axis": 2}, AxisError, "out of range")]),
 ]

@@ -3,7 +3,7 @@ import numpy as np
 
 import theon as th
 from theon.errors import AxisError, ShapeError
-from theon.testing import ErrorCase, OpInfo, Sample, integers, rand
+from theon.testing import Const, ErrorCase, OpInfo, Sample, integers, rand
 
 
 def _one(*samples):
@@ -89,7 +89,10 @@ def _tile_samples(rng):
 def _repeat_samples(rng):
     return [Sample((rand(rng, 2, 3), 2)), Sample((rand(rng, 2, 3), 3), {"axis": 1}),
             Sample((rand(rng, 2, 3), 2), {"axis": -2}), Sample((rand(rng, 2, 3), 0), {"axis": 0}),
-            Sample((rand(rng), 2))]
+            Sample((rand(rng), 2)),
+            # one count per slice (NumPy's repeats array)
+            Sample((rand(rng, 2, 3), (1, 0, 3)), {"axis": 1}), Sample((rand(rng, 2, 2), [2, 1, 0, 1])),
+            Sample((rand(rng, 0, 3), Const(np.zeros(0, "int64"))), {"axis": 0})]
 
 
 def _pad_samples(mode):
@@ -152,7 +155,9 @@ ROWS = [
         ErrorCase((np.zeros((3, 4)),), {"axis": 2}, AxisError, "out of range")]),
     OpInfo("roll", th.roll, np.roll, _roll_samples),
     OpInfo("tile", th.tile, np.tile, _tile_samples, second_order=True),
-    OpInfo("repeat", th.repeat, np.repeat, _repeat_samples, second_order=True),
+    OpInfo("repeat", th.repeat, np.repeat, _repeat_samples, second_order=True, errors=[
+        ErrorCase((np.zeros((2, 3)), (1, 2)), {"axis": 1}, ShapeError, "2 repeat counts for axis 1 of size 3"),
+        ErrorCase((np.zeros((2, 3)), (1, -2)), {"axis": 0}, ValueError, "negative repeats")]),
     *[OpInfo(f"pad_{mode}", th.pad, np.pad, _pad_samples(mode), second_order=mode in ("constant", "reflect"),
              errors=_pad_errors if mode == "constant" else [])
       for mode in ("constant", "edge", "reflect", "symmetric", "wrap")],

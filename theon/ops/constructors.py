@@ -114,6 +114,36 @@ def ones(shape, dtype=None):
 
 
 @dataclass(frozen=True)
+class Empty(Op):
+    """A tensor of `template`'s shape whose values are unspecified (NumPy's empty)."""
+    dtype: str = "float32"
+    template: tuple = ()
+    name: ClassVar[str] = "empty"
+    differentiable: ClassVar[bool] = False
+    needs_device: ClassVar[bool] = True
+    impure: ClassVar[bool] = True   # nothing to fold: its values are whatever memory held
+
+    def infer(self, *dims):
+        return [TensorType(self.dtype, resolve_shape(self.template, dims))]
+
+    def kernel(self, *dims, device=None):
+        from ..backend.interop import torch_dtype
+        return torch.empty(runtime_shape(self.template, dims), dtype=torch_dtype(self.dtype), device=device)
+
+
+def empty(shape, dtype=None):
+    """A tensor of `shape` with unspecified values (default float dtype, float32)."""
+    template, dynamic = split_shape(shape)
+    return Empty(canonical_dtype(dtype or DEFAULT_FLOAT), template)(*dynamic)
+
+
+def empty_like(x, dtype=None):
+    """A tensor of x's shape (and dtype unless given) with unspecified values."""
+    x = as_variable(x)
+    return empty(shape_tuple(x), x.dtype if dtype is None else dtype)
+
+
+@dataclass(frozen=True)
 class FullLike(Op):
     value: object = 0
     dtype: str = "float32"

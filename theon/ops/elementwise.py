@@ -366,6 +366,12 @@ isfinite = unary("isfinite", torch.isfinite, ufunc=np.isfinite, bool_out=True, s
 logical_not = unary("logical_not", torch.logical_not, ufunc=np.logical_not, bool_out=True)
 invert = unary("invert", torch.bitwise_not, ufunc=np.invert, differentiable=False)
 conj = unary("conj", _conj, lambda x, y, g: conj(g), ufunc=np.conjugate)
+log10 = unary("log10", torch.log10, lambda x, y, g: g / (x * math.log(10.0)), ufunc=np.log10)
+arcsinh = unary("arcsinh", torch.asinh, lambda x, y, g: g * rsqrt(x * x + 1), ufunc=np.arcsinh)
+arccosh = unary("arccosh", torch.acosh, lambda x, y, g: g * rsqrt(x * x - 1), ufunc=np.arccosh)
+arctanh = unary("arctanh", torch.atanh, lambda x, y, g: g / (1 - x * x), ufunc=np.arctanh)
+trunc = unary("trunc", _rounding(torch.trunc), ufunc=np.trunc, orders=True)
+signbit = unary("signbit", torch.signbit, ufunc=np.signbit, bool_out=True, supports_out=False)
 
 
 def _abs_slope(x):
@@ -493,6 +499,15 @@ bitwise_and = binary("bitwise_and", torch.bitwise_and, ufunc=np.bitwise_and, dif
 bitwise_or = binary("bitwise_or", torch.bitwise_or, ufunc=np.bitwise_or, differentiable=False)
 bitwise_xor = binary("bitwise_xor", torch.bitwise_xor, ufunc=np.bitwise_xor, differentiable=False)
 true_divide = divide
+copysign = binary("copysign", torch.copysign,
+                  lambda x, y, o, g: (g * sign(x) * where(signbit(y), -1.0, 1.0), zeros_like(y)),
+                  ufunc=np.copysign)
+hypot = binary("hypot", torch.hypot, lambda x, y, o, g: (g * x / o, g * y / o), ufunc=np.hypot)
+logaddexp = binary("logaddexp", torch.logaddexp,
+                   lambda x, y, o, g: (g * exp(x - o), g * exp(y - o)), ufunc=np.logaddexp)
+nextafter = binary("nextafter", torch.nextafter, ufunc=np.nextafter, differentiable=False)
+left_shift = binary("left_shift", torch.bitwise_left_shift, ufunc=np.left_shift, differentiable=False)
+right_shift = binary("right_shift", torch.bitwise_right_shift, ufunc=np.right_shift, differentiable=False)
 
 
 # ---- ops with attributes ----------------------------------------------------------------
@@ -741,4 +756,6 @@ __all__ = [
     "floor_divide", "mod", "power", "arctan2", "maximum", "minimum", "equal", "not_equal",
     "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
     "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "conj", "real", "imag",
+    "log10", "arcsinh", "arccosh", "arctanh", "trunc", "signbit", "copysign", "hypot", "logaddexp",
+    "nextafter", "left_shift", "right_shift",
 ]

@@ -441,6 +441,18 @@ class Triangle(Op):
         return [self(output_grads[0])]
 
 
+@user_errors
+def tril(x, k=0):
+    """The lower triangle of the last two axes (zeros above diagonal k), NumPy's tril."""
+    return Triangle(int(k), upper=False)(as_variable(x))
+
+
+@user_errors
+def triu(x, k=0):
+    """The upper triangle of the last two axes (zeros below diagonal k), NumPy's triu."""
+    return Triangle(int(k), upper=True)(as_variable(x))
+
+
 # ---- solves and decompositions ------------------------------------------------------------
 
 def _linalg_inputs(fn: str, *values):
@@ -688,7 +700,7 @@ def slogdet(a):
 
 
 __all__ = [
-    "matmul", "dot", "vdot", "tensordot", "einsum", "outer", "matrix_transpose", "solve",
+    "matmul", "dot", "vdot", "tensordot", "einsum", "outer", "matrix_transpose", "tril", "triu", "solve",
     "solve_triangular", "inv", "cholesky", "det", "slogdet",
     "Matmul", "MatrixTranspose", "Einsum", "Einsum1", "DiagonalMask", "Triangle", "Solve",
     "SolveTriangular", "Inv", "Cholesky", "Det", "Adjugate", "Slogdet",

@@ -492,8 +492,37 @@ def cumprod(x, axis=None, dtype=None):
     return _scan(Cumprod, x, axis, dtype)
 
 
+def _cumulative(cls, identity, x, axis, dtype, include_initial):
+    x = as_variable(x)
+    if axis is None:
+        if x.ndim > 1:
+            raise ValueError(f"{cls.name}: axis is required for a tensor of more than one dimension "
+                             f"(shape {format_shape(x.type.shape)})")
+        axis = 0
+    y = _scan(cls, x, axis, dtype)
+    if not include_initial:
+        return y
+    from .constructors import full
+    from .shape import concatenate
+    axis = y.ndim - 1 if x.ndim == 0 else axis_arg(axis, y.ndim)
+    first = full(tuple(1 if a == axis else dim(y, a) for a in range(y.ndim)), identity, y.dtype)
+    return concatenate([first, y], axis=axis)
+
+
+def cumulative_sum(x, axis=None, dtype=None, include_initial=False):
+    """NumPy 2's cumulative_sum: cumsum along `axis` (required past 1-D), with a leading 0
+    when include_initial."""
+    return _cumulative(Cumsum, 0, x, axis, dtype, include_initial)
+
+
+def cumulative_prod(x, axis=None, dtype=None, include_initial=False):
+    """NumPy 2's cumulative_prod: cumprod along `axis` (required past 1-D), with a leading 1
+    when include_initial."""
+    return _cumulative(Cumprod, 1, x, axis, dtype, include_initial)
+
+
 __all__ = [
-    "sum", "prod", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
+    "cumulative_sum", "cumulative_prod", "sum", "prod", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
     "logsumexp", "any", "all", "cumsum", "cumprod",
     "Reduction", "Sum", "Prod", "Mean", "Var", "Std", "Max", "Min", "LogSumExp", "Any", "All",
     "ArgMax", "ArgMin", "Cumsum", "Cumprod",
