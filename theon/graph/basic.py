@@ -93,7 +93,7 @@ class Constant(Variable):
         return t
 
 
-def _python_data(value) -> bool:
+def is_python_data(value) -> bool:
     """A Python number or (nested) list of them, not NumPy or torch data (which keep their dtype)."""
     return not isinstance(value, (np.ndarray, np.generic)) and type(value).__module__ != "torch"
 
@@ -105,7 +105,7 @@ _INTERN_MAX_SIZE = 256
 def constant(value, dtype=None, weak: bool = False) -> Constant:
     """Make (or reuse) a constant of `value`, cast to `dtype` if given."""
     arr = np.asarray(value, dtype=None if dtype is None else canonical_dtype(dtype))
-    if dtype is None and not weak and arr.dtype.kind in "fc" and _python_data(value):
+    if dtype is None and not weak and arr.dtype.kind in "fc" and is_python_data(value):
         # Python floats (and lists of them) get the default dtype; NumPy data keeps its own;
         # weak scalars keep full precision until they meet the dtype they adopt
         arr = arr.astype(default_dtype(arr.dtype.kind))

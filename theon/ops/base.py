@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import AxisError, DTypeError, GradientError, TheonError
 from ..graph import Constant, TensorType, Variable, apply, constant, default_dtype, user_location
-from ..graph.types import DEFAULT_FLOAT
+from ..graph.types import DEFAULT_FLOAT, INT_DTYPES
 from ..graph.basic import Node
 
 
@@ -130,7 +130,7 @@ def check_fits(value, dtype: str) -> None:
     """NumPy 2's rule for a Python integer meeting an integer dtype: out of range is an
     OverflowError (`int8_tensor + 1000`), never a silent wrap."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) \
-            and dtype in ("uint8", "int8", "int16", "int32", "int64"):
+            and dtype in INT_DTYPES:
         info = np.iinfo(dtype)
         if not info.min <= int(value) <= info.max:
             raise OverflowError(f"Python integer {int(value)} out of bounds for {dtype}")

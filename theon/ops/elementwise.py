@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DTypeError
-from ..graph import TensorType, Variable, canonical_dtype, is_float
+from ..graph import Constant, TensorType, Variable, canonical_dtype, is_float
 from ..graph.types import INT_DTYPES
 from .constructors import full_like
 from .base import (Op, as_variable, broadcast_shapes, cast_to, float_dtype, is_weak, promotion_operands,
@@ -175,8 +175,8 @@ def _out_of_range_comparison(ufunc, x, y):
     """`int_tensor OP n` for a Python int n outside the tensor's range: every element
     compares the same way, so the answer is a constant of the tensor's shape."""
     for tensor, n, swapped in ((x, y, False), (y, x, True)):
-        if not isinstance(tensor, Variable) or isinstance(n, (bool, np.bool_)) \
-                or not isinstance(n, (int, np.integer)) or is_weak(tensor):
+        if not isinstance(tensor, Variable) or is_weak(tensor) \
+                or not isinstance(n, int) or isinstance(n, (bool, np.generic)):
             continue
         if tensor.dtype not in INT_DTYPES:
             continue
@@ -315,7 +315,6 @@ def _power(x, y, out=None):
 
 def _check_power(x, y):
     """Integer powers with a constant negative exponent fail when the graph is built."""
-    from ..graph import Constant
     if x.dtype in INT_DTYPES and isinstance(y, Constant) and y.value.size and (y.value < 0).any():
         raise ValueError("Integers to negative integer powers are not allowed "
                          f"(exponent {y.value.min()}; NumPy raises too): use a float base")
