@@ -60,6 +60,28 @@ def test_comparisons_stop_gradients():
     np.testing.assert_allclose(th.function([x], g)(np.array([-1.0, 2.0, 3.0])), [0.5, 3, 3])
 
 
+def test_stop_gradient_treats_its_argument_as_a_constant():
+    a, b = th.tensor("a", (3,), "float64"), th.tensor("b", (3,), "float64")
+    ga, gb = th.grad((th.stop_gradient(a * b) * a).sum(), [a, b], disconnected="zero")
+    f = th.function([a, b], [ga, gb])
+    av, bv = np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0])
+    got_a, got_b = f(av, bv)
+    np.testing.assert_allclose(got_a, av * bv)   # d/da of c*a with c = a*b held fixed
+    np.testing.assert_allclose(got_b, 0.0)
+    assert "stop_gradient" not in f.source      # the compiler drops the bookkeeping node
+
+
+def test_a_path_through_argmax_is_named_as_not_differentiable():
+    x = th.tensor("x", (3,), "float64")
+    cost = th.argmax(x).astype("float64") * 2.0
+    with pytest.raises(GradientError, match=r"only through ops that carry no gradient \(argmax\) "
+                                            r"at .*test_autodiff.py"):
+        th.grad(cost, x)
+    y = th.tensor("y", (3,), "float64")
+    with pytest.raises(GradientError, match="the cost does not depend on y"):
+        th.grad((x * 2).sum(), y)
+
+
 def test_cost_must_be_a_float_scalar():
     x = th.tensor("x", (3,), "float64")
     with pytest.raises(GradientError, match="must be a scalar"):

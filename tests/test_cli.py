@@ -6,8 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+from matplotlib import image as plt_image
 
 import theon as th
+import theon.cli
+import theon_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,21 +24,29 @@ def theon_cmd(*args, module="theon.cli"):
     return proc.stdout
 
 
-def test_info_prints_versions_devices_and_data_sets():
-    out = theon_cmd("info")
+def run_main(capsys, *args):
+    """`theon ARGS` in this process: (exit status, stdout, stderr)."""
+    code = theon_cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_info_prints_versions_devices_and_data_sets(capsys):
+    code, out, _ = run_main(capsys, "info")
+    assert code == 0
     for word in ("theon", "python", "torch", "numpy", "devices:", "cpu", "cuda", "data sets:", "fashion-mnist"):
         assert word in out
     where = th.data.find_dataset("fashion-mnist", missing_ok=True)
     assert (str(where) if where else "fashion-mnist: not found") in out
 
 
-def test_train_resume_evaluate_mlp_on_digits(tmp_path):
+def test_train_resume_evaluate_mlp_on_digits(tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     out = theon_cmd("train", "mlp", "--dataset", "digits", "--epochs", 1, "--batch-size", 32, "--lr", 0.05,
                     "--out", run, module="theon")  # `python -m theon` works too
     assert "epoch 1/1: test accuracy" in out and "epoch 1/1 - " in out
-    png = (run / "curves.png").read_bytes()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+    png = plt_image.imread(run / "curves.png")
+    assert png.shape[0] > 300 and png.shape[1] > 800  # two panels, drawn by matplotlib
     _, meta = th.io.load_checkpoint(run)
     assert meta["epoch"] == 1 and meta["user"]["model"] == "mlp" and meta["user"]["dataset"] == "digits"
 
@@ -44,6 +56,13 @@ def test_train_resume_evaluate_mlp_on_digits(tmp_path):
     assert meta["epoch"] == 2 and len(meta["history"]["loss"]) == 2
     rows = list(csv.reader(open(run / "history.csv")))
     assert [r[0] for r in rows] == ["epoch", "1", "2"]
+    # nothing left to do, or the wrong model: said before any data is loaded
+    monkeypatch.setattr(theon.cli, "load_dataset", lambda name: pytest.fail("loaded data for nothing"))
+    code, out, _ = run_main(capsys, "train", "--resume", run, "--epochs", 2, "--device", "cpu")
+    assert code == 0 and "already has 2 epoch(s)" in out and "--epochs 3" in out
+    code, _, err = run_main(capsys, "train", "lenet", "--resume", run, "--epochs", 3, "--device", "cpu")
+    assert code == 2 and err == f"theon train: {run} holds a mlp run, not lenet\n"
+    monkeypatch.undo()
     # resumed in a new process, the run repeats the uninterrupted one exactly
     theon_cmd("train", "mlp", "--dataset", "digits", "--epochs", 2, "--batch-size", 32, "--lr", 0.05,
               "--out", tmp_path / "straight", "--quiet")
@@ -66,27 +85,79 @@ def test_train_lstm_reads_images_row_by_row_and_resumes(tmp_path):
     assert meta["history"]["val_accuracy"][-1] > 0.5  # 8 rows of 8 pixels, two short epochs
 
 
-def test_errors_are_one_line_not_a_traceback(tmp_path):
+BAD_COMMAND_LINES = [
+    (["train", "mlp", "--batch-size", "0"], "--batch-size: expected a whole number >= 1, got 0"),
+    (["train", "mlp", "--limit", "0"], "--limit: expected a whole number >= 1, got 0"),
+    (["train", "mlp", "--limit", "-600"], "--limit: expected a whole number >= 1, got -600"),
+    (["train", "mlp", "--lr", "nan"], "--lr: expected a finite number > 0, got 'nan'"),
+    (["train", "mlp", "--lr", "inf"], "--lr: expected a finite number > 0, got 'inf'"),
+    (["train", "mlp", "--lr", "-0.1"], "--lr: expected a finite number > 0, got '-0.1'"),
+    (["train", "mlp", "--lr", "fast"], "--lr: expected a number > 0, got 'fast'"),
+    (["train", "mlp", "--epochs", "0"], "--epochs: expected a whole number >= 1, got 0"),
+    (["train", "mlp", "--epochs", "-1"], "--epochs: expected a whole number >= 1, got -1"),
+    (["train", "mlp", "--epochs", "2.5"], "--epochs: expected a whole number >= 1, got '2.5'"),
+    (["train", "mlp", "--seed", "-3"], "--seed: expected a whole number >= 0, got -3"),
+    (["train", "mlp", "--device", "banana"], "--device: expected cpu, cuda or cuda:N, got 'banana'"),
+    (["train", "banana"], "argument model: invalid choice: 'banana'"),
+    (["train", "mlp", "--dataset", "imagenet"], "argument --dataset: invalid choice: 'imagenet'"),
+    (["train"], "name a model (lenet, mlp or lstm), or --resume a run"),
+    (["train", "--resume", "no/such/run"], "--resume no/such/run: no such folder"),
+    (["train", "mlp", "--out", "README.md"], "--out README.md: is a file, not a folder"),
+    (["train", "mlp", "--out", "README.md/run"], "--out README.md/run: README.md is a file"),
+    (["evaluate", "--checkpoint", "no/such/run"], "--checkpoint no/such/run: no such folder"),
+    (["evaluate", "--checkpoint", "README.md", "--batch-size", "0"], "--batch-size: expected a whole number >= 1"),
+    ([], "the following arguments are required"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_COMMAND_LINES, ids=[" ".join(a) for a, _ in BAD_COMMAND_LINES])
+def test_each_bad_argument_is_one_line_and_exit_status_2(argv, message, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)  # README.md is a file there
+    monkeypatch.setattr(theon.cli, "run", lambda args: pytest.fail("started work on a bad command line"))
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2 and out == ""
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_a_bad_theon_device_is_refused_before_any_work(capsys, monkeypatch):
+    monkeypatch.setenv("THEON_DEVICE", "banana")
+    monkeypatch.setattr(theon.cli, "run", lambda args: pytest.fail("started work on a bad command line"))
+    assert run_main(capsys, "train", "mlp") == (2, "", "theon train: THEON_DEVICE: expected cpu, cuda or cuda:N, got 'banana'\n")
+
+
+def test_help_and_errors_answer_without_importing_torch():
+    """The `theon` console script's module imports no torch for --help or a bad argument."""
+    code = ("import sys, theon_cli\n"
+            "codes = [theon_cli.main(a) for a in (['--help'], ['train', '--help'], ['train', '--lr', 'nan'])]\n"
+            "print(codes, 'torch' in sys.modules, 'theon' in sys.modules)")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "theon", "evaluate", "--checkpoint", tmp_path / "none"],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 1
-    assert "no checkpoint" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    assert proc.stdout.splitlines()[-1] == "[0, 0, 2] False False", proc.stdout + proc.stderr
+    assert "usage: theon train" in proc.stdout and "--batch-size" in proc.stdout
 
 
-def test_built_in_png_writer_makes_a_valid_image_without_matplotlib(tmp_path, monkeypatch):
-    import struct
-    import zlib
+def test_a_device_that_is_not_here_is_one_line_before_loading_data(capsys, monkeypatch):
+    missing = "cuda" if not torch.cuda.is_available() else f"cuda:{torch.cuda.device_count()}"
+    monkeypatch.setattr(theon.cli, "load_dataset", lambda name: pytest.fail("loaded data for a missing device"))
+    code, out, err = run_main(capsys, "train", "mlp", "--device", missing)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("theon train: --device: device ") and "CUDA device" in err
 
-    from theon.plotting import save_history_plot
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
-    history = {"loss": [1.0, 0.6, 0.5], "accuracy": [0.6, 0.8, 0.85], "val_loss": [0.8, 0.7, 0.65],
-               "val_accuracy": [0.7, 0.75, 0.8], "lr": [0.1, 0.1, 0.1]}
-    data = save_history_plot(history, tmp_path / "c.png").read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
-    width, height, depth, color = struct.unpack(">IIBB", data[16:26])
-    assert (depth, color) == (8, 2) and width == 2 * 420  # two panels: loss and accuracy
-    idat = data[data.index(b"IDAT") + 4:data.index(b"IEND") - 8]
-    raw = zlib.decompress(idat)
-    assert len(raw) == height * (1 + 3 * width)
-    assert bytes((31, 119, 180)) in raw and bytes((255, 127, 14)) in raw  # train and validation curves
+
+def test_a_data_folder_of_garbage_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "fashion-mnist"
+    folder.mkdir()
+    for name in th.data.DATASETS["fashion-mnist"].files:
+        (folder / name).write_bytes(b"this is not an IDX file at all")
+    monkeypatch.setenv("THEON_DATA", str(tmp_path))
+    code, out, err = run_main(capsys, "train", "mlp", "--device", "cpu", "--out", tmp_path / "run")
+    assert code == 1 and out == ""
+    assert err.startswith("theon train: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert "train-images-idx3-ubyte.gz: not an IDX file" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_folder_without_a_checkpoint_is_one_line(tmp_path, capsys):
+    code, out, err = run_main(capsys, "evaluate", "--checkpoint", tmp_path, "--device", "cpu")
+    assert code == 1 and out == ""
+    assert "no checkpoint" in err and err.count("\n") == 1

@@ -14,8 +14,10 @@ from .graph import Constant, Variable, located, replace, toposort
 from .graph.types import format_shape, shapes_agree
 from .ops import elementwise as ew
 from .ops.base import as_variable
-from .ops.broadcast_grad import sum_to_like
+from .ops.broadcast import sum_to_like
 from .ops.constructors import ones_like, zeros_like
+from .ops.shape import reshape, stack
+from .rewrite import stabilize
 
 
 def _differentiable(v: Variable) -> bool:
@@ -47,18 +49,43 @@ def grad(cost, wrt, known_grads=None, disconnected: str = "raise"):
             raise GradientError(f"cannot differentiate with respect to {w.describe()}: "
                                 f"{w.dtype} values are discrete and take no gradient")
     seeds = _seeds(cost, known_grads)
+    # Differentiate the stabilised graph: the gradient of log(1 - sigmoid(z)) written out is
+    # 0/0 where sigmoid(z) rounds to 1; that of its stable form -softplus(z) is finite.
+    stable = stabilize(list(seeds), protect=wrt_list + list(known_grads or ()))
+    seeds = dict(zip(stable, seeds.values()))
     grads = _backprop(seeds, wrt_list)
     result = []
     for w in wrt_list:
         g = grads.get(id(w))
         if g is None:
             if disconnected == "raise":
-                raise GradientError(
-                    f"the cost does not depend on {w.describe()}; pass disconnected='zero' "
-                    f"to get zeros for it")
+                raise GradientError(_why_no_gradient(w, list(seeds)))
             g = zeros_like(w) if disconnected == "zero" else None
         result.append(g)
     return result[0] if single else result
+
+
+def _why_no_gradient(w: Variable, seeds) -> str:
+    """Why no gradient reaches `w`: the cost does not depend on it at all, or every path
+    from it passes an op that carries no gradient (argmax, a comparison, a cast to int)."""
+    order = toposort(seeds)
+    reach = {id(w)}
+    blockers = []
+    for node in order:
+        if any(id(i) in reach for i in node.inputs):
+            reach.update(id(o) for o in node.outputs)
+            float_in = any(id(i) in reach and _differentiable(i) for i in node.inputs)
+            if not node.op.differentiable or (float_in and not any(_differentiable(o) for o in node.outputs)):
+                blockers.append(node)
+    if not any(id(s) in reach for s in seeds):
+        return (f"the cost does not depend on {w.describe()}; pass disconnected='zero' "
+                f"to get zeros for it")
+    first = blockers[0] if blockers else None
+    where = f" at {first.loc}" if first is not None and first.loc else ""
+    names = ", ".join(dict.fromkeys(n.op.name for n in blockers)) or "a non-differentiable op"
+    return (f"the cost depends on {w.describe()} only through ops that carry no gradient "
+            f"({names}){where}; such a path is not differentiable (pass disconnected='zero' "
+            f"to get zeros for it)")
 
 
 def _seeds(cost, known_grads) -> dict:
@@ -164,7 +191,6 @@ def jvp(outputs, wrt, tangents):
 def jacobian(expression, wrt):
     """d expression / d wrt, of shape expression.shape + wrt.shape (one backward pass per
     element of expression, whose size must be known when building)."""
-    from .ops.shape import reshape, stack
     single = isinstance(wrt, Variable)
     wrt_list = [wrt] if single else list(wrt)
     expression = as_variable(expression)

@@ -1,33 +1,42 @@
-"""The `theon` command: train and evaluate the built-in models, and describe the set-up.
+"""The work behind the `theon` command: train, evaluate and profile the built-in models,
+describe the set-up. The command line itself (parsing, and every check that needs no torch) is the
+top-level module theon_cli, so that `theon --help` answers without importing torch; run(args)
+here takes its parsed, checked arguments.
 
-    theon train lenet --dataset fashion-mnist --epochs 5 --batch-size 64 --out runs/lenet
-    theon train lenet --resume runs/lenet --epochs 10     # continue (epochs is the total)
-    theon evaluate --checkpoint runs/lenet
-    theon info
-
-`train` shows a progress bar (one line per epoch when the output is not a terminal),
+`train` shows a progress bar (a line every few seconds when the output is not a terminal),
 prints the test accuracy after each epoch, and keeps in --out a resumable checkpoint
 (replaced after every epoch), history.csv and curves.png (loss and accuracy per epoch).
 """
 from __future__ import annotations
 
-import argparse
 import platform
 import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
+import theon_cli
+
+from . import __version__, callbacks, config, data, nn, optim
+from .autodiff import grad
+from .backend.device import default_device, resolve_device
 from .callbacks import Callback
+from .compile import function
+from .errors import TheonError
+from .nn import load_model
+from .nn.saving import load_training_checkpoint
+from .ops.base import tensor
+from .ops.random import seed as seed_rng
+from .plotting import TrainingCurves
 
-MODELS = ("lenet", "mlp", "lstm")
-DATASETS = ("fashion-mnist", "mnist", "digits")
+MODELS = theon_cli.MODELS
+DATASETS = theon_cli.DATASETS
 
 
 def build_model(name: str, input_shape, num_classes: int = 10, seed: int = 0):
     """The `theon train` models: LeNet-5, a two-layer MLP, and an LSTM reading each image
     row by row (28 steps of 28 pixels for Fashion-MNIST)."""
-    from . import nn
     if name == "lenet":
         same = input_shape[-1] < 28  # small images (digits' 8x8) keep their size through conv 2
         layers = [nn.Conv2D(6, 5, padding="same", activation="relu"), nn.MaxPool2D(2),
@@ -48,43 +57,13 @@ def build_model(name: str, input_shape, num_classes: int = 10, seed: int = 0):
 def make_optimizer(model_name: str, lr):
     """SGD with momentum 0.9 (lr 0.01) for the convolutional and dense models; Adam (lr 2e-3)
     for the LSTM, which SGD trains slowly."""
-    from . import optim
     if model_name == "lstm":
         return optim.Adam(2e-3 if lr is None else lr)
     return optim.SGD(0.01 if lr is None else lr, momentum=0.9)
 
 
 def load_dataset(name: str):
-    from . import data
     return data.load(name)
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="theon", description="theon: train and evaluate models, show the set-up")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    t = sub.add_parser("train", help="train a built-in model")
-    t.add_argument("model", nargs="?", choices=MODELS, help="lenet, mlp or lstm (default: the checkpoint's with --resume)")
-    t.add_argument("--dataset", choices=DATASETS, default=None, help="default fashion-mnist")
-    t.add_argument("--epochs", type=int, default=5, help="total epochs (a resumed run continues up to it)")
-    t.add_argument("--batch-size", type=int, default=None, help="default 64")
-    t.add_argument("--lr", type=float, default=None,
-                   help="learning rate (default 0.01 for SGD with momentum 0.9; lstm: Adam, 2e-3)")
-    t.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: THEON_DEVICE, else CUDA if present)")
-    t.add_argument("--out", default=None, help="run folder (default runs/MODEL, or the --resume folder)")
-    t.add_argument("--resume", default=None, metavar="DIR", help="continue the run saved in DIR")
-    t.add_argument("--seed", type=int, default=None, help="initialisation and shuffling seed (default 0)")
-    t.add_argument("--limit", type=int, default=None, help="train on the first N training examples only")
-    t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
-
-    e = sub.add_parser("evaluate", help="evaluate a checkpoint on a test set")
-    e.add_argument("--checkpoint", required=True, metavar="DIR")
-    e.add_argument("--dataset", choices=DATASETS, default=None, help="default: the one it was trained on")
-    e.add_argument("--batch-size", type=int, default=256)
-    e.add_argument("--device", default=None)
-
-    sub.add_parser("info", help="versions, devices and the data sets found")
-    return p
 
 
 class TestAccuracy(Callback):
@@ -96,23 +75,36 @@ class TestAccuracy(Callback):
             print(f"epoch {epoch + 1}/{self.params['epochs']}: test accuracy {acc:.2%}", flush=True)
 
 
-def cmd_train(args) -> int:
-    from . import callbacks
-    from .nn.training import load_training_checkpoint
-    from .plotting import save_history_plot
-    from .ops.random import seed as seed_rng
+class CommandError(TheonError):
+    """A command line that cannot be carried out; printed as one line, exit status 2."""
 
-    saved = {}
+
+def check_device(name):
+    """The device the command will use (`name`, else THEON_DEVICE, else CUDA if present),
+    checked to exist here before any data is loaded."""
+    source = "--device" if name else ("THEON_DEVICE" if config.DEVICE else "default device")
+    try:
+        return resolve_device(name or default_device())
+    except (RuntimeError, ValueError) as e:
+        raise CommandError(f"{source}: {e}") from None
+
+
+def cmd_train(args) -> int:
+    device = check_device(args.device)
+    saved, done = {}, 0
     if args.resume:
         _, meta = load_training_checkpoint(args.resume)
-        saved = meta.get("user", {})
+        saved, done = meta.get("user", {}), int(meta["epoch"])
         if args.model and saved.get("model") and args.model != saved["model"]:
-            print(f"theon: {args.resume} holds a {saved['model']} run, not {args.model}", file=sys.stderr)
-            return 2
+            raise CommandError(f"{args.resume} holds a {saved['model']} run, not {args.model}")
+        if done >= args.epochs:
+            print(f"{args.resume} already has {done} epoch(s); --epochs is the total, so pass "
+                  f"--epochs {done + 1} or more to train on")
+            return 0
     model_name = args.model or saved.get("model")
-    if model_name is None:
-        print("theon train: name a model (lenet, mlp or lstm), or --resume a run", file=sys.stderr)
-        return 2
+    if model_name not in MODELS:
+        raise CommandError(f"{args.resume} does not say which model it trained; name one "
+                           f"({', '.join(MODELS)})")
     settings = {"model": model_name,
                 "dataset": args.dataset or saved.get("dataset", "fashion-mnist"),
                 "batch_size": args.batch_size or saved.get("batch_size", 64),
@@ -126,33 +118,30 @@ def cmd_train(args) -> int:
         xtr, ytr = xtr[:settings["limit"]], ytr[:settings["limit"]]
     seed_rng(settings["seed"])
     model = build_model(model_name, xtr.shape[1:], int(max(ytr.max(), yte.max())) + 1, settings["seed"])
-    model.compile(make_optimizer(model_name, settings["lr"]), "cross_entropy", ["accuracy"], device=args.device)
+    model.compile(make_optimizer(model_name, settings["lr"]), "cross_entropy", ["accuracy"], device=device)
     if not args.resume:
         model.summary()
     print(f"training {model_name} on {settings['dataset']} ({len(xtr)} examples, batch {settings['batch_size']}), "
           f"saving to {out}", flush=True)
-    done = int(meta["epoch"]) if args.resume else 0
-    if done >= args.epochs:
-        print(f"{args.resume} already has {done} epoch(s); pass --epochs N with N > {done} to train on")
-        return 0
-    cbs = [callbacks.ModelCheckpoint(out, meta=settings),
-           callbacks.CSVLogger(out / "history.csv", append=bool(args.resume))]
-    if not args.quiet:  # the epoch line (closing the progress bar), then the test accuracy
-        cbs += [callbacks.ProgressDisplay(1 if sys.stdout.isatty() else 2), TestAccuracy()]
+    curves = TrainingCurves(out / "history.csv", out / "curves.png", title=f"{model_name} on {settings['dataset']}",
+                            validation_label="test", append=bool(args.resume))
+    cbs = [callbacks.ModelCheckpoint(out, meta=settings), curves]
+    if not args.quiet:  # the epoch line (closing the progress display), then the test accuracy
+        cbs += [callbacks.ProgressDisplay(1), TestAccuracy()]
     history = model.fit(xtr, ytr, epochs=args.epochs, batch_size=settings["batch_size"],
                         validation_data=(xte, yte), callbacks=cbs, seed=settings["seed"],
                         verbose=0, resume_from=args.resume)
-    plot = save_history_plot(history.history, out / "curves.png", title=f"{model_name} on {settings['dataset']}")
     final = history.history.get("val_accuracy", [float("nan")])[-1]
-    print(f"test accuracy {final:.2%}; checkpoint in {out}, curves in {plot}")
+    drawn = f", curves in {curves.png_path}" if curves.png_path.is_file() else ""
+    print(f"test accuracy {final:.2%}; checkpoint in {out}, history in {curves.path}{drawn}")
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    from .nn.training import load_model, load_training_checkpoint
+    device = check_device(args.device)
     _, meta = load_training_checkpoint(args.checkpoint)
     dataset = args.dataset or meta.get("user", {}).get("dataset", "fashion-mnist")
-    model = load_model(args.checkpoint, device=args.device)
+    model = load_model(args.checkpoint, device=device)
     _, (xte, yte) = load_dataset(dataset)
     results = model.evaluate(xte, yte, batch_size=args.batch_size)
     print(f"{args.checkpoint} (epoch {meta['epoch']}) on the {dataset} test set ({len(xte)} examples):")
@@ -161,17 +150,50 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def cmd_info(args) -> int:
-    import torch
+# the shape of one example of each data set, so a profile needs no data on disk
+INPUT_SHAPES = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "digits": (1, 8, 8)}
 
-    import theon
-    from .data import dataset_locations
-    print(f"theon   {theon.__version__} ({Path(theon.__file__).parent})")
+
+def profile_step(model_name: str, dataset: str, step: str, device):
+    """The compiled step `theon profile` times: the training step as `fit` runs it (loss,
+    gradients, the optimiser's and layers' updates) or the prediction."""
+    model = build_model(model_name, INPUT_SHAPES[dataset], 10)
+    x = tensor("x", (None, *INPUT_SHAPES[dataset]))
+    if step == "predict":
+        return function([x], model(x), device=device, keep_on_device=True, name="predict_step")
+    y = tensor("y", (None,), "int64")
+    loss = nn.cross_entropy(model(x, training=True), y).mean()
+    params = model.trainable_params
+    updates = make_optimizer(model_name, None).updates(params, grad(loss, params))
+    taken = {id(s) for s, _ in updates}
+    updates += [(s, v) for s, v in model.updates if id(s) not in taken]
+    return function([x, y], loss, updates=updates, device=device, keep_on_device=True,
+                    name="train_step")
+
+
+def cmd_profile(args) -> int:
+    device = check_device(args.device)
+    f = profile_step(args.model, args.dataset, args.step, device)
+    rng = np.random.default_rng(0)
+    batch = [rng.random((args.batch_size, *INPUT_SHAPES[args.dataset]), dtype=np.float32)]
+    if args.step == "train":
+        batch.append(rng.integers(0, 10, args.batch_size))
+    table = f.profile(*batch, repeat=args.repeat)
+    print(f"{args.model} {args.step} step, batch {args.batch_size} of {args.dataset}-shaped inputs "
+          f"{INPUT_SHAPES[args.dataset]}")
+    print(table.to_string(max_rows=args.rows))
+    if args.trace:
+        print(f"Chrome trace written to {table.export_chrome_trace(args.trace)}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    print(f"theon   {__version__} ({Path(__file__).parent})")
     print(f"python  {platform.python_version()} ({sys.executable})")
     print(f"torch   {torch.__version__}")
     print(f"numpy   {np.__version__}")
-    try:
-        import tqdm
+    try:  # optional: the progress display falls back to plain lines without it
+        import tqdm  # optional: tqdm
         print(f"tqdm    {tqdm.__version__}")
     except ImportError:
         print("tqdm    not installed (progress shows one line per epoch)")
@@ -184,28 +206,40 @@ def cmd_info(args) -> int:
     else:
         print("  cuda: none")
     print("data sets:")
-    for name, where in dataset_locations().items():
+    for name, where in data.dataset_locations().items():
         print(f"  {name}: {where if where is not None else 'not found'}")
-    try:
-        import sklearn
+    try:  # optional: the digits data set ships inside scikit-learn
+        import sklearn  # optional: scikit-learn
         print(f"  digits: in scikit-learn {sklearn.__version__}")
     except ImportError:
         print("  digits: not available (pip install scikit-learn)")
     return 0
 
 
-def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
-    from .data.errors import DatasetNotFoundError
-    from .io import CheckpointError
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "profile": cmd_profile, "info": cmd_info}
+
+
+def run(args) -> int:
+    """Carry out a command line that theon_cli parsed and checked; return the exit status.
+    theon's own errors (a bad data file, a missing checkpoint, a device that is not there)
+    and the system's (a folder that cannot be written) are one line on stderr, not a
+    traceback."""
     try:
-        return {"train": cmd_train, "evaluate": cmd_evaluate, "info": cmd_info}[args.command](args)
-    except (DatasetNotFoundError, CheckpointError) as e:
+        return COMMANDS[args.command](args)
+    except CommandError as e:
+        print(f"theon {args.command}: {e}", file=sys.stderr)
+        return theon_cli.USAGE_ERROR
+    except (TheonError, OSError) as e:
         print(f"theon {args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv=None) -> int:
+    """`theon ARGS` (what `python -m theon` runs); see theon_cli.main."""
+    return theon_cli.main(argv)
 
 
 if __name__ == "__main__":

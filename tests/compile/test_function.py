@@ -201,13 +201,16 @@ def test_symbolic_dims_become_constants_when_specialised():
 
 
 def test_source_is_readable_python():
-    x = th.tensor("x", (2,))
+    x = th.tensor("x", (None,))
     f = th.function([x], th.exp(x))
     with pytest.raises(RuntimeError, match="not been compiled"):
-        f.source  # noqa: B018
+        f.source  # noqa: B018  (a dim is unknown until a call says it)
     f.compile_for(np.zeros(2, "float32"))
     assert f.source.startswith("def ") and "exp" in f.source
     compile(f.source, "<check>", "exec")
+    x2 = th.tensor("x", (2,))
+    known = th.function([x2], th.exp(x2))
+    assert "exp" in known.source  # declared shapes: compiled on demand
 
 
 def test_buffer_is_not_overwritten_while_another_input_views_it():
@@ -260,3 +263,59 @@ def test_memory_estimate_from_shapes_before_running():
     # the elementwise chain runs in place in the matmul's buffer: about one buffer alive
     assert one <= est["intermediate_peak"] <= 2 * one
     assert est["total"] == est["inputs"] + est["shared"] + est["intermediate_peak"]
+
+
+def test_nan_guard_names_an_argument_that_arrives_holding_a_nan():
+    x = th.tensor("x", (3,), "float64")
+    w = th.shared(np.array([1.0, np.inf, 0.0]), name="w")
+    f = th.function([x], th.exp(x) * 2, nan_guard=True)
+    with pytest.raises(th.errors.NonFiniteError, match=r"argument 'x' .* holds a NaN before any op ran"):
+        f(np.array([1.0, np.nan, 2.0]))
+    g = th.function([x], x * w, nan_guard=True)
+    with pytest.raises(th.errors.NonFiniteError, match=r"shared variable 'w' .* holds a infinity"):
+        g(np.ones(3))
+
+
+@pytest.mark.parametrize("value", [0.7, 3, True, 1.5])
+def test_python_scalars_fill_0d_inputs(value):
+    x = th.tensor("x", (), "float64")
+    f = th.function([x], x * 2)
+    assert f(value) == pytest.approx(2 * float(value))
+    k = th.tensor("k", (), "int64")
+    assert th.function([k], k + 1)(3) == 4
+
+
+def test_an_update_that_does_not_cast_safely_is_refused_naming_the_shared_variable():
+    w = th.shared(np.zeros(3, "float32"), name="w")
+    x64 = th.tensor("x64", (3,), "float64")
+    with pytest.raises(InputError, match=r"update of shared 'w' \(float32\) has dtype float64, "
+                                         r"which does not cast safely"):
+        th.function([x64], [], updates=[(w, x64)])
+    n = th.tensor("n", (3,), "int64")
+    with pytest.raises(InputError, match="int64, which does not cast safely"):
+        th.function([n], [], updates=[(w, n)])
+    # Python scalars adapt, and safe casts (int32 into float64) are applied
+    th.function([], [], updates=[(w, w + 1)])()
+    np.testing.assert_array_equal(w.get_value(), [1, 1, 1])
+    d = th.shared(np.zeros(2), name="d")
+    i = th.tensor("i", (2,), "int32")
+    th.function([i], [], updates=[(d, i)])(np.array([1, 2], "int32"))
+    np.testing.assert_array_equal(d.get_value(), [1.0, 2.0])
+
+
+def test_names_that_are_not_python_identifiers_compile():
+    x = th.tensor("x²", (2,))
+    y = th.tensor("déjà vu\n", (2,))
+    f = th.function([x, y], x + y, name="f(x²)")
+    np.testing.assert_array_equal(f(np.ones(2, "float32"), np.ones(2, "float32")), [2, 2])
+    header = next(line for line in f.source.splitlines() if line.startswith("def "))
+    assert header == "def f_x__(x__0, d_j__vu__1):"
+
+
+@pytest.mark.parametrize("name", ["mul", "mul_0", "torch", "device", "v0", "c0", "f", "_finite"])
+def test_input_names_never_shadow_generated_names(name):
+    x = th.tensor(name, (3,), "float64")
+    f = th.function([x], [x * 2, th.exp(x) + 1.5], name="f", nan_guard=True)
+    got = f(np.ones(3))
+    np.testing.assert_array_equal(got[0], [2, 2, 2])
+    np.testing.assert_allclose(got[1], np.exp(1) + 1.5)

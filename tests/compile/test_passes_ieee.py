@@ -7,7 +7,7 @@ import pytest
 import theon as th
 from theon.compile.passes.canonicalize import CANONICALIZE, exact_widening
 from theon.compile.passes.fold import FOLD
-from theon.compile.passes.stabilize import STABILIZE
+from theon.rewrite.stabilize import STABILIZE
 from theon.compile.pipeline import optimize
 from theon.testing.reference import evaluate
 
@@ -100,6 +100,13 @@ def test_cast_chain_only_skips_exact_casts(src, mid, dst):
 STABLE = [
     (lambda x: th.log(1 + x), "log_one_plus"), (lambda x: th.exp(x) - 1, "exp_minus_one"),
     (lambda x: th.log(th.sigmoid(x)), "log_sigmoid"),
+    (lambda x: 1 / (1 + th.exp(-x)), "sigmoid_from_quotient"),
+    (lambda x: th.reciprocal(1 + th.exp(-x)), "sigmoid_from_reciprocal"),
+    (lambda x: (1 + th.exp(-x)) ** -1, "sigmoid_from_power"),
+    (lambda x: 1 - th.sigmoid(x), "one_minus_sigmoid"),
+    (lambda x: th.log1p(th.exp(x)), "softplus_from_log1p_exp"),
+    (lambda x: th.log1p(-th.sigmoid(x)), "log1p_minus_sigmoid"),
+    (lambda x: th.exp(x) / th.sum(th.exp(x), axis=0, keepdims=True), "softmax_from_quotient"),
 ]
 
 
@@ -113,7 +120,11 @@ def test_stabilising_rules_keep_special_values(case):
 
 def test_every_rule_is_covered_here():
     covered = {"add_zero", "subtract_zero", "multiply_one", "divide_one", "double_negative",
-               "cast_chain", "log_one_plus", "exp_minus_one", "log_sigmoid",
+               "cast_chain", "log_one_plus", "exp_minus_one", "log_sigmoid", "sigmoid_from_quotient",
+               "sigmoid_from_reciprocal", "sigmoid_from_power", "one_minus_sigmoid",
+               "softplus_from_log1p_exp", "log1p_minus_sigmoid", "softmax_from_quotient",
+               # bookkeeping nodes removed (their output is their input)
+               "drop_passthrough",
                # these rewrite to equal values by construction (shape queries, folding with
                # the same kernel), or only change precision (log-softmax forms)
                "fold_constants", "fold_known_dim", "full_like_of_known_shape",

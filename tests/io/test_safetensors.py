@@ -1,5 +1,6 @@
 """theon.io.safetensors: round trips, interop with the reference package, hostile files."""
 
+import copy
 import json
 import struct
 
@@ -196,6 +197,21 @@ HOSTILE = [
     (craft({"__metadata__": {"k": 1}, "a": F32x2}, bytes(8)), "__metadata__ must map str to str"),
     (craft({"__metadata__": [], "a": F32x2}, bytes(8)), "__metadata__ must map str to str"),
     (craft({"a": {"dtype": "BOOL", "shape": [2], "data_offsets": [0, 2]}}, b"\x01\x02"), "BOOL"),
+    # shapes no array can have: empty, but with a dimension past NumPy's limits; 70 dims
+    (craft({"a": {"dtype": "F32", "shape": [0, 10**30], "data_offsets": [0, 0]}}), "too large for any array"),
+    (craft({"a": {"dtype": "F32", "shape": [0, 2**62, 4], "data_offsets": [0, 0]}}), "too large for any array"),
+    (craft({"a": {"dtype": "U8", "shape": [1] * 70, "data_offsets": [0, 1]}}, b"\0"), "70 dimensions"),
+    (craft({"a": {"dtype": "U8", "shape": [10**30], "data_offsets": [0, 10**30]}}, b"\0"), "too large"),
+    (craft({"a": {"dtype": "U8", "shape": [2**40], "data_offsets": [0, 2**40]}}, b"\0"), "run past the 1-byte"),
+    # dtype names that are not names of a dtype
+    (craft({"a": {"dtype": "f32", "shape": [1], "data_offsets": [0, 4]}}, bytes(4)), "unsupported dtype 'f32'"),
+    (craft({"a": {"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]}}, bytes(4)), r"unsupported dtype \['F32'\]"),
+    (craft({"a": {"dtype": {"F32": 1}, "shape": [1], "data_offsets": [0, 4]}}, bytes(4)), "unsupported dtype"),
+    (craft({"a": {"dtype": 32, "shape": [1], "data_offsets": [0, 4]}}, bytes(4)), "unsupported dtype 32"),
+    (craft({"a": {"dtype": None, "shape": [1], "data_offsets": [0, 4]}}, bytes(4)), "unsupported dtype None"),
+    # offsets outside the file, and a value too long to print whole
+    (craft({"a": {"dtype": "U8", "shape": [3], "data_offsets": [2**64, 2**64 + 3]}}, bytes(3)), "run past"),
+    (craft({"a": {"dtype": "Z" * 10**5, "shape": [1], "data_offsets": [0, 1]}}, b"\0"), r"unsupported dtype 'ZZZ+\.\.\."),
 ]
 
 
@@ -207,6 +223,16 @@ def test_hostile_files_rejected(tmp_path, blob, match):
     assert str(p) in str(info.value)
     with pytest.raises(CheckpointError):
         load(blob)
+
+
+def test_errors_name_the_tensor_and_stay_short_for_huge_values(tmp_path):
+    p = write(tmp_path, craft({"layer.weight": {"dtype": "F32", "shape": [0, 10**30], "data_offsets": [0, 0]}}))
+    with pytest.raises(CheckpointError, match=r"f\.safetensors: tensor 'layer\.weight' has shape \[0, 1000"):
+        load_file(p)
+    p = write(tmp_path, craft({"n" * 10**6: {"dtype": "F32", "shape": [1], "data_offsets": [0, 5]}}, bytes(5)))
+    with pytest.raises(CheckpointError, match="needs 4 bytes") as info:
+        load_file(p)
+    assert len(str(info.value)) < 300 + len(str(p))
 
 
 def test_header_checks_apply_to_read_metadata(tmp_path):
@@ -241,3 +267,80 @@ def test_byte_flips_never_escape_as_other_errors():
                 load(bytes(bad))
             except CheckpointError:
                 pass
+
+
+def fuzz_source() -> bytes:
+    """A valid file with several dtypes and ranks, an empty and a 0-d tensor, metadata."""
+    return save({"w": np.arange(12, dtype=np.float32).reshape(3, 4), "b": np.array([True, False]),
+                 "i": np.arange(-3, 3, dtype=np.int64), "s": np.array(7, np.uint16),
+                 "e": np.zeros((2, 0), np.float64)}, {"epoch": "3"})
+
+
+def outcome(blob: bytes):
+    """'read' with every tensor matching its header, or 'refused'; any other error escapes."""
+    try:
+        tensors = load(blob)
+    except CheckpointError:
+        return "refused"
+    header = json.loads(blob[8:8 + struct.unpack("<Q", blob[:8])[0]])
+    for name, arr in tensors.items():
+        assert arr.shape == tuple(header[name]["shape"]) and arr.flags.writeable
+    return "read"
+
+
+def test_fuzzed_bytes_give_tensors_or_a_checkpoint_error():
+    """Flipped bits, replaced, inserted and deleted bytes anywhere in a valid file, alone
+    or with a truncation."""
+    blob = fuzz_source()
+    rng = np.random.default_rng(13)
+    seen = {"read": 0, "refused": 0}
+    for _ in range(1500):
+        bad = bytearray(blob)
+        for _ in range(int(rng.integers(1, 4))):
+            i = int(rng.integers(0, len(bad)))
+            kind = rng.integers(0, 4)
+            if kind == 0:
+                bad[i] ^= 1 << int(rng.integers(0, 8))
+            elif kind == 1:
+                bad[i] = int(rng.integers(0, 256))
+            elif kind == 2:
+                bad[i:i] = rng.integers(0, 256, int(rng.integers(1, 9)), dtype=np.uint8).tobytes()
+            else:
+                del bad[i:i + int(rng.integers(1, 9))]
+        if rng.random() < 0.3:
+            bad = bad[:int(rng.integers(0, len(bad) + 1))]
+        seen[outcome(bytes(bad))] += 1
+    assert seen["refused"] > 500 and seen["read"] > 20, seen
+
+
+HOSTILE_VALUES = [None, True, -1, 0, 1, 3, 2**31, 2**63, 2**64 + 1, 10**30, 1.5, float("inf"), "",
+                  "F32", "BF16", "x" * 300, [], [0], [-1], [0, 10**30], [2**62, 4], [1] * 70,
+                  [[1]], [0, 0], [4, 2], {}, {"a": 1}]
+
+
+def test_fuzzed_header_fields_give_tensors_or_a_checkpoint_error():
+    """Each field of each tensor's entry set to hostile JSON values, or dropped, one to three
+    at a time: the header still parses, so every check behind the parser is exercised."""
+    blob = fuzz_source()
+    n = struct.unpack("<Q", blob[:8])[0]
+    header, data = json.loads(blob[8:8 + n]), blob[8 + n:]
+    names = [k for k in header if k != "__metadata__"]
+    rng = np.random.default_rng(5)
+
+    def hostile():
+        return copy.deepcopy(HOSTILE_VALUES[int(rng.integers(0, len(HOSTILE_VALUES)))])
+
+    seen = {"read": 0, "refused": 0}
+    for _ in range(1500):
+        bad = json.loads(json.dumps(header))
+        for _ in range(int(rng.integers(1, 4))):
+            entry = bad[names[int(rng.integers(0, len(names)))]]
+            field = ("dtype", "shape", "data_offsets")[int(rng.integers(0, 3))]
+            if rng.random() < 0.1:
+                entry.pop(field, None)
+            elif field != "dtype" and rng.random() < 0.5 and isinstance(entry.get(field), list) and entry[field]:
+                entry[field][int(rng.integers(0, len(entry[field])))] = hostile()
+            else:
+                entry[field] = hostile()
+        seen[outcome(craft(bad, data))] += 1
+    assert seen["refused"] > 1000 and seen["read"] > 0, seen

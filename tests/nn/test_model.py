@@ -359,6 +359,21 @@ def test_custom_objects_in_configs():
     assert clone.layers[0].activation is double
 
 
+def test_a_user_class_named_like_a_built_in_layer_never_replaces_it():
+    class Dense(nn.Layer):  # a user's own layer that happens to share a built-in's name
+        def call(self, x, training=False):
+            return x * 3.0
+
+    builtin = nn.Sequential([nn.Dense(2)], input_shape=(3,))
+    clone = nn.Sequential.from_config(json.loads(json.dumps(builtin.get_config())))
+    assert type(clone.layers[0]) is nn.Dense
+    mine = nn.Sequential([Dense()], input_shape=(3,))
+    spec = mine.get_config()["layers"][0]
+    assert spec["class_name"] == f"{__name__}.{Dense.__qualname__}"
+    again = nn.Sequential.from_config(json.loads(json.dumps(mine.get_config())))
+    assert type(again.layers[0]) is Dense
+
+
 def test_cutting_a_model_at_a_named_layer_for_fine_tuning():
     base = nn.Sequential([nn.Flatten(), nn.Dense(16, activation="relu", name="features"),
                           nn.Dense(10, name="head")], input_shape=(1, 4, 4), seed=0)

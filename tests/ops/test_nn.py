@@ -13,8 +13,7 @@ from theon.ops.nn_conv import ConvBackwardInput, ConvBackwardWeight
 from theon.ops.nn_loss import CrossEntropyBackward
 from theon.ops.nn_misc import EmbeddingBackward
 from theon.ops.random import RandomState
-from theon.ops.nn_pool import (AdaptiveAvgPool2dBackward, AvgPool2dBackward, MaxPool2dBackward,
-                               MaxPool2dSelect)
+from theon.ops.nn_pool import AdaptiveAvgPool2dBackward, AvgPool2dBackward, MaxPool2dBackward, MaxPool2dSelect
 from theon.testing import verify_grad
 
 RNG = np.random.default_rng(0)

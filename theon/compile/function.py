@@ -20,6 +20,8 @@ from ..graph import Constant, Shared, Variable, graph_inputs, replace
 from ..graph.types import format_shape, shapes_agree
 from ..ops.base import as_variable
 from ..ops.elementwise import cast
+from .hooks import NanGuard
+from .profile import profile_function
 from .program import build_program
 
 log = logging.getLogger("theon.compile")
@@ -80,7 +82,8 @@ class _InputSpec:
                 raise InputError(f"{self.label} expects a {self.dtype} tensor; got {type(value).__name__}")
             if not np.can_cast(arr.dtype, self.np_dtype, "same_kind"):
                 raise InputError(f"{self.label} expects {self.dtype}; got values of kind {arr.dtype.name}")
-            return torch.from_numpy(np.ascontiguousarray(arr, dtype=self.np_dtype))
+            # np.asarray keeps 0-d values 0-d (ascontiguousarray would make them 1-d)
+            return torch.from_numpy(np.array(arr, dtype=self.np_dtype, order="C"))
         if not np.can_cast(src, self.dtype, "safe"):
             raise InputError(f"{self.label} expects {self.dtype}; got {src}, which does not cast "
                              f"safely (convert it first, e.g. .astype({self.dtype!r}))")
@@ -95,6 +98,7 @@ class Function:
     def __init__(self, inputs, outputs, updates, givens, device, keep_on_device, name, nan_guard=None):
         self.name = name or "theon_function"
         self.nan_guard = config.NAN_GUARD if nan_guard is None else bool(nan_guard)
+        self.hooks = [NanGuard()] if self.nan_guard else []
         self.device = resolve_device(device or default_device())
         self.keep_on_device = keep_on_device
         self.inputs = list(inputs)
@@ -128,6 +132,7 @@ class Function:
         self._dyn_shared = [s for s in self.shared if not s.type.is_concrete]
         self._update_targets = [s for s, _ in pairs]
         self._cache: dict = {}
+        self._profile_programs: dict = {}  # the same programs with the profiler's hook
         self._last_key = None
         self.compile_count = 0
         self.last_program = None
@@ -176,15 +181,16 @@ class Function:
     def _compile(self, key, tensors, shared_values):
         self._log_recompile(key)
         params = self.inputs + self.shared
-        shapes = [t.shape for t in tensors] + [v.shape for v in shared_values]
+        shapes = list(key[:self._nin]) + [v.shape for v in shared_values]
 
         def check(upds):
             for (s, _), u in zip(self.updates, upds):
                 _fit_update(s, u)
 
+        position = {id(p): q for q, p in enumerate(params)}
         program = build_program(params, shapes, self.outputs, [u for _, u in self.updates],
-                                self.device, self.name, check_updates=check,
-                                nan_guard=self.nan_guard)
+                                self.device, self.name, check_updates=check, hooks=self.hooks,
+                                update_params=[position.get(id(s), -1) for s, _ in self.updates])
         self._cache[key] = program
         self.compile_count += 1
         self.last_program = program
@@ -204,17 +210,20 @@ class Function:
 
     @property
     def source(self) -> str:
-        """The generated program of the most recent compile (compile by calling first),
-        followed by the programs of loop and branch bodies that have run."""
+        """The generated program of the most recent compile, followed by the programs of
+        every loop and branch body it runs. A function whose inputs all have known shapes
+        is compiled for them first; otherwise call it (or `compile_for`) once."""
         if self.last_program is None:
-            raise RuntimeError(f"{self.name} has not been compiled yet: call it once, or use "
-                               f".compile_for(*example_args)")
-        parts = [self.last_program.source]
-        for node in self.last_program.schedule:
-            for body in _bodies(node.op):
-                for program in body.programs:
-                    parts.append(f"# {node.op.name} body, {body.label}:\n{program.source}")
-        return "\n".join(parts)
+            if not all(v.type.is_concrete for v in self.inputs):
+                raise RuntimeError(f"{self.name} has not been compiled yet and its inputs have "
+                                   f"unknown dims: call it once, or use .compile_for(*example_args)")
+            self._compile_declared()
+        return self.last_program.full_source
+
+    def _compile_declared(self):
+        key = tuple(torch.Size(v.type.shape) for v in self.inputs)
+        key += tuple(s._value.shape for s in self._dyn_shared)
+        self._compile(key, None, [s._value for s in self.shared])
 
     def estimate_memory(self, *args, **kwargs) -> dict:
         """Bytes this call would use, from example arguments' shapes, before running it:
@@ -225,6 +234,15 @@ class Function:
         peak = self.last_program.plan.peak_bytes
         return {"inputs": inputs, "shared": shared, "intermediate_peak": peak,
                 "total": inputs + shared + peak}
+
+    def profile(self, *args, repeat: int = 10, warmup: int = 1, **kwargs):
+        """Run the function on these arguments `warmup` times, then `repeat` times timing
+        every instruction (loop bodies included), and return the table (compile.profile):
+        op, attributes, layer, your line, calls, total and mean time, share, bytes
+        allocated, and predicted against measured peak memory. It runs a separately built
+        program (the normal one never pays for profiling) and applies no updates: shared
+        variables are left as they were."""
+        return profile_function(self, args, kwargs, repeat, warmup, explain=_explain)
 
     def compile_for(self, *args, **kwargs) -> "Function":
         """Compile for the shapes of these example arguments without running."""
@@ -241,15 +259,6 @@ class Function:
         else:
             self.last_program = self._cache[key]
         return tensors
-
-
-def _bodies(op) -> list:
-    """The inner graphs an op holds (scan, cond and while_loop bodies)."""
-    from dataclasses import fields, is_dataclass
-    from ..ops.inner import InnerGraph
-    if not is_dataclass(op):
-        return []
-    return [getattr(op, f.name) for f in fields(op) if isinstance(getattr(op, f.name), InnerGraph)]
 
 
 def _update_pairs(updates) -> list:
@@ -271,8 +280,12 @@ def _update_pairs(updates) -> list:
             raise InputError(f"update of shared {s.name!r} {format_shape(s.type.shape)} has shape "
                              f"{format_shape(value.type.shape)}")
         if value.dtype != s.dtype:
-            if not np.can_cast(value.dtype, s.dtype, "same_kind"):
-                raise InputError(f"update of shared {s.name!r} ({s.dtype}) has dtype {value.dtype}")
+            # the rule arguments follow: Python scalars adapt, tensors must cast safely
+            weak = isinstance(value, Constant) and value.weak
+            if not weak and not np.can_cast(value.dtype, s.dtype, "safe"):
+                raise InputError(f"update of shared {s.name!r} ({s.dtype}) has dtype {value.dtype}, "
+                                 f"which does not cast safely; cast it explicitly "
+                                 f"(value.astype({s.dtype!r}))")
             value = cast(value, s.dtype)
         pairs.append((s, value))
     return pairs
@@ -306,16 +319,21 @@ def _fit_update(s: Shared, value: Variable) -> Variable:
 
 def _explain(program, error: Exception) -> Exception:
     """The run-time failure with the op, its input shapes and the user's line."""
-    if isinstance(error, TheonError):
-        return error
-    tb = error.__traceback__
     node = None
+    programs = {p.filename: p for p in program.programs()}  # bodies fail inside their loop
+    tb = error.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == program.filename:
-            node = program.line_nodes.get(tb.tb_lineno)
+        inner = programs.get(tb.tb_frame.f_code.co_filename)
+        if inner is not None:
+            node = inner.line_nodes.get(tb.tb_lineno, node)
         tb = tb.tb_next
     if node is None:
         return error
-    shapes = ", ".join(f"{format_shape(i.type.shape)} {i.dtype}" for i in node.inputs)
     where = f"\n  at {node.loc}" if node.loc else ""
+    if isinstance(error, TheonError):  # already clear: add the line if it lacks one
+        msg = str(error.args[0]) if error.args else ""
+        if "\n  at " not in msg and where:
+            error.args = (f"{node.op.name}: {msg}{where}",)
+        return error
+    shapes = ", ".join(f"{format_shape(i.type.shape)} {i.dtype}" for i in node.inputs)
     return KernelError(f"{node.op} failed on inputs {shapes}: {type(error).__name__}: {error}{where}")

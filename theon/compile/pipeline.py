@@ -1,24 +1,58 @@
-"""The ordered pass list: each pass is one bottom-up rewrite with a set of rules.
+"""The ordered pass list. Each pass maps a graph's outputs to new outputs: most are one
+bottom-up rewrite with a set of local rules; a few look at the whole graph at once.
 
-Specialisation happens in the first pass: the graph's inputs are replaced by variables of
-the call's concrete shapes, every node is rebuilt (re-inferring its types) and shape
-queries fold to constants, so later passes and code generation see only concrete shapes.
+Specialisation happens in the first rewrite: the graph's inputs are replaced by variables
+of the call's concrete shapes, every node is rebuilt (re-inferring its types, loop bodies
+included) and shape queries fold to constants, so later passes and code generation see
+only concrete shapes.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
+from .passes.bookkeeping import BOOKKEEPING
 from .passes.canonicalize import CANONICALIZE
 from .passes.fold import FOLD
+from .passes.fuse import fuse
+from .passes.inline import INLINE
 from .passes.merge import combine_siblings, merge_twins
-from .passes.stabilize import STABILIZE
-from .rewrite import Rewriter, RuleSet
+from ..rewrite import STABILIZE
+from ..rewrite import Rewriter, RuleSet
+
+
+@dataclass(frozen=True)
+class RewritePass:
+    """A pass of local rules; `fired` collects the names of the rules that fired."""
+    name: str
+    rules: RuleSet
+
+    def run(self, outputs, mapping=None, fired=None) -> list:
+        rewriter = Rewriter(self.rules)
+        result = rewriter.run(outputs, mapping)
+        if fired is not None:
+            fired.extend(rewriter.fired)
+        return result
+
+
+@dataclass(frozen=True)
+class GraphPass:
+    """A pass over the whole graph at once (merging nodes that share work)."""
+    name: str
+    fn: object
+
+    def run(self, outputs, mapping=None, fired=None) -> list:
+        assert mapping is None, f"{self.name} cannot specialise; a rewrite pass must run first"
+        return self.fn(outputs)
+
 
 PASSES = [
-    ("specialize", RuleSet(FOLD)),
-    ("canonicalize", RuleSet(FOLD + CANONICALIZE)),
-    ("stabilize", RuleSet(STABILIZE + CANONICALIZE + FOLD)),
+    RewritePass("specialize", RuleSet(BOOKKEEPING + INLINE + FOLD)),
+    GraphPass("merge_twins", merge_twins),
+    RewritePass("canonicalize", RuleSet(FOLD + CANONICALIZE)),
+    RewritePass("stabilize", RuleSet(STABILIZE + CANONICALIZE + FOLD)),
+    GraphPass("fuse", fuse),
+    GraphPass("combine_siblings", combine_siblings),
 ]
 
 
@@ -29,19 +63,14 @@ class PassReport:
 
 
 def optimize(outputs, mapping: dict, passes=PASSES):
-    """Run every pass in order; returns (new outputs, PassReport)."""
+    """Run every pass in order (the first one substitutes `mapping`); returns (new outputs,
+    PassReport)."""
     report = PassReport()
-    start = time.perf_counter()
-    outputs = merge_twins(outputs)
-    report.timings["merge_twins"] = time.perf_counter() - start
-    for name, rules in passes:
+    for p in passes:
         start = time.perf_counter()
-        rewriter = Rewriter(rules)
-        outputs = rewriter.run(outputs, mapping)
+        fired: list = []
+        outputs = p.run(outputs, mapping, fired)
         mapping = None
-        report.timings[name] = time.perf_counter() - start
-        report.fired[name] = rewriter.fired
-    start = time.perf_counter()
-    outputs = combine_siblings(outputs)
-    report.timings["combine_siblings"] = time.perf_counter() - start
+        report.timings[p.name] = time.perf_counter() - start
+        report.fired[p.name] = fired
     return outputs, report

@@ -1,24 +1,34 @@
 """From a graph and concrete input shapes to a runnable Program: specialise, optimise,
-schedule, plan memory, generate. Used by `Function` and by control-flow bodies."""
+schedule, plan memory, compile the loop and branch bodies, generate. Used by `Function`
+and, recursively, for the bodies themselves."""
 from __future__ import annotations
 
+import itertools
 import time
 
+from .. import config
 from ..graph import TensorType, Variable, toposort
-from .codegen import Program, generate
+from .codegen import Program, generate, identifier
 from .memory import plan as plan_memory
+from .memory import updates_in_place
 from .pipeline import optimize
 
 
 def build_program(params, shapes, outputs, updates, device, name: str = "program",
-                  check_updates=None, nan_guard: bool = False) -> Program:
+                  check_updates=None, hooks=(), is_body: bool = False, update_params=None,
+                  _names=None) -> Program:
     """Compile `outputs` (and update values) as a function of `params`.
 
     shapes: the concrete shape of each param for this program (params whose type is
     already concrete may be given their own shape). check_updates(optimized_updates), if
-    given, validates the specialised update values before code generation.
+    given, validates the specialised update values before code generation. hooks: debug
+    hooks (compile.hooks) attached to every instruction, in bodies too. update_params: for
+    each update value, the index in `params` of the shared variable it updates (lets
+    optimiser steps write in place; never with hooks, which may stop a call midway).
     """
     start = time.perf_counter()
+    name = identifier(name, "f")
+    names = _names if _names is not None else itertools.count(1)
     mapping, concrete = {}, []
     for p, shape in zip(params, shapes):
         shape = tuple(shape)
@@ -34,14 +44,24 @@ def build_program(params, shapes, outputs, updates, device, name: str = "program
     if check_updates is not None:
         check_updates(upds)
     schedule = toposort(outs + upds)
+    inplace = set()
+    if update_params is not None and not hooks and config.INPLACE:
+        schedule, inplace = updates_in_place(schedule, concrete, outs, upds, update_params)
     memory = plan_memory(schedule, concrete, outs + upds)
-    program = generate(concrete, outs, upds, schedule, memory, device, name=_ident(name),
-                       nan_guard=nan_guard)
+    memory.inplace = inplace
+    bodies = {}
+    for node in schedule:
+        graphs = node.op.bodies()
+        if not graphs:
+            continue
+        types = node.op.body_input_types([i.type for i in node.inputs])
+        bodies[id(node)] = [
+            build_program(g.inputs, [t.shape for t in tys], g.outputs, [], device,
+                          name=f"{name}__{g.label}_{next(names)}", hooks=hooks, is_body=True,
+                          _names=names)
+            for g, tys in zip(graphs, types)]
+    program = generate(concrete, outs, upds, schedule, memory, device, name=name, hooks=hooks,
+                       body_programs=bodies, is_body=is_body)
     program.report = report
     program.compile_seconds = time.perf_counter() - start
     return program
-
-
-def _ident(name: str) -> str:
-    text = "".join(ch if ch.isalnum() else "_" for ch in name)
-    return text if text and not text[0].isdigit() else f"f_{text}"

@@ -2,8 +2,15 @@
 
 An IDX file is: two zero bytes, a dtype code, the number of dimensions, then one big-endian
 uint32 per dimension, then the elements in C order, big-endian.
+
+The header is checked against the file before the data is read: dimensions NumPy cannot
+hold, and a declared size that disagrees with a raw file's size or that no gzip file of that
+size could decompress to, are refused without allocating it.
 """
+import contextlib
 import gzip
+import io
+import math
 import os
 import struct
 import zlib
@@ -21,6 +28,13 @@ _CODES = {
 }
 _CODE_OF = {dt.newbyteorder("="): code for code, dt in _CODES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+# The most dimensions a NumPy array may have (64 since NumPy 2, 32 before).
+MAX_NDIM = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
+# The largest array in bytes, counting only nonzero dimensions (as NumPy does).
+_MAX_BYTES = np.iinfo(np.intp).max
+# Deflate expands at most about 1032:1, so a gzip file of n bytes holds at most 1032 n bytes.
+_MAX_GZIP_RATIO = 1032
+_CHUNK = 1 << 20
 
 
 def is_gzip(path) -> bool:
@@ -34,54 +48,99 @@ def open_maybe_gzip(path):
     return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
 
 
+@contextlib.contextmanager
+def _gzip_errors(where):
+    """Turn the gzip module's errors about a damaged stream into DataFormatError."""
+    try:
+        yield
+    except EOFError as e:  # gzip stream cut short
+        raise DataFormatError(f"{where}: the gzip stream is truncated ({e})") from None
+    except (gzip.BadGzipFile, zlib.error) as e:
+        raise DataFormatError(f"{where}: the gzip stream is corrupt ({e})") from None
+
+
 def read_bytes(path) -> bytes:
     """The whole decompressed content of a raw or gzipped file."""
-    try:
-        with open_maybe_gzip(path) as f:
-            return f.read()
-    except EOFError as e:  # gzip stream cut short
-        raise DataFormatError(f"{path}: the gzip stream is truncated ({e})") from None
-    except (gzip.BadGzipFile, zlib.error) as e:
-        raise DataFormatError(f"{path}: the gzip stream is corrupt ({e})") from None
+    with _gzip_errors(path), open_maybe_gzip(path) as f:
+        return f.read()
 
 
-def parse_idx(data: bytes, where="<bytes>") -> np.ndarray:
-    """Decode IDX bytes into a native-endian array (a copy, writable)."""
-    if len(data) < 4:
-        raise DataFormatError(f"{where}: {len(data)} bytes is too short for an IDX header "
+def _read_header(read, where):
+    """Read and check the header through `read(n)`.
+
+    Returns (big-endian dtype, dims, header bytes, data bytes the dims need)."""
+    prefix = read(4)
+    if len(prefix) < 4:
+        raise DataFormatError(f"{where}: {len(prefix)} bytes is too short for an IDX header "
                               "(4 bytes at least)")
-    zero, code, ndim = struct.unpack(">HBB", data[:4])
+    zero, code, ndim = struct.unpack(">HBB", prefix)
     if zero != 0:
-        raise DataFormatError(f"{where}: not an IDX file (magic number 0x{data[:4].hex()} "
+        raise DataFormatError(f"{where}: not an IDX file (magic number 0x{prefix.hex()} "
                               "does not start with two zero bytes)")
     if code not in _CODES:
         known = ", ".join(f"0x{c:02X}" for c in _CODES)
         raise DataFormatError(f"{where}: unknown IDX dtype code 0x{code:02X} (known: {known})")
     head = 4 + 4 * ndim
-    if len(data) < head:
+    raw_dims = read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
         raise DataFormatError(f"{where}: truncated header: {ndim} dimensions need {head} bytes, "
-                              f"the file has {len(data)}")
-    dims = struct.unpack(f">{ndim}I", data[4:head])
+                              f"the file has {4 + len(raw_dims)}")
+    if ndim > MAX_NDIM:
+        raise DataFormatError(f"{where}: the header declares {ndim} dimensions; at most "
+                              f"{MAX_NDIM} are supported")
+    dims = struct.unpack(f">{ndim}I", raw_dims)
     dtype = _CODES[code]
-    want = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    have = len(data) - head
+    if math.prod(d for d in dims if d) * dtype.itemsize > _MAX_BYTES:  # Python ints: no overflow
+        raise DataFormatError(f"{where}: the header's shape {dims} is too large for any array "
+                              f"(over {_MAX_BYTES} bytes without its zero dimensions)")
+    return dtype, dims, head, math.prod(dims) * dtype.itemsize
+
+
+def _check_data_size(where, dtype, dims, want, have):
+    native = dtype.newbyteorder("=")
     if have < want:
-        raise DataFormatError(f"{where}: truncated: shape {dims} of {dtype.newbyteorder('=')} "
-                              f"needs {want} data bytes, the file has {have}")
+        raise DataFormatError(f"{where}: truncated: shape {dims} of {native} needs {want} data "
+                              f"bytes, the file has {have}")
     if have > want:
         raise DataFormatError(f"{where}: corrupt: {have - want} bytes after the {want} data "
-                              f"bytes that shape {dims} of {dtype.newbyteorder('=')} needs")
-    arr = np.frombuffer(data, dtype=dtype, count=want // dtype.itemsize, offset=head)
+                              f"bytes that shape {dims} of {native} needs")
+
+
+def _array(data, dtype, dims, offset=0) -> np.ndarray:
+    count = math.prod(dims)
+    arr = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
     return arr.reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def parse_idx(data: bytes, where="<bytes>") -> np.ndarray:
+    """Decode IDX bytes into a native-endian array (a copy, writable)."""
+    dtype, dims, head, want = _read_header(io.BytesIO(data).read, where)
+    _check_data_size(where, dtype, dims, want, len(data) - head)
+    return _array(data, dtype, dims, offset=head)
 
 
 def read_idx(path) -> np.ndarray:
     """Read an IDX file, gzipped or raw (detected from its first bytes), of any dtype code.
 
     Raises DataFormatError naming the file for a truncated or corrupt file, FileNotFoundError
-    when it does not exist.
+    when it does not exist. The header is checked against the file's size before the data
+    is read, so a damaged header cannot make it allocate more than the file could hold.
     """
-    return parse_idx(read_bytes(path), where=str(path))
+    where = str(path)
+    size = os.path.getsize(path)
+    gz = is_gzip(path)
+    with _gzip_errors(where), open_maybe_gzip(path) as f:
+        dtype, dims, head, want = _read_header(f.read, where)
+        if not gz:
+            _check_data_size(where, dtype, dims, want, size - head)
+        elif head + want > _MAX_GZIP_RATIO * size:
+            raise DataFormatError(
+                f"{where}: corrupt header: shape {dims} of {dtype.newbyteorder('=')} needs "
+                f"{want} data bytes, more than a {size}-byte gzip file can hold")
+        data = f.read(want)
+        extra = sum(len(chunk) for chunk in iter(lambda: f.read(_CHUNK), b""))
+    _check_data_size(where, dtype, dims, want, len(data) + extra)
+    return _array(data, dtype, dims)
 
 
 def write_idx(path, array, compress=None) -> Path:

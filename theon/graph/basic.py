@@ -6,6 +6,8 @@ import weakref
 
 import numpy as np
 
+from ..backend.dtypes import DTYPES as _SUPPORTED
+from ..backend.interop import to_torch
 from ..errors import TheonError
 from .source import SourceLoc, user_location
 from .types import TensorType, canonical_dtype, default_dtype
@@ -87,7 +89,6 @@ class Constant(Variable):
         """The value as a torch tensor on `device` (made once per device)."""
         t = self._device_cache.get(device)
         if t is None:
-            from ..backend.interop import to_torch
             t = to_torch(self.value, device=device)
             self._device_cache[device] = t
         return t
@@ -122,8 +123,6 @@ def constant(value, dtype=None, weak: bool = False) -> Constant:
         _constants[key] = c
     return c
 
-
-from .types import DTYPES as _SUPPORTED  # noqa: E402
 
 
 class Node:

@@ -6,9 +6,12 @@ name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets relative to th
 section) and may hold "__metadata__", a str->str map. Data is raw little-endian, C order.
 
 The reader trusts nothing in the file: it bounds the header size, rejects duplicate keys,
-unknown dtypes, shapes whose byte count disagrees with the offsets, offsets outside the
-data, overlaps, holes and trailing bytes (the spec requires the tensors to tile the data
-section exactly, which also catches truncation). Every failure is a CheckpointError.
+unknown dtypes, shapes NumPy cannot hold (too many dimensions, or dimensions whose product
+overflows even when another dimension is 0), shapes whose byte count disagrees with the
+offsets, offsets outside the data, overlaps, holes and trailing bytes (the spec requires the
+tensors to tile the data section exactly, which also catches truncation). All of it is
+checked before any tensor is allocated. Every failure is a CheckpointError naming the file
+and the tensor or field.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ __all__ = ["CheckpointError", "save_file", "load_file", "save", "load", "read_me
 
 # Same cap as the reference implementation: a larger header is an attack, not a model.
 MAX_HEADER_SIZE = 100_000_000
+# The most dimensions a NumPy array may have (64 since NumPy 2, 32 before).
+MAX_NDIM = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
+# The largest array in bytes, counting only nonzero dimensions (as NumPy does).
+_MAX_BYTES = np.iinfo(np.intp).max
 METADATA_KEY = "__metadata__"
 
 # safetensors dtype code -> little-endian NumPy dtype (all of them round-trip).
@@ -138,11 +145,17 @@ def save_file(tensors: dict, path, metadata: dict | None = None) -> None:
 # ---------------------------------------------------------------- reading
 
 
+def _brief(value, limit: int = 80) -> str:
+    """repr(value), cut short: a hostile header's values can be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _no_duplicates(pairs):
     out = {}
     for key, value in pairs:
         if key in out:
-            raise CheckpointError(f"duplicate key {key!r} in the header")
+            raise CheckpointError(f"duplicate key {_brief(key)} in the header")
         out[key] = value
     return out
 
@@ -183,28 +196,35 @@ def _read_header(f, size: int, where: str):
 
 
 def _check_entry(name, info, where):
+    tensor = f"tensor {_brief(name)}"
     if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
-        raise _err(where, f"tensor {name!r} needs 'dtype', 'shape' and 'data_offsets', got {info!r}")
+        raise _err(where, f"{tensor} needs 'dtype', 'shape' and 'data_offsets', got {_brief(info)}")
     code, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-    if code in _CODE_TO_DTYPE:
+    if isinstance(code, str) and code in _CODE_TO_DTYPE:
         itemsize = _CODE_TO_DTYPE[code].itemsize
-    elif code in _READ_ONLY_ITEMSIZE:
+    elif isinstance(code, str) and code in _READ_ONLY_ITEMSIZE:
         itemsize = _READ_ONLY_ITEMSIZE[code]
     else:
         known = ", ".join([*_CODE_TO_DTYPE, *_READ_ONLY_ITEMSIZE])
-        raise _err(where, f"tensor {name!r} has unsupported dtype {code!r}; theon reads {known}")
+        raise _err(where, f"{tensor} has unsupported dtype {_brief(code)}; theon reads {known}")
     if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
-        raise _err(where, f"tensor {name!r} has invalid shape {shape!r} (need a list of ints >= 0)")
+        raise _err(where, f"{tensor} has invalid shape {_brief(shape)} (need a list of ints >= 0)")
+    if len(shape) > MAX_NDIM:
+        raise _err(where, f"{tensor} has {len(shape)} dimensions in its shape; at most {MAX_NDIM} "
+                          "are supported")
+    if math.prod(d for d in shape if d) * itemsize > _MAX_BYTES:  # NumPy's own limit, zeros aside
+        raise _err(where, f"{tensor} has shape {_brief(shape)}, whose dimensions are too large "
+                          f"for any array (over {_MAX_BYTES} bytes without its zero dimensions)")
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_count(o) for o in offsets)):
-        raise _err(where, f"tensor {name!r} has invalid data_offsets {offsets!r} (need [begin, end])")
+        raise _err(where, f"{tensor} has invalid data_offsets {_brief(offsets)} (need [begin, end])")
     begin, end = offsets
     if end < begin:
-        raise _err(where, f"tensor {name!r} has data_offsets [{begin}, {end}] that end before they begin")
+        raise _err(where, f"{tensor} has data_offsets {_brief(offsets)} that end before they begin")
     expected = math.prod(shape) * itemsize
     if end - begin != expected:
         raise CheckpointError(
-            f"{where}: tensor {name!r} ({code}, shape {tuple(shape)}) needs {expected} bytes "
-            f"but data_offsets [{begin}, {end}] hold {end - begin}"
+            f"{where}: {tensor} ({code}, shape {tuple(shape)}) needs {expected} bytes "
+            f"but data_offsets {_brief(offsets)} hold {_brief(end - begin)}"
         )
     return name, code, tuple(shape), begin, end
 
@@ -215,13 +235,13 @@ def _check_tiling(entries, data_size: int, where: str) -> None:
     for name, _, _, begin, end in sorted(entries, key=lambda e: (e[3], e[4])):
         if end > data_size:
             raise CheckpointError(
-                f"{where}: tensor {name!r} data_offsets [{begin}, {end}] run past the "
+                f"{where}: tensor {_brief(name)} data_offsets {_brief([begin, end])} run past the "
                 f"{data_size}-byte data section (truncated file?)"
             )
         if begin < pos:
-            raise _err(where, f"tensor {name!r} at [{begin}, {end}] overlaps {prev!r} ending at {pos}")
+            raise _err(where, f"tensor {_brief(name)} at [{begin}, {end}] overlaps {_brief(prev)} ending at {pos}")
         if begin > pos:
-            raise _err(where, f"hole in the data section at bytes [{pos}, {begin}) before {name!r}")
+            raise _err(where, f"hole in the data section at bytes [{pos}, {begin}) before {_brief(name)}")
         pos, prev = end, name
     if pos != data_size:
         raise _err(
@@ -237,9 +257,9 @@ def _read_tensor(f, start, entry, where):
     f.seek(start + begin)
     buf = arr.view(np.uint8)
     if len(buf) and f.readinto(buf) != end - begin:
-        raise _err(where, f"tensor {name!r} is truncated (file changed while reading?)")
+        raise _err(where, f"tensor {_brief(name)} is truncated (file changed while reading?)")
     if code == "BOOL" and buf.size and buf.max() > 1:
-        raise _err(where, f"tensor {name!r} is BOOL but holds bytes other than 0 and 1")
+        raise _err(where, f"tensor {_brief(name)} is BOOL but holds bytes other than 0 and 1")
     if code == "BF16":
         arr = (arr.astype(np.uint32) << 16).view(np.float32)
     elif not arr.dtype.isnative:  # big-endian hosts only

@@ -12,6 +12,7 @@ import inspect
 import math
 
 import numpy as np
+from ..ops.random import default_rng
 
 __all__ = ["Initializer", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "Zeros",
            "Ones", "Constant", "Orthogonal", "RandomUniform", "RandomNormal", "get", "serialize",
@@ -266,7 +267,6 @@ def layer_rng(seed=None, key: str = "") -> np.random.Generator:
     key_words = list(np.frombuffer(digest[:8], dtype=np.uint32))
     if seed is not None:
         return np.random.default_rng([*_words(int(seed)), *key_words, 1])
-    from ..ops.random import default_rng
     state = default_rng()
     # set_seed installs a fresh draw-numbering counter: that object marks a seeding epoch
     # (kept referenced, so a later epoch's counter can never reuse its identity)

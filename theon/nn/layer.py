@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..graph import Shared, Variable, canonical_dtype, format_shape, is_float, shared
+from ..graph import Shared, Variable, canonical_dtype, format_shape, is_float, scope, shared, user_location
 from ..ops.base import Op, as_variable, tensor
 from . import initializers
 
@@ -33,6 +33,10 @@ _uids = itertools.count(1)
 _layer_classes: dict = {}
 # output variable -> the call of a layer that produced it (weak: graphs own their variables)
 _calls: "weakref.WeakKeyDictionary[Variable, LayerCall]" = weakref.WeakKeyDictionary()
+# checks run before a parameter is allocated, fn(layer, key, shape, dtype): while a model is
+# rebuilt from a file, a config asking for a size the file does not hold fails before any
+# memory is taken (theon.nn.saving.parameters_from)
+param_checks: list = []
 
 
 def _snake(name: str) -> str:
@@ -53,6 +57,7 @@ class LayerOutput(Op):
     uid: int = 0
     name: ClassVar[str] = "layer_output"
     view: ClassVar[bool] = True
+    passthrough: ClassVar[bool] = True
 
     def infer(self, x):
         return [x.type]
@@ -99,7 +104,7 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        _layer_classes[cls.__name__] = cls
+        _layer_classes[registered_name(cls)] = cls
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype: str | None = None,
                  seed: int | None = None):
@@ -118,6 +123,9 @@ class Layer:
         self.output = None
         self.compute_dtype = None
         self.updates: list = []
+        # where the user made the layer: the line its ops point at when theon code (a
+        # model's fit) calls it
+        self._loc = user_location()
         self._params: list = []
         self._param_keys: list = []
         self._param_trainable: list = []
@@ -154,6 +162,8 @@ class Layer:
             raise ValueError(f"layer {self.name!r} already has a parameter {name!r}")
         shape = tuple(int(d) for d in shape)
         dtype = dtype or self.compute_dtype or "float32"
+        for check in param_checks:
+            check(self, name, shape, dtype)
         init = initializers.get(initializer)
         fan_in, fan_out = fans if fans is not None else (None, None)
         value = init(shape, dtype, self._init_rng(), fan_in, fan_out)
@@ -235,7 +245,8 @@ class Layer:
             self.built = True
         if training:
             self.updates = []
-        out = self.call(xs if multi else xs[0], training=bool(training))
+        with scope(self.name, self._loc):
+            out = self.call(xs if multi else xs[0], training=bool(training))
         if out.owner is None or out in _calls or any(out is v for v in xs):
             out = LayerOutput(next(_uids))(out)
         _calls[out] = LayerCall(self, xs, multi)
@@ -272,17 +283,27 @@ class Layer:
         return f"<{type(self).__name__} {self.name!r}{'' if self.built else ' (not built)'}>"
 
 
+def registered_name(cls) -> str:
+    """The name configs record for a layer class: theon's own layers by their short name
+    ("Dense"), every other class by its qualified name ("my_project.layers.Dense"), so a
+    user's class never takes the place of a built-in one."""
+    if cls.__module__.split(".")[0] == "theon":
+        return cls.__name__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def layer_class(name: str, custom_objects: dict | None = None):
     if custom_objects and name in custom_objects:
         return custom_objects[name]
     try:
         return _layer_classes[name]
     except KeyError:
-        raise ValueError(f"unknown layer class {name!r}; pass it in custom_objects") from None
+        raise ValueError(f"unknown layer class {name!r}; import the module that defines it, "
+                         f"or pass it in custom_objects") from None
 
 
 def serialize_layer(layer: Layer) -> dict:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    return {"class_name": registered_name(type(layer)), "config": layer.get_config()}
 
 
 def layer_from_config(spec: dict, custom_objects: dict | None = None) -> Layer:

@@ -5,12 +5,13 @@ import math
 
 from ..errors import ShapeError
 from ..graph import format_shape, is_float
-from ..ops.constructors import dim
+from ..ops.dims import dim
 from ..ops.nn_conv import linear
 from ..ops.nn_misc import dropout, embedding
 from ..ops.shape import concatenate, reshape
 from . import activations, initializers
 from .layer import Layer
+from ..ops.random import RandomState
 
 __all__ = ["Dense", "Flatten", "Reshape", "Activation", "Dropout", "Embedding", "Add", "Concatenate"]
 
@@ -137,7 +138,6 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             return x
         if self.seed is not None and self._rng_state is None:
-            from ..ops.random import RandomState
             self._rng_state = RandomState(self.seed)
         return dropout(x, self.rate, training=True, rng=self._rng_state)
 

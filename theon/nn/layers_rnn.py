@@ -26,10 +26,12 @@ import numpy as np
 from ..errors import ShapeError
 from ..graph import format_shape, is_float
 from ..ops.base import as_variable
-from ..ops.constructors import arange, dim, ones_like, zeros
+from ..ops.constructors import arange, ones_like, zeros
+from ..ops.dims import dim
 from ..ops.elementwise import less, not_equal
 from ..ops.reduce import any as _any, cumsum
-from ..ops.shape import broadcast_to, concatenate, expand_dims
+from ..ops.broadcast import broadcast_to
+from ..ops.shape import concatenate, expand_dims
 from . import activations, initializers
 from .layer import Layer, LayerCall, _calls, layer_from_config, serialize_layer
 from .layers_rnn_cells import CELLS, run_recurrence

@@ -11,7 +11,7 @@ are purely additive folded in); the loop body holds only the recurrent matmul an
 """
 from __future__ import annotations
 
-from ..ops.control import scan
+from ..control import scan
 from ..ops.elementwise import sigmoid, tanh, where
 from ..ops.nn_conv import linear
 from ..ops.shape import expand_dims, split, swapaxes

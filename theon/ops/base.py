@@ -12,7 +12,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..errors import AxisError, DTypeError, GradientError, TheonError
+from ..backend.interop import to_numpy
+from ..errors import DTypeError, GradientError, TheonError
 from ..graph import Constant, TensorType, Variable, apply, constant, default_dtype, user_location
 from ..graph.types import DEFAULT_FLOAT, INT_DTYPES
 from ..graph.basic import Node
@@ -37,6 +38,9 @@ class Op:
     impure: ClassVar[bool] = False
     # the kernel takes a `device=` keyword (ops that make tensors from no input)
     needs_device: ClassVar[bool] = False
+    # the output is input 0 unchanged: the node only gives a value its own variable (a
+    # layer's output), and the compiler removes it
+    passthrough: ClassVar[bool] = False
     # when set, generated code calls this torch function directly on the inputs
     torch_fn: ClassVar = None
 
@@ -53,6 +57,16 @@ class Op:
     def grad(self, inputs, outputs, output_grads) -> list:
         """Symbolic gradients of the inputs (None where an input takes none)."""
         raise GradientError(f"{self.name} has no gradient")
+
+    def bodies(self) -> tuple:
+        """The inner graphs (loop and branch bodies) this op runs. The compiler compiles
+        them with the program and passes them to `kernel` as `bodies=`: objects whose
+        `run(*tensors)` returns the body's outputs and whose `output_types` are concrete."""
+        return ()
+
+    def body_input_types(self, input_types) -> list:
+        """For each body, the types of its inputs when the op's inputs have these types."""
+        return []
 
     def __call__(self, *inputs):
         node = self.make_node(*inputs)
@@ -75,7 +89,6 @@ def as_variable(value, dtype=None) -> Variable:
             raise OverflowError(f"Python integer {value} out of bounds for int64")
         return constant(value, weak=True)
     if type(value).__module__ == "torch":
-        from ..backend.interop import to_numpy
         value = to_numpy(value)
     return constant(value, dtype=dtype)
 
@@ -134,63 +147,6 @@ def check_fits(value, dtype: str) -> None:
         info = np.iinfo(dtype)
         if not info.min <= int(value) <= info.max:
             raise OverflowError(f"Python integer {int(value)} out of bounds for {dtype}")
-
-
-def cast_to(v: Variable, dtype: str) -> Variable:
-    """`v` as `dtype` (constants are converted at once; tensors get a cast node)."""
-    if v.dtype == dtype:
-        return v
-    if isinstance(v, Constant):
-        if v.weak:
-            check_fits(v.value.item(), dtype)
-        return constant(v.value.astype(dtype))
-    from .elementwise import cast
-    return cast(v, dtype)
-
-
-def unify(*values, dtype: str | None = None) -> list:
-    """The values as variables of one dtype (their promotion unless `dtype` is given)."""
-    variables = [as_variable(v) for v in values]
-    target = dtype or result_dtype(*variables)
-    return [cast_to(v, target) for v in variables]
-
-
-def broadcast_shapes(*shapes, op: str = "broadcast") -> tuple:
-    """NumPy broadcasting of static shapes with unknown (None) dims."""
-    from ..errors import ShapeError
-    from ..graph.types import format_shape
-    ndim = max((len(s) for s in shapes), default=0)
-    result = []
-    for axis in range(ndim):
-        dims = [s[axis - ndim + len(s)] for s in shapes if axis - ndim + len(s) >= 0]
-        known = {d for d in dims if d is not None and d != 1}
-        if len(known) > 1:
-            raise ShapeError(f"shapes {' and '.join(format_shape(s) for s in shapes)} cannot be "
-                             f"broadcast together (dimension {axis - ndim} is {' vs '.join(map(str, sorted(known)))})")
-        if known:
-            result.append(known.pop())
-        elif any(d is None for d in dims):
-            result.append(None)
-        else:
-            result.append(1)
-    return tuple(result)
-
-
-def normalize_axis(axis, ndim: int, op: str = "") -> tuple:
-    """Axis argument (None, int or sequence; negatives allowed) as a sorted tuple of ints."""
-    from ..errors import ShapeError
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        a = int(a)
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
-            raise AxisError(f"axis {a} is out of range for a tensor of rank {ndim}")
-        out.append(a % ndim if ndim else 0)
-    if len(set(out)) != len(out):
-        raise ShapeError(f"repeated axis in {axis}")
-    return tuple(sorted(out))
 
 
 def tensor(name: str | None = None, shape=(), dtype=DEFAULT_FLOAT) -> Variable:

@@ -13,50 +13,13 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..errors import AxisError, DTypeError, ShapeError
-from ..graph import Constant, TensorType, Variable, canonical_dtype, default_dtype
+from ..backend.interop import torch_dtype
+from ..errors import DTypeError, ShapeError
+from ..graph import TensorType, Variable, canonical_dtype, default_dtype
 from ..graph.types import DEFAULT_FLOAT, INT_DTYPES
 from .base import Op, as_variable, check_fits
-
-
-def split_shape(shape) -> tuple:
-    """(template, dynamic): template holds ints, with None where a symbolic dim goes."""
-    if isinstance(shape, (int, np.integer, Variable)):
-        shape = (shape,)
-    template, dynamic = [], []
-    for d in shape:
-        if isinstance(d, Variable):
-            if d.ndim != 0 or not (d.dtype.startswith("int") or d.dtype == "uint8"):
-                raise ShapeError(f"a symbolic dimension must be an integer scalar, got {d.type}")
-            if isinstance(d, Constant):
-                template.append(int(d.value))
-                continue
-            template.append(None)
-            dynamic.append(d)
-        else:
-            d = int(d)
-            if d < 0:
-                raise ShapeError(f"negative dimension {d} in shape {tuple(shape)}")
-            template.append(d)
-    return tuple(template), dynamic
-
-
-def resolve_shape(template, dims) -> tuple:
-    """The static shape known from a template and its (possibly constant) dim inputs."""
-    it = iter(dims)
-    out = []
-    for t in template:
-        if t is not None:
-            out.append(t)
-        else:
-            d = next(it)
-            out.append(int(d.value) if isinstance(d, Constant) else None)
-    return tuple(out)
-
-
-def runtime_shape(template, dims) -> tuple:
-    it = iter(dims)
-    return tuple(t if t is not None else int(next(it)) for t in template)
+from .broadcast import broadcast_to
+from .dims import resolve_shape, runtime_shape, shape_tuple, split_shape
 
 
 @dataclass(frozen=True)
@@ -72,7 +35,6 @@ class Full(Op):
         return [TensorType(self.dtype, resolve_shape(self.template, dims))]
 
     def kernel(self, *dims, device=None):
-        from ..backend.interop import torch_dtype
         return torch.full(runtime_shape(self.template, dims), self.value,
                           dtype=torch_dtype(self.dtype), device=device)
 
@@ -81,7 +43,6 @@ def full(shape, fill_value, dtype=None):
     """A tensor of `shape` filled with `fill_value`. Without `dtype`, a Python float gives
     the default float dtype (float32), an int int64, a bool bool; NumPy scalars keep theirs."""
     if isinstance(fill_value, Variable):
-        from .shape import broadcast_to
         value = fill_value if dtype is None else fill_value.astype(dtype)
         return broadcast_to(value, shape)
     dtype = canonical_dtype(dtype) if dtype is not None else scalar_dtype(fill_value)
@@ -127,7 +88,6 @@ class Empty(Op):
         return [TensorType(self.dtype, resolve_shape(self.template, dims))]
 
     def kernel(self, *dims, device=None):
-        from ..backend.interop import torch_dtype
         return torch.empty(runtime_shape(self.template, dims), dtype=torch_dtype(self.dtype), device=device)
 
 
@@ -154,7 +114,6 @@ class FullLike(Op):
         return [x.type.with_dtype(self.dtype)]
 
     def kernel(self, x):
-        from ..backend.interop import torch_dtype
         return torch.full(x.shape, self.value, dtype=torch_dtype(self.dtype), device=x.device)
 
     def grad(self, inputs, outputs, output_grads):
@@ -194,7 +153,6 @@ class Arange(Op):
         return [TensorType(self.dtype, (self.length,))]
 
     def kernel(self, device=None):
-        from ..backend.interop import torch_dtype
         n, tdtype = self.length, torch_dtype(self.dtype)
         if all(isinstance(v, int) for v in (self.start, self.stop, self.step)):
             return torch.arange(n, dtype=torch.int64, device=device).mul_(self.step).add_(self.start).to(tdtype)
@@ -256,7 +214,6 @@ class Linspace(Op):
         return [TensorType(self.dtype, (self.num,))]
 
     def kernel(self, device=None):
-        from ..backend.interop import torch_dtype
         div = self.num - 1 if self.endpoint else self.num
         i = torch.arange(self.num, dtype=torch.float64, device=device)
         step = (self.stop - self.start) / div if div > 0 else 0.0
@@ -290,7 +247,6 @@ class Eye(Op):
         return [TensorType(self.dtype, (self.n, self.m))]
 
     def kernel(self, device=None):
-        from ..backend.interop import torch_dtype
         out = torch.zeros(self.n, self.m, dtype=torch_dtype(self.dtype), device=device)
         out.diagonal(self.k).fill_(1)
         return out
@@ -304,34 +260,3 @@ def eye(n, m=None, k=0, dtype=None):
         raise ShapeError(f"eye: negative dimension ({n}, {m})")
     return Eye(int(n), int(n if m is None else m), int(k), canonical_dtype(dtype or DEFAULT_FLOAT))()
 
-
-@dataclass(frozen=True)
-class ShapeOf(Op):
-    """`x.shape[axis]` as an int64 scalar (a constant once the shape is known)."""
-    axis: int = 0
-    name: ClassVar[str] = "shape_of"
-    differentiable: ClassVar[bool] = False
-
-    def infer(self, x):
-        if not 0 <= self.axis < x.ndim:
-            raise AxisError(f"axis {self.axis} out of range for rank {x.ndim}")
-        return [TensorType("int64", ())]
-
-    def kernel(self, x):
-        return torch.tensor(x.shape[self.axis], dtype=torch.int64)
-
-    def grad(self, inputs, outputs, output_grads):
-        return [None]
-
-
-def dim(x, axis: int):
-    """The size of `x` along `axis`: an int if known when building, else a symbolic scalar."""
-    x = as_variable(x)
-    axis = axis + x.ndim if axis < 0 else axis
-    d = x.type.shape[axis] if 0 <= axis < x.ndim else None
-    return d if d is not None else ShapeOf(axis)(x)
-
-
-def shape_tuple(x) -> tuple:
-    """`x.shape`: ints where known, symbolic scalars where not."""
-    return tuple(dim(x, i) for i in range(x.ndim))

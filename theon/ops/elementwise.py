@@ -16,12 +16,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..backend.interop import torch_dtype
 from ..errors import DTypeError
-from ..graph import Constant, TensorType, Variable, canonical_dtype, is_float
+from ..graph import Constant, TensorType, Variable, canonical_dtype, constant, is_float
 from ..graph.types import INT_DTYPES
+from .axes import broadcast_shapes
+from .base import Op, as_variable, check_fits, float_dtype, is_weak, promotion_operands, result_dtype
 from .constructors import full_like
-from .base import (Op, as_variable, broadcast_shapes, cast_to, float_dtype, is_weak, promotion_operands,
-                   result_dtype, unify)
 
 
 @dataclass(frozen=True)
@@ -520,7 +521,6 @@ class Cast(Elementwise):
         return [x.type.with_dtype(self.dtype)]
 
     def kernel(self, x, out=None):
-        from ..backend.interop import torch_dtype
         if out is not None:
             return out.copy_(x)
         return x.to(torch_dtype(self.dtype), copy=True)  # a new tensor, as `allocates` says
@@ -543,6 +543,24 @@ def cast(x, dtype):
     if x.dtype == dtype:
         return x
     return Cast(dtype)(x)
+
+
+def cast_to(v: Variable, dtype: str) -> Variable:
+    """`v` as `dtype` (constants are converted at once; tensors get a cast node)."""
+    if v.dtype == dtype:
+        return v
+    if isinstance(v, Constant):
+        if v.weak:
+            check_fits(v.value.item(), dtype)
+        return constant(v.value.astype(dtype))
+    return cast(v, dtype)
+
+
+def unify(*values, dtype: str | None = None) -> list:
+    """The values as variables of one dtype (their promotion unless `dtype` is given)."""
+    variables = [as_variable(v) for v in values]
+    target = dtype or result_dtype(*variables)
+    return [cast_to(v, target) for v in variables]
 
 
 def _float_op(cls, x, **attrs):

@@ -22,12 +22,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..backend.interop import to_numpy, torch_dtype
 from ..errors import DTypeError, ShapeError, TensorIndexError
-from ..graph import (Constant, TensorType, Variable, canonical_dtype, constant, format_shape, is_float,
-                     is_int, shapes_agree)
-from .base import Op, as_variable, broadcast_shapes, normalize_axis, unify
-from .broadcast_grad import sum_to_shape
-from .base import user_errors
+from ..graph import (
+    Constant,
+    TensorType,
+    Variable,
+    canonical_dtype,
+    constant,
+    format_shape,
+    is_float,
+    is_int,
+    shapes_agree,
+)
+from .axes import broadcast_shapes, normalize_axis
+from .base import Op, as_variable, user_errors
+from .broadcast import sum_to_shape
+from .elementwise import unify
 
 FULL = ("slice", None, None, None)
 
@@ -37,7 +48,6 @@ FULL = ("slice", None, None, None)
 def _index_array(value):
     """An index given as a list, array or tensor: ('mask', ndarray) or ('adv', int Variable)."""
     if type(value).__module__ == "torch":
-        from ..backend.interop import to_numpy
         value = to_numpy(value)
     if isinstance(value, Variable):
         if value.dtype == "bool":
@@ -544,7 +554,6 @@ class OneHot(Op):
         return [TensorType(self.dtype, idx.type.shape + (self.num_classes,))]
 
     def kernel(self, idx):
-        from ..backend.interop import torch_dtype
         return F.one_hot(idx.long(), self.num_classes).to(torch_dtype(self.dtype))
 
     def grad(self, inputs, outputs, output_grads):

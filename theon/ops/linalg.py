@@ -15,9 +15,12 @@ import torch
 
 from ..errors import AxisError, DTypeError, GradientError, ShapeError
 from ..graph import TensorType, format_shape, is_float
-from .base import Op, as_variable, broadcast_shapes, cast_to, result_dtype, unify, user_errors
-from .broadcast_grad import sum_to_like
-from .elementwise import conj
+from .axes import broadcast_shapes
+from .base import Op, as_variable, result_dtype, user_errors
+from .broadcast import sum_to_like
+from .constructors import ones_like
+from .elementwise import cast_to, conj, multiply, unify
+from .shape import ravel, reshape
 
 
 def _conj(x):
@@ -121,7 +124,6 @@ class Matmul(Op):
         elif b.ndim == 2 and a.ndim > 2:
             # (..., n, k) @ (k, m): the weight's gradient is one (k, N) @ (N, m) product over
             # all rows, not a batch of products summed afterwards
-            from .shape import reshape
             rows_a = reshape(a, (-1, a.shape[-1]))
             rows_g = reshape(g, (-1, g.shape[-1]))
             ga, gb = matmul(g, matrix_transpose(b)), matmul(matrix_transpose(rows_a), rows_g)
@@ -143,7 +145,6 @@ def dot(a, b):
     and b's second-to-last axis for N-D."""
     a, b = unify(a, b)
     if a.ndim == 0 or b.ndim == 0:
-        from .elementwise import multiply
         return multiply(a, b)
     if a.ndim == 1 or b.ndim <= 2:
         return matmul(a, b)
@@ -158,7 +159,6 @@ def vdot(a, b):
 
 
 def _ravel(x):
-    from .shape import ravel
     return ravel(x)
 
 
@@ -299,7 +299,6 @@ def _einsum_operand_grad(i, inputs, terms, out, g):
         target = relabeled
     elif set(target) - provided:
         subs.append(target)   # labels no other term sizes: ones of x's shape supply them
-        from .constructors import ones_like
         args.append(ones_like(x))
     grad = _make_einsum(",".join(subs) + "->" + target, args)
     # skip the reduction when no dim of x can have been broadcast

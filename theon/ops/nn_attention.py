@@ -16,8 +16,15 @@ import torch.nn.functional as F
 from ..errors import DTypeError, ShapeError
 from ..graph import TensorType
 from ..graph.types import format_shape
-from .base import Op, as_variable, broadcast_shapes
+from .axes import broadcast_shapes
+from .base import Op, as_variable
+from .broadcast import sum_to_like
+from .dims import dim
+from .elementwise import rsqrt, where
+from .linalg import matmul
+from .nn_loss import softmax
 from .nn_util import float_inputs
+from .shape import swapaxes
 
 
 @dataclass(frozen=True)
@@ -69,8 +76,6 @@ class Attention(Op):
                                               scale=self.scale)
 
     def grad(self, inputs, outputs, output_grads):
-        from .broadcast_grad import sum_to_like
-        from .linalg import matmul
         (g,) = output_grads
         q, k, v = inputs[:3]
         mask = inputs[3] if len(inputs) == 4 else None
@@ -92,22 +97,16 @@ def _differ(a, b) -> bool:
 
 
 def _t(x):
-    from .shape import swapaxes
     return swapaxes(x, -1, -2)
 
 
 def _default_scale(q):
-    from .constructors import dim
-    from .elementwise import rsqrt
     e = dim(q, -1)
     return 1.0 / math.sqrt(e) if isinstance(e, int) else rsqrt(e.astype(q.dtype))
 
 
 def attention_weights(q, k, mask=None, is_causal=False, scale=None):
     """softmax(q k^T * scale + mask) in theon ops (what the fused kernel computes inside)."""
-    from .elementwise import where
-    from .linalg import matmul
-    from .nn_loss import softmax
     if scale is None:
         scale = _default_scale(q)
     s = matmul(q, _t(k)) * scale

@@ -17,7 +17,10 @@ from ..errors import DTypeError, ShapeError
 from ..graph import TensorType
 from ..graph.types import format_shape
 from .base import Op
+from .linalg import matmul
 from .nn_util import float_inputs, ntuple, window_out
+from .reduce import sum as _sum
+from .shape import reshape
 
 
 def _same_dtype(op: str, *inputs) -> str:
@@ -55,9 +58,6 @@ class Linear(Op):
         return F.linear(x, w, b)
 
     def grad(self, inputs, outputs, output_grads):
-        from .linalg import matmul
-        from .reduce import sum as _sum
-        from .shape import reshape
         x, w = inputs[0], inputs[1]
         (g,) = output_grads
         gx = matmul(g, w)
@@ -183,7 +183,6 @@ class Conv(ConvAttrs):
         return torch.ops.aten.convolution(x, w, b, *self.aten_args(padding))
 
     def grad(self, inputs, outputs, output_grads):
-        from .reduce import sum as _sum
         x, w = inputs[0], inputs[1]
         (g,) = output_grads
         grads = [self.backward_input(g, w, x), self.backward_weight(g, x, w)]

@@ -11,7 +11,11 @@ from ..errors import DTypeError, ShapeError
 from ..graph import TensorType
 from ..graph.types import format_shape
 from .base import Op, as_variable
+from .constructors import zeros_like
+from .elementwise import not_equal
 from .nn_util import check_int, float_inputs
+from .random import bernoulli
+from .shape import expand_dims
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,6 @@ class EmbeddingBackward(Op):
         return torch.ops.aten.embedding_dense_backward(g, indices.long(), weight_like.shape[0], pad, False)
 
     def grad(self, inputs, outputs, output_grads):
-        from .elementwise import not_equal
-        from .shape import expand_dims
         (g, indices, weight_like), (gg,) = inputs, output_grads
         # the adjoint of a scatter-add is a gather (rows at padding_idx took nothing)
         rows = Embedding(self.padding_idx)(indices, gg)
@@ -83,8 +85,6 @@ def embedding(indices, weight, padding_idx=None):
 def dropout(x, rate, training=True, rng=None):
     """Zero each element with probability `rate` and scale the rest by 1/(1 - rate);
     the identity when not training. `rng` is a th.random RandomState (default: the global one)."""
-    from .constructors import zeros_like
-    from .random import bernoulli
     (x,) = float_inputs(x, op="dropout")
     rate = float(rate)
     if not 0.0 <= rate <= 1.0:

@@ -17,8 +17,13 @@ import torch.nn.functional as F
 from ..errors import DTypeError, ShapeError
 from ..graph import TensorType, is_int
 from ..graph.types import format_shape
-from .base import Op, as_variable, cast_to, user_errors
+from .base import Op, as_variable, user_errors
+from .constructors import ones, zeros
+from .dims import dim
+from .elementwise import cast_to, reciprocal, rsqrt
 from .nn_util import channel_view, count, float_inputs, is_zero
+from .reduce import mean as _mean
+from .reduce import sum as _sum
 
 
 def _check_same_dtype(op, *inputs):
@@ -60,7 +65,6 @@ class BatchNormTrain(Op):
         return y, mean.to(x.dtype), invstd.to(x.dtype)
 
     def grad(self, inputs, outputs, output_grads):
-        from .reduce import sum as _sum
         (x, w, b), (y, mean, invstd), (gy, gmean, ginvstd) = inputs, outputs, output_grads
         axes = (0,) + tuple(range(2, x.ndim))
         m = count(x, axes, x.dtype)
@@ -96,8 +100,6 @@ class BatchNormEval(Op):
         return F.batch_norm(x, rm, rv, w, b, False, 0.0, self.eps)
 
     def grad(self, inputs, outputs, output_grads):
-        from .elementwise import rsqrt
-        from .reduce import sum as _sum
         (x, rm, rv, w, b), (gy,) = inputs, output_grads
         axes = (0,) + tuple(range(2, x.ndim))
         invstd = rsqrt(rv + self.eps)
@@ -124,8 +126,6 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     1 / (num_batches_tracked + 1), and the result has a fourth entry, the new count, to put
     in the updates too.
     """
-    from .constructors import dim, ones, zeros
-    from .elementwise import reciprocal
     cumulative = momentum is None
     if cumulative and training and num_batches_tracked is None:
         raise ValueError("batch_norm: momentum=None (a cumulative average) needs num_batches_tracked, "
@@ -194,7 +194,6 @@ class LayerNorm(Op):
         return y, mean.to(x.dtype).reshape(stat_shape), rstd.to(x.dtype).reshape(stat_shape)
 
     def grad(self, inputs, outputs, output_grads):
-        from .reduce import mean as _mean, sum as _sum
         (x, w, b), (y, mean, rstd), (gy, gmean, grstd) = inputs, outputs, output_grads
         k = len(self.normalized_shape)
         norm_axes = tuple(range(x.ndim - k, x.ndim))
@@ -215,7 +214,6 @@ class LayerNorm(Op):
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise x over its trailing `normalized_shape` dims, then scale and shift (torch)."""
-    from .constructors import ones, zeros
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(int(d) for d in normalized_shape)

@@ -6,7 +6,11 @@ import numpy as np
 from ..errors import DTypeError, ShapeError
 from ..graph import Constant, Variable
 from ..graph.types import format_shape
-from .base import as_variable, float_dtype, result_dtype, unify
+from .base import as_variable, float_dtype, result_dtype
+from .constructors import Full, FullLike
+from .dims import dim
+from .elementwise import cast, unify
+from .shape import reshape
 
 
 def ntuple(value, n: int, what: str) -> tuple:
@@ -76,14 +80,11 @@ def is_zero(v: Variable) -> bool:
     owner = v.owner
     if owner is None:
         return False
-    from .constructors import Full, FullLike
     return isinstance(owner.op, (Full, FullLike)) and owner.op.value == 0
 
 
 def count(x: Variable, axes, dtype: str):
     """The number of elements of `x` over `axes`: a Python float, or a symbolic scalar."""
-    from .constructors import dim
-    from .elementwise import cast
     static, dynamic = 1, None
     for a in axes:
         d = dim(x, a)
@@ -98,7 +99,6 @@ def count(x: Variable, axes, dtype: str):
 
 def channel_view(v: Variable, ndim: int, axis: int = 1):
     """A per-channel vector (C,) reshaped to broadcast along `axis` of a rank-`ndim` tensor."""
-    from .shape import reshape
     shape = [1] * ndim
     shape[axis] = -1
     return reshape(v, tuple(shape))

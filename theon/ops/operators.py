@@ -1,8 +1,14 @@
 """Python operators and NumPy-style methods on Variable, attached here so graph/ lists no ops."""
 from __future__ import annotations
 
+import importlib
+
 from ..graph import Variable
 from . import elementwise as ew
+from .dims import shape_tuple
+from .index import getitem
+from .linalg import matmul
+from .shape import reshape, transpose
 
 
 def _reflect(fn):
@@ -10,39 +16,33 @@ def _reflect(fn):
 
 
 def _getitem(self, key):
-    from .index import getitem
     return getitem(self, key)
 
 
 def _method(module: str, name: str):
     def method(self, *args, **kwargs):
-        import importlib
         return getattr(importlib.import_module(f"theon.ops.{module}"), name)(self, *args, **kwargs)
     method.__name__ = name
     return method
 
 
 def _reshape(self, *shape, **kwargs):
-    from .shape import reshape
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     return reshape(self, shape, **kwargs)
 
 
 def _transpose(self, *axes):
-    from .shape import transpose
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = axes[0]
     return transpose(self, axes or None)
 
 
 def _shape(self):
-    from .constructors import shape_tuple
     return shape_tuple(self)
 
 
 def _matmul(a, b):
-    from .linalg import matmul
     return matmul(a, b)
 
 

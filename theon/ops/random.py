@@ -20,10 +20,13 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from ..backend.interop import torch_dtype
 from ..errors import DTypeError, ShapeError
 from ..graph import Constant, TensorType, Variable, canonical_dtype, format_shape, is_float, shared
-from .base import Op, as_variable, broadcast_shapes, cast_to, float_dtype, result_dtype
-from .constructors import resolve_shape, runtime_shape, split_shape
+from .axes import broadcast_shapes
+from .base import Op, as_variable, float_dtype, result_dtype
+from .dims import resolve_shape, runtime_shape, split_shape
+from .elementwise import add, cast_to
 
 _M64 = (1 << 64) - 1
 _draw_ids = itertools.count()
@@ -39,7 +42,6 @@ class RandomState:
     def __init__(self, seed: int | None = 0, device="cpu"):
         self.seed = shared(_int64(seed), name="rng_seed", dtype="int64", device=device)
         self.counter = shared(np.int64(0), name="rng_counter", dtype="int64", device=device)
-        from .elementwise import add
         self.counter.default_update = add(self.counter, 1)
         self._streams = itertools.count()
 
@@ -155,7 +157,6 @@ class Draw(Op):
     def _empty(self, shape_inputs, device, out):
         if out is not None:
             return out
-        from ..backend.interop import torch_dtype
         return torch.empty(self._shape(shape_inputs), dtype=torch_dtype(self.dtype), device=device)
 
     def grad(self, inputs, outputs, output_grads):

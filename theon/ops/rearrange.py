@@ -17,9 +17,9 @@ import torch.nn.functional as F
 
 from ..errors import ShapeError
 from ..graph import Constant, Variable, format_shape
+from .axes import axes_arg, axis_arg, check_axes
 from .base import Op, as_variable
-from .shape import axes_arg, axis_arg, check_axes
-
+from .shape import expand_dims, ravel
 
 # ---- rearranging elements -------------------------------------------------------------------
 
@@ -117,7 +117,6 @@ def tile(x, reps):
     if any(r < 0 for r in reps):
         raise ValueError(f"tile: negative repetitions {reps}")
     if len(reps) > x.ndim:
-        from .shape import expand_dims
         x = expand_dims(x, tuple(range(len(reps) - x.ndim)))
     reps = (1,) * (x.ndim - len(reps)) + reps
     return x if builtins.all(r == 1 for r in reps) else Tile(reps)(x)
@@ -195,7 +194,6 @@ def repeat(x, repeats, axis=None):
     if (r < 0).any():
         raise ValueError(f"repeat: negative repeats in {repeats!r}")
     if axis is None:
-        from .shape import ravel
         x, axis = ravel(x), 0
     counts = int(r.reshape(())) if r.ndim == 0 or r.size == 1 else tuple(int(v) for v in r)
     return Repeat(counts, axis_arg(axis, x.ndim))(x)

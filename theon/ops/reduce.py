@@ -16,11 +16,14 @@ from typing import ClassVar
 import torch
 
 from ..errors import DTypeError, GradientError, ShapeError
-from ..graph import TensorType, format_shape, is_float
-from .base import Op, as_variable, cast_to
-from .broadcast_grad import BroadcastLike
-from .constructors import dim
-from .shape import axes_arg, axis_arg, check_axes
+from ..graph import TensorType, canonical_dtype, format_shape, is_float
+from .axes import axes_arg, axis_arg, check_axes
+from .base import Op, as_variable
+from .broadcast import BroadcastLike
+from .constructors import full
+from .dims import dim
+from .elementwise import cast, cast_to, equal, exp, logical_and, where
+from .shape import concatenate, expand_dims, ravel
 
 
 def _axes(axis, ndim: int) -> tuple:
@@ -43,7 +46,6 @@ def _spread(g, x, axes, keepdims):
     if not axes:
         return g
     if not keepdims:
-        from .shape import expand_dims
         g = expand_dims(g, axes)
     return BroadcastLike()(g, x)
 
@@ -71,7 +73,6 @@ def _float_input(x):
 def _sum_dtype(x, dtype):
     """NumPy's accumulator dtype for sum/prod/cumsum: bool and ints give int64."""
     if dtype is not None:
-        from ..graph import canonical_dtype
         return canonical_dtype(dtype)
     return "int64" if x.dtype == "bool" or x.dtype.startswith(("int", "uint")) else x.dtype
 
@@ -143,7 +144,6 @@ class Prod(Reduction):
         (x,), (y,), (g,) = inputs, outputs, output_grads
         if not is_float(x.dtype):
             return [None]
-        from .elementwise import cast, equal, logical_and, where
         # d prod / d x_k is the product of the others: y / x_k without zeros; with exactly one
         # zero in a slice only that element's gradient is nonzero; with more, none is.
         zero = equal(x, 0)
@@ -243,7 +243,6 @@ class Max(Reduction):
         (x,), (y,), (g,) = inputs, outputs, output_grads
         if not is_float(x.dtype):
             return [None]
-        from .elementwise import cast, equal
         # ties share the gradient evenly, as torch's amax does
         hit = cast(equal(x, self.spread(y, x)), x.dtype)
         ties = sum(hit, self.axes, keepdims=True)
@@ -266,7 +265,6 @@ class LogSumExp(Reduction):
 
     def grad(self, inputs, outputs, output_grads):
         (x,), (y,), (g,) = inputs, outputs, output_grads
-        from .elementwise import exp
         return [self.spread(g, x) * exp(x - self.spread(y, x))]
 
 
@@ -370,7 +368,6 @@ class Cumprod(Op):
         (x,), (y,), (g,) = inputs, outputs, output_grads
         if not is_float(x.dtype):
             return [None]
-        from .elementwise import cast, equal, logical_and, where
         a = self.axis
         back = Cumsum(a, reverse=True)
         # before a slice's first zero: sum_{j>=k} g_j y_j / x_k. At the first zero z: the same
@@ -477,7 +474,6 @@ def _scan(cls, x, axis, dtype):
     x = as_variable(x)
     x = cast_to(x, _sum_dtype(x, dtype))
     if axis is None or x.ndim == 0:
-        from .shape import ravel
         x, axis = ravel(x), 0
     return cls(axis_arg(axis, x.ndim))(x)
 
@@ -502,8 +498,6 @@ def _cumulative(cls, identity, x, axis, dtype, include_initial):
     y = _scan(cls, x, axis, dtype)
     if not include_initial:
         return y
-    from .constructors import full
-    from .shape import concatenate
     axis = y.ndim - 1 if x.ndim == 0 else axis_arg(axis, y.ndim)
     first = full(tuple(1 if a == axis else dim(y, a) for a in range(y.ndim)), identity, y.dtype)
     return concatenate([first, y], axis=axis)

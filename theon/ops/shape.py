@@ -8,50 +8,19 @@ from __future__ import annotations
 
 import builtins
 import math
-import operator
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import torch
 
-from ..errors import AxisError, ShapeError
+from ..errors import ShapeError
 from ..graph import TensorType, Variable, format_shape
-from .base import Op, as_variable, normalize_axis, unify
-from .broadcast_grad import sum_to_like
-from .constructors import ShapeOf, resolve_shape, runtime_shape, split_shape
-
-
-# Axis arguments are normalised here when valid and passed on raw when not, so that the
-# op's `infer` rejects them and the error names the op, the input types and the user's line.
-
-def axis_arg(axis, ndim: int) -> int:
-    """One axis (negatives count from the end), or the raw value when out of range."""
-    a = operator.index(axis)
-    return a % ndim if -ndim <= a < ndim else a
-
-
-def axes_arg(axis, ndim: int) -> tuple:
-    """Sorted axes (all when None), or the raw values when some are invalid."""
-    if axis is None:
-        return tuple(range(ndim))
-    raw = (operator.index(axis),) if isinstance(axis, (int, np.integer)) else tuple(
-        operator.index(a) for a in axis)
-    try:
-        return normalize_axis(raw, ndim)
-    except ShapeError:
-        return tuple(a % ndim if -ndim <= a < ndim else a for a in raw)
-
-
-def check_axes(axes, shape, ndim=None) -> None:
-    """Raise (from an op's infer) unless every axis is in range(ndim) and none repeats."""
-    ndim = len(shape) if ndim is None else ndim
-    for a in axes:
-        if not 0 <= a < ndim:
-            raise AxisError(f"axis {a} is out of range for a tensor of shape {format_shape(shape)}"
-                             + (f" (result rank {ndim})" if ndim != len(shape) else ""))
-    if len(set(axes)) != len(axes):
-        raise ShapeError(f"repeated axis in {tuple(axes)}")
+from .axes import axes_arg, axis_arg, check_axes
+from .base import Op, as_variable
+from .constructors import zeros_like
+from .dims import ShapeOf, resolve_shape, runtime_shape, split_shape
+from .elementwise import unify
 
 
 def _shape_text(template) -> str:
@@ -311,46 +280,6 @@ def squeeze(x, axis=None):
     return Squeeze(axes)(x) if axes else x
 
 
-# ---- broadcasting --------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class BroadcastTo(Op):
-    """`x` broadcast to `shape` (ints, None for a symbolic dim input); a view."""
-    shape: tuple = ()
-    name: ClassVar[str] = "broadcast_to"
-    view: ClassVar[bool] = True
-
-    def infer(self, x, *dims):
-        out = list(resolve_shape(self.shape, dims))
-        lead = len(out) - x.ndim
-        text = f"cannot broadcast a tensor of shape {format_shape(x.type.shape)} to shape "
-        if lead < 0:
-            raise ShapeError(text + f"{_shape_text(out)}: the target has fewer dims")
-        for i, xd in enumerate(x.type.shape):
-            od = out[lead + i]
-            if xd is None or xd == 1:
-                continue
-            if od is None:
-                out[lead + i] = xd
-            elif od != xd:
-                raise ShapeError(text + f"{_shape_text(out)} (dim {i} is {xd}, target {od})")
-        return [x.type.with_shape(out)]
-
-    def kernel(self, x, *dims):
-        return x.expand(runtime_shape(self.shape, dims))
-
-    def grad(self, inputs, outputs, output_grads):
-        return [sum_to_like(output_grads[0], inputs[0])] + [None] * (len(inputs) - 1)
-
-
-def broadcast_to(x, shape):
-    x = as_variable(x)
-    template, dynamic = split_shape(shape)
-    if not dynamic and template == x.type.shape and None not in template:
-        return x
-    return BroadcastTo(template)(x, *dynamic)
-
-
 # ---- joining and splitting -------------------------------------------------------------------
 
 def _merge_dims(xs, skip):
@@ -433,7 +362,6 @@ class Piece(Op):
         return g.narrow(self.axis, start, xs[self.index].shape[self.axis])
 
     def grad(self, inputs, outputs, output_grads):
-        from .constructors import zeros_like
         (g, *xs), (gg,) = inputs, output_grads
         parts = [gg if j == self.index else zeros_like(x, dtype=gg.dtype) for j, x in enumerate(xs)]
         join = Stack(self.axis) if self.stacked else Concatenate(self.axis)
@@ -544,13 +472,9 @@ def split(x, indices_or_sections, axis=0):
     return list(op.make_node(x).outputs)
 
 
-# flip, roll, tile, repeat and pad live in rearrange.py (re-exported here)
-from .rearrange import *  # noqa: E402,F401,F403
-from .rearrange import __all__ as _rearrange_all  # noqa: E402
-
 __all__ = [
     "reshape", "ravel", "flatten", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze",
-    "broadcast_to", "concatenate", "stack", "split", "reshape_like",
-    "Reshape", "ReshapeLike", "Transpose", "ExpandDims", "Squeeze", "BroadcastTo",
-    "Concatenate", "Stack", "Piece", "Split", "SplitGrad", *_rearrange_all,
+    "concatenate", "stack", "split", "reshape_like",
+    "Reshape", "ReshapeLike", "Transpose", "ExpandDims", "Squeeze",
+    "Concatenate", "Stack", "Piece", "Split", "SplitGrad",
 ]

@@ -28,8 +28,24 @@ def evaluate(outputs, givens: dict, device="cpu") -> list:
     for node in toposort(outputs):
         args = [value(i).clone() for i in node.inputs]
         kwargs = {"device": device} if node.op.needs_device else {}
+        if node.op.bodies():
+            types = node.op.body_input_types([i.type for i in node.inputs])
+            kwargs["bodies"] = tuple(_Body(g, t, device) for g, t in zip(node.op.bodies(), types))
         result = node.op.kernel(*args, **kwargs)
         results = result if node.op.nout > 1 else (result,)
         for o, r in zip(node.outputs, results):
             values[id(o)] = r
     return [to_numpy(value(o)).copy() for o in outputs]
+
+
+class _Body:
+    """A loop or branch body run by this evaluator, as control-flow kernels expect."""
+
+    def __init__(self, graph, input_types, device):
+        self.graph = graph
+        self.device = device
+        self.output_types = graph.output_types(input_types)
+
+    def run(self, *tensors):
+        values = evaluate(list(self.graph.outputs), dict(zip(self.graph.inputs, tensors)), self.device)
+        return tuple(to_torch(v, device=self.device) for v in values)

@@ -7,19 +7,10 @@ import numpy as np
 
 from ...graph import Constant
 from ...ops import elementwise as ew
-from ...ops.constructors import Full
-from ..rewrite import rule
+from ...rewrite import rule
+from ...rewrite.patterns import const_value
 
 CANONICALIZE: list = []
-
-
-def _const_value(v):
-    """The single value of a constant or a Full, else None."""
-    if isinstance(v, Constant):
-        return v.uniform_value
-    if v.owner is not None and isinstance(v.owner.op, Full):
-        return v.owner.op.value
-    return None
 
 
 def _same_result(keep, node):
@@ -39,7 +30,7 @@ def _same_result(keep, node):
 
 def _is(v, value) -> bool:
     """Whether `v` is a constant (or Full) of exactly `value`, signs of zeros included."""
-    c = _const_value(v)
+    c = const_value(v)
     if c is None or c != value:
         return False
     if isinstance(value, float) and value == 0:

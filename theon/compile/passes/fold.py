@@ -6,9 +6,10 @@ import torch
 
 from ...backend.interop import to_numpy
 from ...graph import Constant, constant
-from ...ops.broadcast_grad import BroadcastLike, SumToLike
-from ...ops.constructors import FullLike, ShapeOf, Full
-from ..rewrite import rule
+from ...ops.broadcast import BroadcastLike, SumToLike
+from ...ops.constructors import Full, FullLike
+from ...ops.dims import ShapeOf
+from ...rewrite import rule
 
 FOLD: list = []
 _MAX_FOLD_ELEMENTS = 1 << 16
@@ -21,7 +22,8 @@ def fold_constants(node):
     op's declared type, or fails, is left for the program (whose run-time error names the
     op and the user's line), so folding can never change a value."""
     op = node.op
-    if op.impure or not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
+    # ops with no inputs (zeros, eye, arange of constants) fold too; loops never do
+    if op.impure or op.bodies() or not all(isinstance(i, Constant) for i in node.inputs):
         return None
     if any(o.type.is_concrete and np.prod(o.type.shape) > _MAX_FOLD_ELEMENTS for o in node.outputs):
         return None

@@ -52,9 +52,17 @@ def rule(*ops, name: str | None = None, registry: list | None = None):
 
 
 class Rewriter:
-    def __init__(self, rules: RuleSet):
+    """Applies a RuleSet while rebuilding a graph.
+
+    protect: variables that must stay in the rewritten graph (autodiff's `wrt`): their own
+    nodes are not rewritten, and a rule may not replace a node by an expression that no
+    longer passes through a protected variable the node depended on."""
+
+    def __init__(self, rules: RuleSet, protect=()):
         self.rules = rules
         self.fired: list = []
+        self._bits = {id(v): 1 << k for k, v in enumerate(protect)}
+        self._protected = set(self._bits)
 
     def run(self, outputs, mapping: dict | None = None) -> list:
         memo = {id(k): v for k, v in (mapping or {}).items()}
@@ -64,10 +72,46 @@ class Rewriter:
                 new_node = node
             else:
                 new_node = apply(node.op, new_inputs, loc=node.loc)
-            new_outs = self._simplify(new_node, 0)
+            if self._protected and any(id(o) in self._protected for o in node.outputs):
+                new_outs = list(new_node.outputs)
+            else:
+                new_outs = self._simplify(new_node, 0)
             for old, new in zip(node.outputs, new_outs):
                 memo[id(old)] = new
         return [memo.get(id(v), v) for v in outputs]
+
+    def _depends(self, v) -> int:
+        """Bit mask of the protected variables `v` depends on."""
+        bits = self._bits
+        if id(v) in bits:
+            return bits[id(v)]
+        stack = [v]
+        while stack:
+            top = stack[-1]
+            if top.owner is None:
+                bits[id(top)] = 0
+                stack.pop()
+                continue
+            pending = [i for i in top.owner.inputs if id(i) not in bits]
+            if pending:
+                stack.extend(pending)
+                continue
+            mask = 0
+            for i in top.owner.inputs:
+                mask |= bits[id(i)]
+            for o in top.owner.outputs:
+                bits.setdefault(id(o), mask)
+            stack.pop()
+        return bits[id(v)]
+
+    def _keeps_protected(self, node, result) -> bool:
+        need = 0
+        for i in node.inputs:
+            need |= self._depends(i)
+        have = 0
+        for v in result:
+            have |= self._depends(v)
+        return need & ~have == 0
 
     def _simplify(self, node, depth) -> list:
         if depth > _MAX_DEPTH:
@@ -79,6 +123,8 @@ class Rewriter:
                 continue
             result = list(result)
             _check(r, node, result)
+            if self._protected and not self._keeps_protected(node, result):
+                continue
             self.fired.append(r.name)
             if config.TRACE:
                 log.warning("rewrite %s: %s at %s", r.name, node.op, node.loc)

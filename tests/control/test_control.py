@@ -1,4 +1,8 @@
 """scan, cond and while_loop against their Python-loop semantics, and their gradients."""
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 import pytest
 
@@ -177,9 +181,93 @@ def test_random_draws_in_a_scan_body_differ_per_step_and_reproduce():
     np.testing.assert_array_equal(th.function([], again)(), first)
 
 
-def test_function_source_shows_the_loop_bodies_that_ran():
+def test_function_source_shows_every_body_before_anything_runs():
     seq = th.tensor("seq", (4, 3), "float64")
     last, _ = th.scan(lambda h, x: (th.tanh(h + x), None), init=th.zeros(3, "float64"), xs=seq)
-    f = th.function([seq], last)
-    f(rng.standard_normal((4, 3)))
-    assert "scan body, scan_body:" in f.source and "tanh" in f.source.split("scan body")[1]
+    picked = th.cond(last.sum() > 0, lambda v: v * 2, lambda v: th.exp(v), last)
+    total, _ = th.scan(lambda h, x: (h + x, None), init=th.zeros(3, "float64"), xs=seq)
+    f = th.function([seq], [picked, total])
+    source = f.source  # the inputs' shapes are declared: compiled without a call
+    bodies = re.findall(r"^def (\w+)\(", source, flags=re.M)
+    assert len(bodies) == 5 and len(set(bodies)) == 5  # program, 2 scan bodies, 2 branches
+    assert sum("scan_body" in b for b in bodies) == 2
+    assert any("cond_true" in b for b in bodies) and any("cond_false" in b for b in bodies)
+    false_branch = source.split("cond_false")[-1]
+    assert "exp" in false_branch  # the branch that never ran is compiled and shown
+    for name in bodies[1:]:  # the outer program's calls name each body
+        assert name in source.split("\n\n")[0]
+
+
+def test_a_carry_that_changes_shape_at_the_call_is_an_error_naming_the_body_line():
+    seq = th.tensor("seq", (None, None), "float64")
+    start = th.tensor("start", (None,), "float64")
+    last, _ = th.scan(lambda h, x: (th.concatenate([h, x[:1]]), None), init=start, xs=seq)
+    f = th.function([start, seq], last)
+    with pytest.raises(ShapeError, match=r"carry 0 enters the body as float64\[2,\] but the body "
+                                         r"returns float64\[3,\](.|\n)*body line: .*test_control.py"):
+        f(np.zeros(2), np.zeros((3, 2)))
+
+
+def test_cond_branches_whose_shapes_differ_at_the_call_are_an_error():
+    x = th.tensor("x", (None,), "float64")
+    y = th.cond(x.sum() > 0, lambda v: v, lambda v: v[1:], x)
+    f = th.function([x], y)
+    with pytest.raises(ShapeError, match=r"branches give float64\[3,\] and float64\[2,\]"
+                                         r"(.|\n)*true branch: .*test_control.py"):
+        f(np.ones(3))
+
+
+def test_scan_sequences_of_different_lengths_at_the_call_are_an_error():
+    a, b = th.tensor("a", (None,), "float64"), th.tensor("b", (None,), "float64")
+    total, _ = th.scan(lambda c, xs: (c + xs[0] * xs[1], None), init=th.constant(0.0, dtype="float64"), xs=(a, b))
+    f = th.function([a, b], total)
+    assert f(np.ones(3), np.ones(3)) == 3
+    with pytest.raises(ShapeError, match="different lengths"):
+        f(np.ones(3), np.ones(4))
+
+
+def test_scan_length_may_be_symbolic():
+    n = th.tensor("n", (), "int64")
+    a = th.tensor("a", (), "float64")
+    total, ys = th.scan(lambda c, _: (c * a, c), init=th.constant(1.0, dtype="float64"), length=n)
+    f = th.function([n, a], [total, ys, th.grad(total, a)])
+    t, y, g = f(4, 2.0)
+    assert t == 16.0 and g == 4 * 2.0 ** 3
+    np.testing.assert_array_equal(y, [1, 2, 4, 8])
+    t0, y0, g0 = f(0, 2.0)
+    assert t0 == 1.0 and y0.shape == (0,) and g0 == 0.0
+    seq = th.tensor("seq", (None,), "float64")
+    summed, _ = th.scan(lambda c, x: (c + x, None), init=th.constant(0.0, dtype="float64"), xs=seq, length=n)
+    g = th.function([seq, n], summed)
+    assert g(np.ones(3), 3) == 3.0
+    with pytest.raises(ShapeError, match="length=4 but the sequences have length 3"):
+        g(np.ones(3), 4)
+    with pytest.raises(ShapeError, match="length must be an int or an integer scalar"):
+        th.scan(lambda c, _: (c, None), init=th.constant(0.0), length=th.tensor("f", (), "float64"))
+
+
+def test_only_the_branch_taken_runs_its_own_work():
+    calls = []
+
+    @dataclass(frozen=True)
+    class Counted(th.Op):  # records each run of its kernel
+        label: str = ""
+        name: ClassVar[str] = "counted"
+
+        def infer(self, x):
+            return [x.type]
+
+        def kernel(self, x):
+            calls.append(self.label)
+            return x * 2
+
+    x = th.tensor("x", (3,), "float64")   # the branches read only outer values
+    y = th.tensor("y", (3,), "float64")
+    p = th.tensor("p", (), "bool")
+    out = th.cond(p, lambda: Counted("true")(x), lambda: Counted("false")(y))
+    f = th.function([p, x, y], out)
+    np.testing.assert_array_equal(f(True, np.ones(3), np.zeros(3)), [2, 2, 2])
+    assert calls == ["true"]
+    np.testing.assert_array_equal(f(False, np.ones(3), np.full(3, 5.0)), [10, 10, 10])
+    assert calls == ["true", "false"]
+    assert th.function([p, x], th.cond(p, lambda: x, lambda: x * 3))(True, np.ones(3)).tolist() == [1, 1, 1]

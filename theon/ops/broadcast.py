@@ -1,13 +1,15 @@
-"""The two ops autodiff needs for broadcasting: sum a gradient back to an input's shape, and
-spread a gradient over a broadcast shape. Both read the target shape from a tensor, so they
-work when dims are unknown until the call."""
+"""Broadcasting: `broadcast_to`, and the two ops autodiff needs for it (sum a gradient back
+to an input's shape, spread a gradient over a broadcast shape). The autodiff pair reads the
+target shape from a tensor, so it works when dims are unknown until the call."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..graph import Variable
+from ..errors import ShapeError
+from ..graph import Variable, format_shape
 from .base import Op, as_variable
+from .dims import resolve_shape, runtime_shape, split_shape
 
 
 @dataclass(frozen=True)
@@ -60,3 +62,41 @@ def sum_to_like(g: Variable, like: Variable) -> Variable:
     if g.ndim == like.ndim and all(a == b and a is not None for a, b in zip(g.type.shape, like.type.shape)):
         return g
     return SumToLike()(g, like)
+
+
+@dataclass(frozen=True)
+class BroadcastTo(Op):
+    """`x` broadcast to `shape` (ints, None for a symbolic dim input); a view."""
+    shape: tuple = ()
+    name: ClassVar[str] = "broadcast_to"
+    view: ClassVar[bool] = True
+
+    def infer(self, x, *dims):
+        out = list(resolve_shape(self.shape, dims))
+        lead = len(out) - x.ndim
+        text = f"cannot broadcast a tensor of shape {format_shape(x.type.shape)} to shape "
+        if lead < 0:
+            raise ShapeError(text + f"{format_shape(tuple(out))}: the target has fewer dims")
+        for i, xd in enumerate(x.type.shape):
+            od = out[lead + i]
+            if xd is None or xd == 1:
+                continue
+            if od is None:
+                out[lead + i] = xd
+            elif od != xd:
+                raise ShapeError(text + f"{format_shape(tuple(out))} (dim {i} is {xd}, target {od})")
+        return [x.type.with_shape(out)]
+
+    def kernel(self, x, *dims):
+        return x.expand(runtime_shape(self.shape, dims))
+
+    def grad(self, inputs, outputs, output_grads):
+        return [sum_to_like(output_grads[0], inputs[0])] + [None] * (len(inputs) - 1)
+
+
+def broadcast_to(x, shape):
+    x = as_variable(x)
+    template, dynamic = split_shape(shape)
+    if not dynamic and template == x.type.shape and None not in template:
+        return x
+    return BroadcastTo(template)(x, *dynamic)

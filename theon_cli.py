@@ -1,0 +1,212 @@
+"""The `theon` command's front end: parse and check every argument, then start the work.
+
+    theon train lenet --dataset fashion-mnist --epochs 5 --batch-size 64 --out runs/lenet
+    theon train --resume runs/lenet --epochs 10     # continue (epochs is the total)
+    theon evaluate --checkpoint runs/lenet
+    theon profile lenet --batch-size 64 --repeat 10 --trace lenet-trace.json
+    theon info
+
+This module lives outside the `theon` package on purpose: importing `theon` imports torch,
+which takes seconds, and `theon --help` or a mistyped argument should answer at once. So it
+imports nothing but the standard library, checks every argument it can check without torch
+(each mistake is one line on stderr and exit status 2), and only then imports theon.cli,
+which does the work (and checks what needs torch: whether a CUDA device exists).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+MODELS = ("lenet", "mlp", "lstm")
+DATASETS = ("fashion-mnist", "mnist", "digits")
+USAGE_ERROR = 2  # exit status for a bad command line, as argparse uses
+_DEVICE_RE = re.compile(r"cpu|cuda(:\d+)?")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is reported in one line (argparse prints the usage first)."""
+
+    def error(self, message):
+        self.exit(USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _whole_number(text: str, lowest: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    return _whole_number(text, 1, "a whole number >= 1")
+
+
+def seed_value(text: str) -> int:
+    """An argparse type: a seed, a whole number in [0, 2**63)."""
+    value = _whole_number(text, 0, "a whole number >= 0")
+    if value >= 2**63:
+        raise argparse.ArgumentTypeError(f"expected a seed below 2**63, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0 (a learning rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def device_name(text: str) -> str:
+    """An argparse type: 'cpu', 'cuda' or 'cuda:N' (whether it exists is checked with torch)."""
+    if not _DEVICE_RE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="theon", description="theon: train, evaluate and profile models, show the set-up")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,profile,info}")
+
+    t = sub.add_parser("train", help="train a built-in model",
+                       description="Train a built-in model; keep a resumable checkpoint, "
+                                   "history.csv and the training curves in --out.")
+    t.add_argument("model", nargs="?", choices=MODELS,
+                   help="lenet, mlp or lstm (default: the checkpoint's with --resume)")
+    t.add_argument("--dataset", choices=DATASETS, default=None, help="default fashion-mnist")
+    t.add_argument("--epochs", type=positive_int, default=5,
+                   help="total epochs (a resumed run continues up to it); default 5")
+    t.add_argument("--batch-size", type=positive_int, default=None, help="default 64")
+    t.add_argument("--lr", type=positive_float, default=None,
+                   help="learning rate (default 0.01 for SGD with momentum 0.9; lstm: Adam, 2e-3)")
+    t.add_argument("--device", type=device_name, default=None,
+                   help="cpu, cuda or cuda:N (default: THEON_DEVICE, else CUDA if present)")
+    t.add_argument("--out", default=None, metavar="DIR",
+                   help="run folder (default runs/MODEL, or the --resume folder)")
+    t.add_argument("--resume", default=None, metavar="DIR", help="continue the run saved in DIR")
+    t.add_argument("--seed", type=seed_value, default=None,
+                   help="initialisation and shuffling seed (default 0)")
+    t.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                   help="train on the first N training examples only")
+    t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+
+    e = sub.add_parser("evaluate", help="evaluate a checkpoint on a test set",
+                       description="Evaluate a training checkpoint on a test set.")
+    e.add_argument("--checkpoint", required=True, metavar="DIR")
+    e.add_argument("--dataset", choices=DATASETS, default=None,
+                   help="default: the one it was trained on")
+    e.add_argument("--batch-size", type=positive_int, default=256, help="default 256")
+    e.add_argument("--device", type=device_name, default=None,
+                   help="cpu, cuda or cuda:N (default: THEON_DEVICE, else CUDA if present)")
+
+    pr = sub.add_parser("profile", help="time each op of a built-in model's step",
+                        description="Profile one training (or prediction) step of a built-in model "
+                                    "on a random batch shaped like the data set's: time, calls and "
+                                    "memory per op, sorted by time; optionally a Chrome trace.")
+    pr.add_argument("model", choices=MODELS, help="lenet, mlp or lstm")
+    pr.add_argument("--dataset", choices=DATASETS, default="fashion-mnist",
+                    help="the input shape to profile at (default fashion-mnist); no data is read")
+    pr.add_argument("--step", choices=("train", "predict"), default="train",
+                    help="the training step (forward, gradients, updates) or prediction; default train")
+    pr.add_argument("--batch-size", type=positive_int, default=64, help="default 64")
+    pr.add_argument("--repeat", type=positive_int, default=10, help="timed runs (default 10)")
+    pr.add_argument("--device", type=device_name, default=None,
+                    help="cpu, cuda or cuda:N (default: THEON_DEVICE, else CUDA if present)")
+    pr.add_argument("--rows", type=positive_int, default=30, help="rows to print (default 30)")
+    pr.add_argument("--trace", default=None, metavar="FILE",
+                    help="also write a Chrome trace (open in chrome://tracing or ui.perfetto.dev)")
+
+    sub.add_parser("info", help="versions, devices and the data sets found",
+                   description="Print versions, devices and where the data sets were found.")
+    return p
+
+
+def _existing_folder(path: str, flag: str):
+    """None if `path` is a folder, else what is wrong with it."""
+    p = Path(path)
+    if not p.exists():
+        return f"{flag} {path}: no such folder"
+    if not p.is_dir():
+        return f"{flag} {path}: not a folder"
+    return None
+
+
+def _writable_folder(path: str, flag: str):
+    """None if `path` is, or can be made, a folder we can write in; else what is wrong."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        return f"{flag} {path}: is a file, not a folder"
+    ancestor = p
+    while not ancestor.exists():  # the nearest part of the path that exists must be a folder
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{flag} {path}: {ancestor} is a file, so the folder cannot be made"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{flag} {path}: {ancestor} is not writable"
+    return None
+
+
+def _writable_file(path: str, flag: str):
+    """None if a file can be written at `path` (its folder exists and is writable)."""
+    p = Path(path)
+    if p.is_dir():
+        return f"{flag} {path}: is a folder, not a file"
+    if not p.parent.is_dir():
+        return f"{flag} {path}: no such folder {p.parent}"
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        return f"{flag} {path}: {p.parent} is not writable"
+    return None
+
+
+def check(args):
+    """What is wrong with a parsed command line, beyond each argument's own type; else None."""
+    env_device = os.environ.get("THEON_DEVICE")
+    if args.command in ("train", "evaluate", "profile") and args.device is None and env_device:
+        try:
+            device_name(env_device)
+        except argparse.ArgumentTypeError as e:
+            return f"THEON_DEVICE: {e}"
+    if args.command == "train":
+        if args.model is None and args.resume is None:
+            return "name a model (lenet, mlp or lstm), or --resume a run"
+        if args.resume is not None:
+            problem = _existing_folder(args.resume, "--resume")
+            if problem:
+                return problem
+        if args.out is not None:
+            return _writable_folder(args.out, "--out")
+    elif args.command == "evaluate":
+        return _existing_folder(args.checkpoint, "--checkpoint")
+    elif args.command == "profile" and args.trace is not None:
+        return _writable_file(args.trace, "--trace")
+    return None
+
+
+def main(argv=None) -> int:
+    """Run `theon ARGS` (argv: the arguments, default sys.argv[1:]); return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help (0) or a bad argument (2), already reported
+        return done.code
+    problem = check(args)
+    if problem:
+        print(f"theon {args.command}: {problem}", file=sys.stderr)
+        return USAGE_ERROR
+    from theon import cli  # deferred on purpose: it imports torch, needed only from here on
+    return cli.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
