@@ -25,6 +25,8 @@ from .ops.elementwise import (
     silu, sin, sinh, softplus, sqrt, square, subtract, tan, tanh, true_divide, trunc, where,
 )
 from .ops.gradient import stop_gradient
+from .ops.sorting import argsort, sort, topk
+from .ops.quantile import median, percentile, quantile
 from .ops.special import cbrt, digamma, erfinv, exp2, isclose, lgamma, nan_to_num, polygamma
 from .ops.index import index_add, one_hot, take, take_along_axis
 from .ops.linalg import (
