@@ -1,0 +1,44 @@
+"""Op-table rows for argwhere, nonzero, searchsorted and NumPy's unique (NumPy
+references). Their lengths depend on the values: those dims stay None when building."""
+import numpy as np
+
+import theon as th
+from theon.errors import DTypeError, ShapeError
+from theon.testing import ErrorCase, OpInfo, Sample, integers, rand
+
+_VALUE_DEPENDENT = {"infer": "how many elements are selected depends on the values: that dim stays None"}
+
+
+def _sparse(rng, *shape):
+    return np.where(rand(rng, *shape) > 0.3, rand(rng, *shape), 0.0)
+
+
+def _mask_samples(rng):
+    return [Sample((_sparse(rng, 3, 4),)), Sample((_sparse(rng, 6),)), Sample((rand(rng, 2, 3) > 0,)),
+            Sample((integers(rng, 0, 2, 2, 2, 3),)), Sample((np.zeros((2, 2)),))]
+
+
+def _unique_ref(x, **kw):
+    out = np.unique(x, **kw)
+    return tuple(out) if isinstance(out, tuple) else out
+
+
+ROWS = [
+    OpInfo("argwhere", th.argwhere, np.argwhere, _mask_samples, grad=False, known_failures=_VALUE_DEPENDENT),
+    OpInfo("nonzero", th.nonzero, np.nonzero, _mask_samples, grad=False, known_failures=_VALUE_DEPENDENT,
+           errors=[ErrorCase((np.ones(()),), {}, ShapeError, "at least one dimension")]),
+    OpInfo("searchsorted", th.searchsorted, np.searchsorted, lambda rng: [
+        Sample((np.sort(rand(rng, 6)), rand(rng, 3, 2))), Sample((np.array([1.0, 2.0, 2.0, 3.0]), np.array([2.0, 0.0, 9.0])),
+                                                                 {"side": "right"}),
+        Sample((np.array([1.0, 2.0, 2.0, 3.0]), np.array([2.0, 2.5]))),
+        Sample((np.array([1, 3, 5]), np.array([2.5, 3.0]))),
+        Sample((np.array([3.0, 1.0, 2.0]), np.array([1.5, 2.5])), {"sorter": np.array([1, 2, 0])})], grad=False,
+        errors=[ErrorCase((np.zeros((2, 2)), np.zeros(2)), {}, ShapeError, "1-D"),
+                ErrorCase((np.zeros(2), np.zeros(2)), {"side": "middle"}, ValueError, "'left' or 'right'"),
+                ErrorCase((np.zeros(2, complex), np.zeros(2, complex)), {}, DTypeError, "no order")]),
+    OpInfo("unique_numpy", th.unique, _unique_ref, lambda rng: [
+        Sample((integers(rng, 0, 4, 7),)), Sample((integers(rng, 0, 3, 2, 3),), {"return_inverse": True}),
+        Sample((np.array([2.0, 1.0, 2.0, 0.5]),), {"return_index": True, "return_counts": True}),
+        Sample((np.array([[1, 0], [1, 0], [0, 1]]),), {"axis": 0, "return_inverse": True, "return_counts": True})],
+        grad=False, known_failures={"infer": "how many distinct values there are depends on the values: None dims"}),
+]

@@ -1,0 +1,99 @@
+"""Searching: argwhere and nonzero (how many elements are nonzero is known only when the
+function runs, so their length is a None dim), searchsorted, and NumPy's unique on top of
+the ONNX-style Unique op."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from ..errors import DTypeError, ShapeError
+from ..graph import TensorType
+from .base import Op, as_variable, result_dtype, user_errors
+from .dims import dim
+from .elementwise import cast_to
+from .shape import reshape
+from .unique import Unique
+
+__all__ = ["ArgWhere", "SearchSorted", "argwhere", "nonzero", "searchsorted", "unique"]
+
+
+@dataclass(frozen=True)
+class ArgWhere(Op):
+    name: ClassVar[str] = "argwhere"
+    differentiable: ClassVar[bool] = False
+
+    def infer(self, x):
+        return [TensorType("int64", (None, x.ndim))]
+
+    def kernel(self, x):
+        return torch.argwhere(x)
+
+
+@user_errors
+def argwhere(x):
+    """numpy.argwhere: the indices of the nonzero elements, one row each, in C order."""
+    return ArgWhere()(as_variable(x))
+
+
+@user_errors
+def nonzero(x):
+    """numpy.nonzero: a tuple of index arrays, one per axis, of the nonzero elements."""
+    x = as_variable(x)
+    if x.ndim == 0:
+        raise ShapeError("nonzero: x must have at least one dimension (NumPy 2 refuses 0-d too); "
+                         "reshape it to 1-D first")
+    rows = ArgWhere()(x)
+    return tuple(rows[:, i] for i in range(x.ndim))
+
+
+@dataclass(frozen=True)
+class SearchSorted(Op):
+    right: bool = False
+    name: ClassVar[str] = "searchsorted"
+    differentiable: ClassVar[bool] = False
+
+    def infer(self, a, v):
+        if a.ndim != 1:
+            raise ShapeError(f"a must be 1-D, got shape {a.type.shape}")
+        if a.dtype != v.dtype:
+            raise DTypeError(f"a and v must share one dtype, got {a.dtype} and {v.dtype}")
+        if a.dtype.startswith("complex"):
+            raise DTypeError("complex numbers have no order")
+        return [TensorType("int64", v.type.shape)]
+
+    def kernel(self, a, v):
+        return torch.searchsorted(a, v, right=self.right)
+
+
+@user_errors
+def searchsorted(a, v, side="left", sorter=None):
+    """numpy.searchsorted: where each v would go in the sorted 1-D a to keep it sorted
+    (the first such place with side='left', the last with 'right')."""
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    a, v = as_variable(a), as_variable(v)
+    if sorter is not None:
+        a = a[as_variable(sorter)]
+    if a.dtype != v.dtype:
+        common = result_dtype(a, v)
+        a, v = cast_to(a, common), cast_to(v, common)
+    return SearchSorted(side == "right")(a, v)
+
+
+@user_errors
+def unique(x, return_index=False, return_inverse=False, return_counts=False, axis=None):
+    """numpy.unique: the sorted distinct values (slices along `axis`), and optionally the
+    index of each one's first occurrence, each element's position among them (shaped like
+    x for axis=None, as NumPy 2) and the counts. The number of distinct values is known
+    only when the function runs (a None dim)."""
+    x = as_variable(x)
+    ax = axis
+    if ax is not None and ax < 0:
+        ax += x.ndim
+    values, first, inverse, counts = Unique(ax, True)(x)
+    if axis is None and x.ndim != 1:
+        inverse = reshape(inverse, tuple(dim(x, i) for i in range(x.ndim)))
+    extra = [o for o, want in ((first, return_index), (inverse, return_inverse), (counts, return_counts)) if want]
+    return (values, *extra) if extra else values
