@@ -26,7 +26,7 @@ from .ops.elementwise import (
 )
 from .ops.gradient import stop_gradient
 from .ops.matrix import cross, diag, diagonal, diff, kron, meshgrid, norm, trace
-from .ops.search import argwhere, nonzero, searchsorted, unique
+from .ops.search import argwhere, bincount, nonzero, searchsorted, unique
 from .ops.sorting import argsort, sort, topk
 from .ops.quantile import median, percentile, quantile
 from .ops.special import cbrt, digamma, erfinv, exp2, isclose, lgamma, nan_to_num, polygamma

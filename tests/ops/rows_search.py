@@ -42,3 +42,11 @@ ROWS = [
         Sample((np.array([[1, 0], [1, 0], [0, 1]]),), {"axis": 0, "return_inverse": True, "return_counts": True})],
         grad=False, known_failures={"infer": "how many distinct values there are depends on the values: None dims"}),
 ]
+
+ROWS += [
+    OpInfo("bincount", th.bincount, np.bincount, lambda rng: [
+        Sample((integers(rng, 0, 5, 9),), grad=False), Sample((integers(rng, 0, 4, 6), rand(rng, 6))),
+        Sample((np.array([1, 1, 3]),), {"minlength": 6}, grad=False), Sample((np.array([0, 2]), rand(rng, 2)), {"minlength": 4})],
+        grad_args=(1,), known_failures=_VALUE_DEPENDENT,
+        errors=[ErrorCase((np.zeros(3),), {}, DTypeError, "non-negative ints")]),
+]

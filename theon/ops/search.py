@@ -16,7 +16,7 @@ from .elementwise import cast_to
 from .shape import reshape
 from .unique import Unique
 
-__all__ = ["ArgWhere", "SearchSorted", "argwhere", "nonzero", "searchsorted", "unique"]
+__all__ = ["ArgWhere", "BinCount", "SearchSorted", "argwhere", "bincount", "nonzero", "searchsorted", "unique"]
 
 
 @dataclass(frozen=True)
@@ -97,3 +97,40 @@ def unique(x, return_index=False, return_inverse=False, return_counts=False, axi
         inverse = reshape(inverse, tuple(dim(x, i) for i in range(x.ndim)))
     extra = [o for o, want in ((first, return_index), (inverse, return_inverse), (counts, return_counts)) if want]
     return (values, *extra) if extra else values
+
+
+@dataclass(frozen=True)
+class BinCount(Op):
+    """Counts (or summed weights) of each value 0..max(x), at least `minlength` long."""
+    minlength: int = 0
+    name: ClassVar[str] = "bincount"
+
+    def infer(self, x, *weights):
+        if x.ndim != 1 or x.dtype not in ("int8", "int16", "int32", "int64", "uint8", "bool"):
+            raise DTypeError(f"x must be a 1-D array of non-negative ints, got {x.dtype} of shape {x.type.shape}")
+        dtype = "int64" if not weights else "float64" if not weights[0].dtype.startswith("float") else weights[0].dtype
+        return [TensorType(dtype, (None,))]
+
+    def kernel(self, x, *weights):
+        if x.numel() and int(x.min()) < 0:
+            raise ValueError("bincount: x must hold non-negative ints (NumPy raises too)")
+        w = weights[0] if weights else None
+        return torch.bincount(x.long(), w, minlength=self.minlength)
+
+    def grad(self, inputs, outputs, output_grads):
+        if len(inputs) == 1:
+            return [None]
+        return [None, output_grads[0][inputs[0]]]
+
+
+@user_errors
+def bincount(x, weights=None, minlength=0):
+    """numpy.bincount: how often each of 0..max(x) occurs (the sum of `weights` at its
+    positions, differentiable in the weights). Its length depends on the values."""
+    x = as_variable(x)
+    if weights is None:
+        return BinCount(int(minlength))(x)
+    weights = as_variable(weights)
+    if not weights.dtype.startswith("float"):
+        weights = cast_to(weights, "float64")
+    return BinCount(int(minlength))(x, weights)
