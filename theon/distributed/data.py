@@ -2,7 +2,8 @@
 
 `ShardedLoader` is a DataLoader whose batches are global: every rank computes the same
 permutation of epoch e (seeded by (seed, e)) and cuts the same global batches of
-`batch_size` examples, and rank r takes part r of each, `batch_size // world` examples. So
+`batch_size` examples (a multiple of the world size), and rank r takes part r of each,
+`batch_size // world` examples. So
 one step over all ranks sees exactly the batch one process would, and averaging the ranks'
 gradients gives that batch's gradient. The cursor (epoch, global batches handed out) does
 not depend on the world size, so a run resumes with more or fewer processes.
@@ -26,10 +27,10 @@ class ShardedLoader(DataLoader):
         super().__init__(x, y, batch_size, shuffle=shuffle, seed=seed, prefetch=0)
         if not 0 <= rank < world:
             raise ValueError(f"ShardedLoader: rank {rank} is outside 0..{world - 1}")
-        if self.batch_size < world:
-            raise ValueError(f"fit: batch_size {self.batch_size} is the global batch, split over "
-                             f"{world} processes: give at least one example per process "
-                             f"(batch_size >= {world})")
+        if self.batch_size % world:
+            raise ValueError(f"fit: batch_size {self.batch_size} is the global batch, split evenly "
+                             f"over {world} processes: give a multiple of {world} (e.g. "
+                             f"{max(world, self.batch_size - self.batch_size % world)})")
         self.rank, self.world = int(rank), int(world)
 
     def share(self, index: int, order=None) -> np.ndarray:
