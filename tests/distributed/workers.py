@@ -72,13 +72,14 @@ def scenario_train(out: dict, optimizer: str, outdir: Path):
     out["source"] = np.array(model.train_function.source)
 
 
-def scenario_fault(out: dict, how: str):
+def scenario_fault(out: dict, how: str, outdir: Path):
     """Rank 1 dies (SIGKILL) or hangs at its 4th step of the second epoch."""
     r = th.distributed.rank()
 
     class Fault(th.callbacks.Callback):
         def on_batch_end(self, batch, logs=None):
             if r == 1 and self.epoch == 1 and batch == 3:
+                (outdir / "fault_time").write_text(repr(time.time()))
                 if how == "die":
                     os.kill(os.getpid(), signal.SIGKILL)
                 time.sleep(600)
@@ -87,11 +88,10 @@ def scenario_fault(out: dict, how: str):
             self.epoch = epoch
 
     model = make_model("sgd", distributed=True)
-    start = time.time()
     try:
         fit(model, epochs=50, callbacks=[Fault()])
     except th.distributed.DistributedError as e:
-        print(f"DistributedError after {time.time() - start:.1f}s: {e}", flush=True)
+        print(f"DistributedError at {time.time()!r}: {e}", flush=True)
         sys.exit(3)
 
 
@@ -104,7 +104,7 @@ def main():
     elif scenario.startswith("train_"):
         scenario_train(out, scenario.split("_", 1)[1], outdir)
     elif scenario.startswith("fault_"):
-        scenario_fault(out, scenario.split("_", 1)[1])
+        scenario_fault(out, scenario.split("_", 1)[1], outdir)
     else:
         raise SystemExit(f"unknown scenario {scenario!r}")
     np.savez(outdir / f"rank{th.distributed.rank()}.npz", **out)
