@@ -24,3 +24,17 @@ def test_theon_train_nproc_2_trains_one_run(tmp_path):
     _, meta = th.io.load_checkpoint(run)
     assert meta["epoch"] == 1 and meta["loader"]["batch_size"] == 32 and meta["user"]["model"] == "mlp"
     assert (run / "history.csv").read_text().count("\n") == 2   # header and one epoch
+
+
+def test_the_multi_node_example_runs_as_one_process_without_a_launcher(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), THEON_DEVICE="cpu")
+    for key in ("RANK", "WORLD_SIZE"):
+        env.pop(key, None)
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "distributed_train.py"), "--epochs", "2",
+                           "--out", str(tmp_path / "run")], capture_output=True, text=True, env=env,
+                          timeout=400, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    accuracy = float(proc.stdout.split("1 process(es): test accuracy ")[1].split("%")[0])
+    assert accuracy > 80
+    _, meta = th.io.load_checkpoint(tmp_path / "run")
+    assert meta["epoch"] == 2

@@ -42,10 +42,11 @@ class AllReduceStart(Op):
     allocates: ClassVar[bool] = True
     bucket: int = 0
     world: int = 1
+    overlap: bool = True   # False: launched just before its wait (for measuring the overlap)
 
     @property
-    def launch_priority(self) -> int:
-        return self.bucket
+    def launch_priority(self) -> int | None:
+        return self.bucket if self.overlap else None
 
     def infer(self, *grads):
         dtypes = {g.dtype for g in grads}
@@ -116,9 +117,10 @@ def buckets_of(grads, bucket_bytes: int) -> list:
     return buckets
 
 
-def average_gradients(grads, bucket_bytes: int = DEFAULT_BUCKET_BYTES) -> list:
+def average_gradients(grads, bucket_bytes: int = DEFAULT_BUCKET_BYTES, overlap: bool = True) -> list:
     """The mean of each gradient over every rank, computed in async buckets (see above).
-    A one-process run returns `grads` unchanged."""
+    overlap=False launches each bucket just before its wait (benchmarks/distributed.py
+    measures what the overlap saves). A one-process run returns `grads` unchanged."""
     world = runtime.world_size()
     grads = list(grads)
     if world == 1 or not grads:
@@ -131,7 +133,7 @@ def average_gradients(grads, bucket_bytes: int = DEFAULT_BUCKET_BYTES) -> list:
                              f"parameters' gradients have concrete shapes")
     out = list(grads)
     for k, indices in enumerate(buckets_of(grads, int(bucket_bytes))):
-        flat = AllReduceStart(k, world)(*[grads[i] for i in indices])
+        flat = AllReduceStart(k, world, bool(overlap))(*[grads[i] for i in indices])
         shapes = tuple(tuple(grads[i].type.shape) for i in indices)
         for i, g in zip(indices, AllReduceWait(shapes, k, world)(flat)):
             out[i] = g

@@ -21,9 +21,9 @@ import time
 import torch
 import torch.distributed as dist
 
+from .. import config
 from ..errors import TheonError
 
-DEFAULT_TIMEOUT = 300.0   # seconds
 HEARTBEAT_SECONDS = 1.0
 _STALE_AFTER = 3.0        # heartbeats missed, in HEARTBEAT_SECONDS, before a rank counts as dead
 _KEY = "theon/heartbeat/{}"
@@ -35,7 +35,6 @@ class DistributedError(TheonError, RuntimeError):
 
 class _State:
     store = None
-    timeout = DEFAULT_TIMEOUT
     collectives = 0             # collectives this rank has started
     heartbeat: threading.Thread | None = None
     stop = threading.Event()
@@ -56,8 +55,12 @@ def init(backend: str | None = None, timeout: float | None = None) -> bool:
         return False
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     if timeout is None:
-        timeout = float(os.environ.get("THEON_DIST_TIMEOUT", DEFAULT_TIMEOUT))
-    if timeout <= 0:
+        try:
+            timeout = float(config.DIST_TIMEOUT)
+        except ValueError:
+            raise ValueError(f"THEON_DIST_TIMEOUT must be a number of seconds, got "
+                             f"{config.DIST_TIMEOUT!r}") from None
+    if not timeout > 0:
         raise ValueError(f"theon.distributed.init: timeout must be positive seconds, got {timeout!r}")
     backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
     addr, port = os.environ.get("MASTER_ADDR", "127.0.0.1"), int(os.environ.get("MASTER_PORT", "29500"))
@@ -70,7 +73,7 @@ def init(backend: str | None = None, timeout: float | None = None) -> bool:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count())))
     dist.init_process_group(backend, store=dist.PrefixStore("theon/pg", store), rank=rank,
                             world_size=world, timeout=delta)
-    _state.store, _state.timeout, _state.collectives = store, timeout, 0
+    _state.store, _state.collectives = store, 0
     _state.stop = threading.Event()
     _beat()
     _state.heartbeat = threading.Thread(target=_heartbeat_loop, args=(_state.stop,),

@@ -26,8 +26,10 @@ from .ops import all_reduce
 class DataParallel:
     """Data-parallel settings: `model.compile(..., distributed=DataParallel(bucket_bytes=...))`
     (`distributed=True` takes the defaults). bucket_bytes: the size of a gradient bucket,
-    whose all-reduce starts as soon as its last gradient is computed."""
+    whose all-reduce starts as soon as its last gradient is computed. overlap=False starts
+    each just before the optimiser waits for it (to measure what the overlap saves)."""
     bucket_bytes: int = DEFAULT_BUCKET_BYTES
+    overlap: bool = True
 
     def __post_init__(self):
         if isinstance(self.bucket_bytes, bool) or not isinstance(self.bucket_bytes, (int, np.integer)) \
@@ -52,7 +54,7 @@ class DataParallel:
         return runtime.world_size() > 1
 
     def average_gradients(self, grads) -> list:
-        return average_gradients(grads, self.bucket_bytes)
+        return average_gradients(grads, self.bucket_bytes, self.overlap)
 
     def average_logs(self, values):
         """The logged batch means, averaged over ranks (their shares are equal in size)."""
