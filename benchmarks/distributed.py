@@ -2,6 +2,7 @@
 throughput scales from 1 to 2 processes, and a model of it for more.
 
     python -m benchmarks.distributed [--batch 64] [--steps 20] [--models lenet lstm] [--threads 1]
+                                     [--bucket-bytes 26214400]
 
 For each model (theon train's LeNet-5 and LSTM on 1x28x28 inputs, random batches), in
 fresh processes (gloo on 127.0.0.1; NCCL when every rank has its own GPU):
@@ -17,6 +18,10 @@ rank, so t_comm(N) = 2(N-1)/N * bytes / link + 2(N-1) * latency; with overlap th
 takes about max(t_compute, t_comm) instead of their sum. It is evaluated for 8 GPUs on one
 NVLink machine and 64 over InfiniBand, with the link speeds stated (assumptions, not
 measurements).
+
+The processes share the machine's cores: on a small, busy CPU machine the two ranks and
+gloo's threads compete for them, and the numbers measure that contention more than the
+network; the same command on a machine with a core (or GPU) per rank measures the method.
 """
 from __future__ import annotations
 
@@ -42,7 +47,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def worker(model_name: str, batch: int, steps: int, threads: int) -> dict:
+def worker(model_name: str, batch: int, steps: int, threads: int, bucket_bytes: int) -> dict:
     """Time `steps` training steps in this process (a rank when the environment says so)."""
     import numpy as np
     import torch
@@ -62,7 +67,7 @@ def worker(model_name: str, batch: int, steps: int, threads: int) -> dict:
     for label, overlap in variants:
         model = build_model(model_name, (1, 28, 28))
         model.compile(make_optimizer(model_name, None), "cross_entropy",
-                      distributed=th.distributed.DataParallel(overlap=overlap))
+                      distributed=th.distributed.DataParallel(bucket_bytes, overlap))
         step = model.make_train_function(x, y)
         for _ in range(3):
             step(x, y)
@@ -84,9 +89,9 @@ def worker(model_name: str, batch: int, steps: int, threads: int) -> dict:
     return result
 
 
-def _run(model_name, batch, steps, threads, world) -> dict:
+def _run(model_name, batch, steps, threads, bucket_bytes, world) -> dict:
     args = [sys.executable, "-m", "benchmarks.distributed", "--worker", model_name, "--batch", str(batch),
-            "--steps", str(steps), "--threads", str(threads)]
+            "--steps", str(steps), "--threads", str(threads), "--bucket-bytes", str(bucket_bytes)]
     env = dict(os.environ, PYTHONPATH=str(ROOT), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
                WORLD_SIZE=str(world))
     if world == 1:
@@ -112,15 +117,18 @@ def main():
     p.add_argument("--batch", type=int, default=64, help="the global batch (default 64)")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
+    p.add_argument("--bucket-bytes", type=int, default=25 * 2**20,
+                   help="gradient bucket size (default 25 MB: one bucket for these models)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.batch, args.steps, args.threads)), flush=True)
+        print(json.dumps(worker(args.worker, args.batch, args.steps, args.threads, args.bucket_bytes)), flush=True)
         return
     for name in args.models:
-        one = _run(name, args.batch, args.steps, args.threads, 1)
-        half = _run(name, args.batch // 2, args.steps, args.threads, 1)
-        two = _run(name, args.batch // 2, args.steps, args.threads, 2)
+        run = (args.steps, args.threads, args.bucket_bytes)
+        one = _run(name, args.batch, *run, 1)
+        half = _run(name, args.batch // 2, *run, 1)
+        two = _run(name, args.batch // 2, *run, 2)
         t_compute, nbytes = half["single"], two["grad_bytes"]
         print(f"\n{name}: {nbytes / 1e6:.2f} MB of gradients per step, global batch {args.batch}, "
               f"{args.threads} thread(s) per process")
@@ -131,8 +139,8 @@ def main():
                   f"({one['single'] / t:.2f}x one process); step {t * 1e3:.2f} ms, of which not "
                   f"compute {max(t - t_compute, 0) / t:.0%}")
         print(f"  all-reduce alone: {two['comm'] * 1e3:.2f} ms ({nbytes / two['comm'] / 1e9:.2f} GB/s "
-              f"effective); compute per rank {t_compute * 1e3:.2f} ms; overlap hid "
-              f"{max(two['no_overlap'] - two['overlap'], 0) / max(two['comm'], 1e-12):.0%} of the all-reduce")
+              f"effective); compute per rank {t_compute * 1e3:.2f} ms; the overlap changed the step "
+              f"by {(two['overlap'] - two['no_overlap']) * 1e3:+.2f} ms (noise included)")
         for n in LINKS:
             link, t_comm, t_overlap, t_serial = predicted(nbytes, t_compute, n)
             print(f"  predicted {n} GPUs ({link}, {LINKS[n][1] / 1e9:.0f} GB/s): all-reduce "
