@@ -59,7 +59,7 @@ class AllReduceStart(Op):
     def kernel(self, *grads):
         flat = torch.cat([g.reshape(-1) for g in grads])
         if self.world > 1:
-            runtime.started(f"all_reduce bucket {self.bucket}")
+            runtime.started()
             try:
                 work = dist.all_reduce(flat, async_op=True)
             except Exception as e:

@@ -83,7 +83,7 @@ def init(backend: str | None = None, timeout: float | None = None) -> bool:
 
 
 def shutdown():
-    """Leave the process group (after a last barrier-free teardown)."""
+    """Stop the heartbeat and leave the process group."""
     _state.stop.set()
     if dist.is_initialized():
         dist.destroy_process_group()
@@ -124,15 +124,15 @@ def _heartbeat_loop(stop: threading.Event):
             return
 
 
-def started(name: str):
-    """Count a collective this rank starts (the heartbeat reports it)."""
+def started():
+    """Count a collective this rank starts (the heartbeat reports the count)."""
     _state.collectives += 1
 
 
 def run_collective(name: str, fn, *args, **kwargs):
     """Call a torch.distributed collective; a failure becomes a DistributedError that
     names `name` and the rank(s) at fault."""
-    started(name)
+    started()
     try:
         return fn(*args, **kwargs)
     except Exception as e:
