@@ -1,5 +1,6 @@
 """Data-parallel training is the same training: 2 gloo processes with a global batch of 64
-(32 each) end a 20-step epoch with the weights one process reaches with batch 64."""
+(32 each) end a 20-step epoch with the weights one process reaches with batch 64 (an MLP
+with SGD and with Adam, an LSTM with Adam), and rank 0's checkpoint resumes in one process."""
 import numpy as np
 import pytest
 
@@ -29,6 +30,14 @@ def test_two_ranks_match_one_process(optimizer, tmp_path):
     backward = [i for i, line in enumerate(lines) if "(gradient of" in line]
     assert len(starts) == len(waits) == 4   # bucket_bytes=300 puts each parameter alone
     assert starts[0] < backward[-1] and max(starts) < min(waits) and max(waits) < step
+
+    if optimizer == "adam":   # an LSTM too (Adam, default buckets)
+        lstm = workers.make_model(optimizer, kind="lstm")
+        workers.fit(lstm)
+        for name, value in lstm.get_weights().items():
+            for r, saved in enumerate(ranks):
+                np.testing.assert_allclose(saved[f"lstm/{name}"], value, rtol=0, atol=1e-10,
+                                           err_msg=f"LSTM, rank {r}, {name}")
 
     if optimizer == "sgd":
         # rank 0's checkpoint resumes in one process: epoch 2 as a 2-epoch run has it

@@ -23,11 +23,15 @@ def data():
     return x, y.astype(np.int64)
 
 
-def make_model(optimizer: str, init_seed: int = 0, distributed=False):
-    """A float64 MLP with weights drawn from `init_seed` (ranks other than 0 use another
-    seed in the tests, so only the broadcast from rank 0 makes them agree)."""
-    model = nn.Sequential([nn.Dense(16, activation="tanh"), nn.Dense(N_CLASSES)],
-                          input_shape=(N_FEATURES,), dtype="float64")
+def make_model(optimizer: str, init_seed: int = 0, distributed=False, kind: str = "mlp"):
+    """A float64 MLP (or an LSTM reading the features as 4 steps of 3) with weights drawn
+    from `init_seed` (ranks other than 0 use another seed in the tests, so only the
+    broadcast from rank 0 makes them agree)."""
+    if kind == "lstm":
+        layers = [nn.Reshape((4, N_FEATURES // 4)), nn.LSTM(8), nn.Dense(N_CLASSES)]
+    else:
+        layers = [nn.Dense(16, activation="tanh"), nn.Dense(N_CLASSES)]
+    model = nn.Sequential(layers, input_shape=(N_FEATURES,), dtype="float64")
     rng = np.random.default_rng(init_seed)
     model.set_weights({k: 0.3 * rng.standard_normal(v.shape) for k, v in model.get_weights().items()})
     opt = th.optim.SGD(0.1, momentum=0.9) if optimizer == "sgd" else th.optim.Adam(0.01)
@@ -70,6 +74,10 @@ def scenario_train(out: dict, optimizer: str, outdir: Path):
     out["loss"] = np.array(history.history["loss"])
     out["accuracy"] = np.array(history.history["accuracy"])
     out["source"] = np.array(model.train_function.source)
+    if optimizer == "adam":   # and an LSTM: the gradients through its scan, averaged
+        lstm = make_model(optimizer, init_seed=r, distributed=True, kind="lstm")
+        fit(lstm)
+        out.update({f"lstm/{k}": v for k, v in lstm.get_weights().items()})
 
 
 def scenario_fault(out: dict, how: str, outdir: Path):
