@@ -50,3 +50,23 @@ ROWS += [
         grad_args=(1,), known_failures=_VALUE_DEPENDENT,
         errors=[ErrorCase((np.zeros(3),), {}, DTypeError, "non-negative ints")]),
 ]
+
+
+def _hist_ref(a, *weights, bins=10, range=None):
+    return tuple(np.histogram(a, bins, range, weights=weights[0] if weights else None))
+
+
+def _hist(a, *weights, **kw):  # weights by position, so the table makes them a symbolic input
+    return th.histogram(a, weights=weights[0] if weights else None, **kw)
+
+
+ROWS += [
+    OpInfo("histogram", _hist, _hist_ref, lambda rng: [
+        Sample((rand(rng, 40),)), Sample((rand(rng, 4, 5),), {"bins": 7, "range": (-0.5, 0.5)}),
+        Sample((np.array([1.0, 1.0, 1.0]),), {"bins": 3}), Sample((integers(rng, 0, 10, 20),), {"bins": 4}),
+        Sample((rand(rng, 30).astype("float32"),), {"bins": 5}), Sample((np.linspace(0, 1, 11),), {"bins": 10}),
+        Sample((rand(rng, 8), rand(rng, 8)), {"bins": 3})], grad=False,
+        errors=[ErrorCase((np.zeros(3),), {"bins": 0}, ValueError, "positive int"),
+                ErrorCase((np.zeros(3),), {"range": (1.0, 0.0)}, ValueError, "min <= max"),
+                ErrorCase((np.zeros(3, complex),), {}, DTypeError, "no order")]),
+]
