@@ -1,5 +1,5 @@
-"""The work behind the `theon` command: train and evaluate the built-in models, convert
-Caffe models, describe the set-up. The command line itself (parsing, and every check that needs no torch) is the
+"""The work behind the `theon` command: train, evaluate and profile the built-in models,
+convert Caffe models, describe the set-up. The command line itself (parsing, and every check that needs no torch) is the
 top-level module theon_cli, so that `theon --help` answers without importing torch; run(args)
 here takes its parsed, checked arguments.
 
@@ -19,13 +19,16 @@ import torch
 import theon_cli
 
 from . import __version__, caffe, callbacks, config, data, nn, optim
+from .autodiff import grad
 from .backend.device import default_device, resolve_device
 from .caffe.reference import opencv_outputs, relative_difference
 from .callbacks import Callback
+from .compile import function
 from .errors import TheonError
 from .nn import load_model
 from .nn.layer import call_of
 from .nn.saving import load_training_checkpoint
+from .ops.base import tensor
 from .ops.random import seed as seed_rng
 from .plotting import TrainingCurves
 
@@ -196,13 +199,50 @@ def cmd_convert(args) -> int:
     return 0
 
 
+# the shape of one example of each data set, so a profile needs no data on disk
+INPUT_SHAPES = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "digits": (1, 8, 8)}
+
+
+def profile_step(model_name: str, dataset: str, step: str, device):
+    """The compiled step `theon profile` times: the training step as `fit` runs it (loss,
+    gradients, the optimiser's and layers' updates) or the prediction."""
+    model = build_model(model_name, INPUT_SHAPES[dataset], 10)
+    x = tensor("x", (None, *INPUT_SHAPES[dataset]))
+    if step == "predict":
+        return function([x], model(x), device=device, keep_on_device=True, name="predict_step")
+    y = tensor("y", (None,), "int64")
+    loss = nn.cross_entropy(model(x, training=True), y).mean()
+    params = model.trainable_params
+    updates = make_optimizer(model_name, None).updates(params, grad(loss, params))
+    taken = {id(s) for s, _ in updates}
+    updates += [(s, v) for s, v in model.updates if id(s) not in taken]
+    return function([x, y], loss, updates=updates, device=device, keep_on_device=True,
+                    name="train_step")
+
+
+def cmd_profile(args) -> int:
+    device = check_device(args.device)
+    f = profile_step(args.model, args.dataset, args.step, device)
+    rng = np.random.default_rng(0)
+    batch = [rng.random((args.batch_size, *INPUT_SHAPES[args.dataset]), dtype=np.float32)]
+    if args.step == "train":
+        batch.append(rng.integers(0, 10, args.batch_size))
+    table = f.profile(*batch, repeat=args.repeat)
+    print(f"{args.model} {args.step} step, batch {args.batch_size} of {args.dataset}-shaped inputs "
+          f"{INPUT_SHAPES[args.dataset]}")
+    print(table.to_string(max_rows=args.rows))
+    if args.trace:
+        print(f"Chrome trace written to {table.export_chrome_trace(args.trace)}")
+    return 0
+
+
 def cmd_info(args) -> int:
     print(f"theon   {__version__} ({Path(__file__).parent})")
     print(f"python  {platform.python_version()} ({sys.executable})")
     print(f"torch   {torch.__version__}")
     print(f"numpy   {np.__version__}")
     try:  # optional: the progress display falls back to plain lines without it
-        import tqdm
+        import tqdm  # optional: tqdm
         print(f"tqdm    {tqdm.__version__}")
     except ImportError:
         print("tqdm    not installed (progress shows one line per epoch)")
@@ -218,14 +258,15 @@ def cmd_info(args) -> int:
     for name, where in data.dataset_locations().items():
         print(f"  {name}: {where if where is not None else 'not found'}")
     try:  # optional: the digits data set ships inside scikit-learn
-        import sklearn
+        import sklearn  # optional: scikit-learn
         print(f"  digits: in scikit-learn {sklearn.__version__}")
     except ImportError:
         print("  digits: not available (pip install scikit-learn)")
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "convert": cmd_convert, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "profile": cmd_profile, "convert": cmd_convert,
+            "info": cmd_info}
 
 
 def run(args) -> int:

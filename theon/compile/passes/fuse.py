@@ -79,7 +79,10 @@ def fuse(outputs) -> list:
     """Apply each rewrite of REWRITES over the graph, in order (THEON_FUSE=0: none)."""
     if not config.FUSE:
         return outputs
+    present = {type(n.op) for n in toposort(outputs)}
     for op_class, rewrite in REWRITES:
+        if not any(issubclass(c, op_class) for c in present):
+            continue
         count = consumers(outputs)
         mapping = {}
         for node in toposort(outputs):
