@@ -147,13 +147,19 @@ def _pool(spec, ins, ctx):
     return T(layer(x.var), True, spec.name)
 
 
+def _check_format(spec):
+    if spec.config.get("data_format", "channels_last") not in ("channels_last", None):
+        return f"data_format {spec.config.get('data_format')!r}"
+    return None
+
+
 _GLOBAL = {"GlobalAveragePooling2D": nn.GlobalAvgPool2D, "GlobalMaxPooling2D": nn.GlobalMaxPool2D,
            "GlobalAveragePooling1D": nn.GlobalAvgPool1D, "GlobalMaxPooling1D": nn.GlobalMaxPool1D,
            "GlobalAvgPool2D": nn.GlobalAvgPool2D, "GlobalMaxPool2D": nn.GlobalMaxPool2D,
            "GlobalAvgPool1D": nn.GlobalAvgPool1D, "GlobalMaxPool1D": nn.GlobalMaxPool1D}
 
 
-@converter(*_GLOBAL, check=_check_pool)
+@converter(*_GLOBAL, check=_check_format)
 def _global_pool(spec, ins, ctx):
     keep = bool(spec.config.get("keepdims", False))
     x = ctx.channels_first(_one(spec, ins))
@@ -161,7 +167,7 @@ def _global_pool(spec, ins, ctx):
     return T(y, keep, spec.name)
 
 
-@converter("ZeroPadding2D", check=_check_pool)
+@converter("ZeroPadding2D", check=_check_format)
 def _zero_padding(spec, ins, ctx):
     x = ctx.channels_first(_one(spec, ins))
     p = spec.config.get("padding", 1)

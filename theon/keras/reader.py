@@ -225,8 +225,13 @@ def _keras3_weights(path, h5) -> dict:
     weights = {}
     layers = h5.get("layers")
     if layers is not None:
-        for name in layers:
-            weights[name] = _vars_of(path, name, layers[name])
+        for key in layers:
+            group = layers[key]
+            # groups are named by class ("conv2d_1"); their vars carry the layer's own name
+            name = _text(group["vars"].attrs.get("name", key)) if "vars" in group else key
+            if name in weights:
+                raise KerasFormatError(f"{path}: two weight groups claim layer {name!r}")
+            weights[name] = _vars_of(path, name, group)
     return weights
 
 
