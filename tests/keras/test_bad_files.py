@@ -147,3 +147,11 @@ def test_fuzzed_files_fail_cleanly(small, tmp_path, name):
             assert str(path) in str(e)
             outcomes.add("error")
     assert "error" in outcomes
+
+
+def test_a_file_that_crashes_the_hdf5_library_fails_cleanly(small, monkeypatch):
+    """The HDF5 data is read first in a child process; a crash there (a segmentation
+    fault on a hostile file, simulated here) is a KerasFormatError in theon's process."""
+    monkeypatch.setattr(th.keras.probe, "_CHILD", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    with pytest.raises(th.keras.KerasFormatError, match=r"small.h5: the HDF5 library crashed reading it"):
+        th.keras.load(small / "small.h5")

@@ -10,7 +10,9 @@ Two containers:
 
 Nothing in a file is executed: the config is parsed as JSON, the weights are read as
 arrays by h5py (an optional dependency: the `keras` extra), and a dataset is read only
-after its declared shape was checked against the shape its layer needs.
+after its declared shape was checked against the shape its layer needs. A child process
+reads the HDF5 data first (probe.py), so a file that crashes the HDF5 library fails
+cleanly.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import KerasError, KerasFormatError
+from .probe import probe_hdf5
 
 __all__ = ["KerasFile", "StoredArray", "read_keras_file"]
 
@@ -139,6 +142,8 @@ def _open_h5(path, source):
 
 
 def _read_hdf5(path) -> KerasFile:
+    _h5py(path)
+    probe_hdf5(path)
     h5 = _open_h5(path, path)
     try:
         return _guarded(path, _hdf5_model, path, h5)
@@ -212,6 +217,8 @@ def _read_zip(path) -> KerasFile:
             raise KerasError(f"{path}: the .keras file holds no model.weights.h5 (it holds "
                              f"{', '.join(z.namelist()[:10])}); theon reads the HDF5 weights Keras 3 writes")
         blob = _zip_member(path, z, "model.weights.h5", MAX_WEIGHTS_BYTES)
+    _h5py(path)
+    probe_hdf5(path, "model.weights.h5")
     h5 = _open_h5(path, io.BytesIO(blob))
     try:
         weights = _guarded(path, _keras3_weights, path, h5)
