@@ -2,6 +2,7 @@
 
     theon train lenet --dataset fashion-mnist --epochs 5 --batch-size 64 --out runs/lenet
     theon train --resume runs/lenet --epochs 10     # continue (epochs is the total)
+    theon train mlp --tensorboard runs/tb/mlp       # curves, histograms and graph for TensorBoard
     theon evaluate --checkpoint runs/lenet
     theon profile lenet --batch-size 64 --repeat 10 --trace lenet-trace.json
     theon info
@@ -93,8 +94,8 @@ def input_shape(text: str) -> tuple:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="theon", description="theon: train, evaluate and profile models, convert model files, "
-                                          "show the set-up")
+    p = _Parser(prog="theon", description="theon: train, evaluate and profile models, convert model "
+                                          "files, show the set-up")
     sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,profile,convert,info}")
 
     t = sub.add_parser("train", help="train a built-in model",
@@ -118,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="train on the first N training examples only")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    t.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also write TensorBoard event files to DIR (scalars, weight histograms, the "
+                        "step's graph; needs pip install 'theon[tensorboard]'); view: tensorboard --logdir DIR")
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on a test set",
                        description="Evaluate a training checkpoint on a test set.")
@@ -219,7 +223,11 @@ def check(args):
             if problem:
                 return problem
         if args.out is not None:
-            return _writable_folder(args.out, "--out")
+            problem = _writable_folder(args.out, "--out")
+            if problem:
+                return problem
+        if args.tensorboard is not None:
+            return _writable_folder(args.tensorboard, "--tensorboard")
     elif args.command == "evaluate":
         return _existing_folder(args.checkpoint, "--checkpoint")
     elif args.command == "profile" and args.trace is not None:

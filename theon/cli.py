@@ -5,7 +5,8 @@ here takes its parsed, checked arguments.
 
 `train` shows a progress bar (a line every few seconds when the output is not a terminal),
 prints the test accuracy after each epoch, and keeps in --out a resumable checkpoint
-(replaced after every epoch), history.csv and curves.png (loss and accuracy per epoch).
+(replaced after every epoch), history.csv and curves.png (loss and accuracy per epoch);
+with --tensorboard DIR, TensorBoard event files in DIR as well.
 """
 from __future__ import annotations
 
@@ -129,6 +130,11 @@ def cmd_train(args) -> int:
     curves = TrainingCurves(out / "history.csv", out / "curves.png", title=f"{model_name} on {settings['dataset']}",
                             validation_label="test", append=bool(args.resume))
     cbs = [callbacks.ModelCheckpoint(out, meta=settings), curves]
+    if args.tensorboard:
+        try:
+            cbs.append(callbacks.TensorBoard(args.tensorboard))
+        except ImportError as e:  # the optional package is missing: one line, not a traceback
+            raise CommandError(f"--tensorboard: {e}") from None
     if not args.quiet:  # the epoch line (closing the progress display), then the test accuracy
         cbs += [callbacks.ProgressDisplay(1), TestAccuracy()]
     history = model.fit(xtr, ytr, epochs=args.epochs, batch_size=settings["batch_size"],

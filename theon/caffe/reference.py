@@ -17,7 +17,7 @@ def opencv_outputs(prototxt, caffemodel, inputs: dict, layers: list) -> tuple:
     """(OpenCV's version, its outputs of the Caffe `layers` (Caffe names) for `inputs`
     {blob: array})."""
     try:
-        import cv2  # optional: opencv-python-headless, imported only when a check asks for it
+        import cv2  # optional: a dependency imported only when a check asks for it
     except ImportError:
         raise CaffeError("the check against OpenCV needs it installed: pip install "
                          "\"opencv-python-headless<5\"") from None
