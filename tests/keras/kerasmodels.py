@@ -74,10 +74,12 @@ def cnn_model():
 
 
 def sequence_model():
-    """Sequential over (steps, features): Conv1D then the three recurrent layers."""
+    """Sequential over (steps, features): Conv1D, 1-d pooling, the three recurrent layers."""
     return keras.Sequential([
         keras.Input((9, 5)),
         L.Conv1D(6, 3, padding="same", activation="tanh", name="conv1d"),
+        L.MaxPooling1D(2, strides=1, padding="same", name="maxpool1d"),
+        L.AveragePooling1D(3, strides=2, name="avgpool1d"),
         L.LSTM(5, return_sequences=True, name="lstm"),
         L.GRU(4, return_sequences=True, name="gru"),
         L.SimpleRNN(3, name="rnn"),
@@ -86,12 +88,13 @@ def sequence_model():
 
 
 def embedding_model():
-    """Functional with integer tokens: Embedding, an LSTM's last state and a GRU's."""
+    """Functional with integer tokens: Embedding, an LSTM's last state, a GRU's, a max over steps."""
     tokens = keras.Input((8,), dtype="int32", name="tokens")
     e = L.Embedding(20, 6, name="embed")(tokens)
     a = L.LSTM(4, name="lstm_last")(e)
     b = L.GRU(3, name="gru_last")(e)
-    out = L.Concatenate(name="both")([a, b])
+    m = L.GlobalMaxPooling1D(name="max_over_steps")(e)
+    out = L.Concatenate(name="both")([a, b, m])
     return keras.Model(tokens, L.Dense(2, activation="sigmoid", name="head")(out), name="tokens")
 
 

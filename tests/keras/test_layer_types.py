@@ -57,7 +57,8 @@ def test_images_are_channels_first_and_sequences_keep_keras_shape(saved):
     assert cnn.get_layer("dropout.channels_last").output.type.shape == (None, 2, 7, 5)
     seq = th.keras.load(saved["sequences"][1]["h5"])
     assert seq.inputs[0].type.shape == (None, 9, 5)
-    assert seq.get_layer("lstm").output.type.shape == (None, 9, 5)
+    assert seq.get_layer("avgpool1d").output.type.shape == (None, 6, 4)
+    assert seq.get_layer("lstm").output.type.shape == (None, 4, 5)
 
 
 def test_imported_models_train_and_reload(saved, tmp_path):

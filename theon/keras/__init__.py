@@ -16,7 +16,8 @@ convolution-like layers are channels-first too.
 Imported layers: InputLayer, Conv1D/2D (strides, dilation, groups, 'valid'/'same'),
 SeparableConv2D, DepthwiseConv2D, Dense, BatchNormalization (over the channels),
 Activation, ReLU, LeakyReLU, ELU, PReLU (shared_axes), Softmax, MaxPooling2D,
-AveragePooling2D, Global{Average,Max}Pooling{1,2}D, ZeroPadding2D, Add, Concatenate,
+AveragePooling2D, MaxPooling1D, AveragePooling1D, Global{Average,Max}Pooling{1,2}D,
+ZeroPadding2D, Add, Concatenate,
 Multiply, Subtract, Average, Maximum, Minimum, Dropout (and SpatialDropout, noise layers:
 identities at inference), Flatten, Reshape, Permute, Embedding, LSTM, GRU (reset_after)
 and SimpleRNN.

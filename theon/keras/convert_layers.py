@@ -17,7 +17,7 @@ import numpy as np
 from .. import nn
 from .convert import ACTIVATIONS, T, _check_activation, _check_conv, activation_name, converter
 from .errors import KerasError
-from .layers import KerasMerge, KerasPermute, KerasPReLU
+from .layers import KerasAvgPool1D, KerasMaxPool1D, KerasMerge, KerasPermute, KerasPReLU
 
 __all__: list = []
 
@@ -151,6 +151,16 @@ def _check_format(spec):
     if spec.config.get("data_format", "channels_last") not in ("channels_last", None):
         return f"data_format {spec.config.get('data_format')!r}"
     return None
+
+
+@converter("MaxPooling1D", "AveragePooling1D", "MaxPool1D", "AvgPool1D", check=_check_pool)
+def _pool1d(spec, ins, ctx):
+    c = spec.config
+    x = ctx.channels_first(_one(spec, ins))
+    (size,) = _ints(c.get("pool_size", 2), 1, "pool_size")
+    (strides,) = (size,) if c.get("strides") is None else _ints(c["strides"], 1, "strides")
+    cls = KerasMaxPool1D if spec.class_name.startswith("Max") else KerasAvgPool1D
+    return T(cls(size, strides, c.get("padding", "valid"), name=spec.name)(x.var), True, spec.name)
 
 
 _GLOBAL = {"GlobalAveragePooling2D": nn.GlobalAvgPool2D, "GlobalMaxPooling2D": nn.GlobalMaxPool2D,

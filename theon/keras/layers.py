@@ -1,8 +1,8 @@
 """theon layers for the Keras layers theon's general layers do not cover exactly: Permute
 (which the importer also uses, once per tensor, where a channels-first tensor meets a
 layer that needs Keras' channels-last order), PReLU with one learned slope per element
-(Keras' default) and the elementwise merges Multiply, Subtract, Average, Maximum and
-Minimum. Each is a plain theon layer (configs, weights by name, trainable)."""
+(Keras' default), the elementwise merges Multiply, Subtract, Average, Maximum and
+Minimum, and 1-d pooling over (N, C, L) with Keras' padding. Each is a plain theon layer (configs, weights by name, trainable)."""
 from __future__ import annotations
 
 import functools
@@ -13,8 +13,10 @@ from ..ops.elementwise import maximum, minimum, relu
 from ..ops.shape import transpose
 from ..nn import initializers
 from ..nn.layer import Layer
+from ..nn.layers_pool import AvgPool2D, MaxPool2D
+from ..ops.shape import expand_dims, squeeze
 
-__all__ = ["KerasPermute", "KerasPReLU", "KerasMerge"]
+__all__ = ["KerasPermute", "KerasPReLU", "KerasMerge", "KerasMaxPool1D", "KerasAvgPool1D"]
 
 
 class KerasPermute(Layer):
@@ -104,3 +106,47 @@ class KerasMerge(Layer):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
+
+
+class _Pool1D:
+    """1-d pooling of (N, C, L) as 2-d pooling of (N, C, 1, L): Keras' 'valid'/'same'
+    padding (padded positions never win a max nor count in an average)."""
+
+    def __init__(self, pool_size: int = 2, strides=None, padding: str = "valid", **kwargs):
+        self.pool_size_1d = int(pool_size)
+        self.strides_1d = self.pool_size_1d if strides is None else int(strides)
+        super().__init__((1, self.pool_size_1d), (1, self.strides_1d), padding, **kwargs)
+
+    def _check1d(self, input_shape):
+        if len(input_shape) != 2:
+            raise ShapeError(f"layer {self.name!r} ({type(self).__name__}) expects inputs (N, C, L), got "
+                             f"{format_shape((None, *input_shape))}")
+
+    def build(self, input_shape):
+        self._check1d(input_shape)
+
+    def call(self, x, training=False):
+        self._check1d(x.type.shape[1:])
+        return squeeze(super().call(expand_dims(x, 2), training), 2)
+
+    def output_shape(self, input_shape):
+        self._check1d(input_shape)
+        c, _, n = super().output_shape((input_shape[0], 1, input_shape[1]))
+        return (c, n)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(pool_size=self.pool_size_1d, strides=self.strides_1d)
+        return config
+
+
+class KerasMaxPool1D(_Pool1D, MaxPool2D):
+    """The maximum over windows of pool_size steps of (N, C, L)."""
+
+
+class KerasAvgPool1D(_Pool1D, AvgPool2D):
+    """The mean over windows of pool_size steps of (N, C, L), padding not counted."""
+
+    def __init__(self, pool_size: int = 2, strides=None, padding: str = "valid", **kwargs):
+        kwargs.setdefault("count_include_pad", False)
+        super().__init__(pool_size, strides, padding, **kwargs)
