@@ -8,6 +8,7 @@
     theon profile lenet --batch-size 64 --repeat 10 --trace lenet-trace.json
     theon info
     theon convert deploy.prototxt weights.caffemodel --check --to safetensors
+    theon convert emotion_model.hdf5 --check
 
 This module lives outside the `theon` package on purpose: importing `theon` imports torch,
 which takes seconds, and `theon --help` or a mistyped argument should answer at once. So it
@@ -26,6 +27,8 @@ from pathlib import Path
 
 MODELS = ("lenet", "mlp", "lstm")
 CONVERT_FORMATS = ("safetensors",)
+# files `theon convert` reads as Keras models (one file); anything else is Caffe's pair
+KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 DATASETS = ("fashion-mnist", "mnist", "digits")
 USAGE_ERROR = 2  # exit status for a bad command line, as argparse uses
 _DEVICE_RE = re.compile(r"cpu|cuda(:\d+)?")
@@ -150,18 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--trace", default=None, metavar="FILE",
                     help="also write a Chrome trace (open in chrome://tracing or ui.perfetto.dev)")
 
-    c = sub.add_parser("convert", help="convert a Caffe model to a theon model file",
-                       description="Read a Caffe model (its deploy prototxt and caffemodel weights) and write "
-                                   "it as a theon model file: the weights in safetensors, the model's config "
-                                   "in its metadata.")
-    c.add_argument("files", nargs="+", metavar="FILE", help="deploy.prototxt, then weights.caffemodel")
+    c = sub.add_parser("convert", help="convert a Caffe or Keras model to a theon model file",
+                       description="Read a Caffe model (its deploy prototxt and caffemodel weights) or a Keras "
+                                   "model (.h5/.hdf5 written by model.save, or .keras) and write it as a theon "
+                                   "model file: the weights in safetensors, the model's config in its metadata.")
+    c.add_argument("files", nargs="+", metavar="FILE",
+                   help="deploy.prototxt, then weights.caffemodel; or one Keras model file")
     c.add_argument("--to", choices=CONVERT_FORMATS, default="safetensors", help="the output format (safetensors)")
     c.add_argument("--out", default=None, metavar="PATH",
                    help="the file to write (default: NAME.safetensors here, NAME being the caffemodel's "
-                        "(or prototxt's) name)")
+                        "(or prototxt's, or Keras file's) name)")
     c.add_argument("--check", action="store_true",
                    help="read the written file back into a model and compare it, and compare the model's "
-                        "outputs with OpenCV's Caffe runtime on random inputs (1e-4 relative)")
+                        "outputs with OpenCV's Caffe runtime (or Keras) on random inputs (1e-4 relative)")
     c.add_argument("--input-shape", type=input_shape, default=None, metavar="C,H,W",
                    help="the input's shape without the batch dim, where the prototxt does not give it")
 
@@ -238,7 +242,12 @@ def check(args):
 
 
 def _check_convert(args):
-    if len(args.files) > 2:
+    if Path(args.files[0]).suffix.lower() in KERAS_SUFFIXES:
+        if len(args.files) > 1:
+            return f"a Keras model is one file ({args.files[0]}), got {len(args.files)} files"
+        if args.input_shape is not None:
+            return "--input-shape is for Caffe models; a Keras model file gives its input shapes"
+    elif len(args.files) > 2:
         return f"takes a prototxt and a caffemodel, got {len(args.files)} files"
     for path in args.files:
         p = Path(path)
@@ -246,9 +255,9 @@ def _check_convert(args):
             return f"{path}: no such file"
         if p.is_dir():
             return f"{path}: is a folder, not a file"
-    if Path(args.files[0]).suffix not in (".prototxt", ".pbtxt", ".txt"):
-        return (f"{args.files[0]}: expected a Caffe .prototxt first (theon convert reads Caffe models: "
-                f"deploy.prototxt weights.caffemodel)")
+    if Path(args.files[0]).suffix.lower() not in (".prototxt", ".pbtxt", ".txt", *KERAS_SUFFIXES):
+        return (f"{args.files[0]}: expected a Caffe .prototxt first or a Keras .h5/.hdf5/.keras file (theon "
+                f"convert reads deploy.prototxt weights.caffemodel, or model.h5)")
     out = Path(args.out) if args.out else None
     if out is not None:
         if out.is_dir():

@@ -1,5 +1,5 @@
 """The work behind the `theon` command: train, evaluate and profile the built-in models,
-convert Caffe models, describe the set-up. The command line itself (parsing, and every check that needs no torch) is the
+convert Caffe and Keras models, describe the set-up. The command line itself (parsing, and every check that needs no torch) is the
 top-level module theon_cli, so that `theon --help` answers without importing torch; run(args)
 here takes its parsed, checked arguments.
 
@@ -19,10 +19,11 @@ import torch
 
 import theon_cli
 
-from . import __version__, caffe, callbacks, config, data, distributed, nn, optim
+from . import __version__, caffe, callbacks, config, data, distributed, keras, nn, optim
 from .autodiff import grad
 from .backend.device import default_device, resolve_device
 from .caffe.reference import opencv_outputs, relative_difference
+from .keras.reference import keras_outputs
 from .callbacks import Callback
 from .compile import function
 from .distributed import launch
@@ -201,7 +202,44 @@ def _check_conversion(net, model, path: Path) -> bool:
     return ok
 
 
+def _random_inputs(model, rng) -> list:
+    return [rng.integers(0, 2, (2, *v.type.shape[1:])).astype(v.dtype) if "int" in v.dtype
+            else rng.standard_normal((2, *v.type.shape[1:])).astype(np.float32) for v in model.inputs]
+
+
+def _check_keras_conversion(source: str, model, path: Path) -> bool:
+    """Reload the written file and compare; then compare with Keras. True when all agree."""
+    xs = _random_inputs(model, np.random.default_rng(0))
+    ours = model.predict(xs[0] if len(xs) == 1 else xs)
+    ours = ours if isinstance(ours, list) else [ours]
+    again = load_model(path).predict(xs[0] if len(xs) == 1 else xs)
+    same = all(np.array_equal(a, b) for a, b in zip(ours, again if isinstance(again, list) else [again]))
+    print(f"check: {path} reads back into the same model: {'ok' if same else 'FAILED (outputs differ)'}")
+    version, theirs = keras_outputs(source, xs)
+    ok = same
+    for v, a, b in zip(model.outputs, ours, theirs):
+        diff = relative_difference(a, b)
+        good = diff <= CHECK_RTOL
+        ok = ok and good
+        print(f"check: output {call_of(v).layer.name!r} against Keras {version} on 2 random inputs: max "
+              f"relative difference {diff:.2e} (limit {CHECK_RTOL:g}): {'ok' if good else 'FAILED'}")
+    return ok
+
+
+def _convert_keras(args) -> int:
+    source = args.files[0]
+    model = keras.load(source)
+    out = Path(args.out) if args.out else Path(Path(source).stem + ".safetensors")
+    model.save(out)
+    print(f"{source} -> {out}: {len(model.layers)} layers, {model.count_params():,} parameters")
+    if args.check:
+        return 0 if _check_keras_conversion(source, model, out) else 1
+    return 0
+
+
 def cmd_convert(args) -> int:
+    if Path(args.files[0]).suffix.lower() in theon_cli.KERAS_SUFFIXES:
+        return _convert_keras(args)
     prototxt = args.files[0]
     caffemodel = args.files[1] if len(args.files) > 1 else None
     try:
