@@ -4,6 +4,7 @@
     theon train --resume runs/lenet --epochs 10     # continue (epochs is the total)
     theon evaluate --checkpoint runs/lenet
     theon info
+    theon bench --workloads lenet,mlp --threads 2,1 --json
 
 This module lives outside the `theon` package on purpose: importing `theon` imports torch,
 which takes seconds, and `theon --help` or a mistyped argument should answer at once. So it
@@ -22,6 +23,9 @@ from pathlib import Path
 
 MODELS = ("lenet", "mlp", "lstm")
 DATASETS = ("fashion-mnist", "mnist", "digits")
+# `theon bench`'s workloads and peers (benchmarks/workloads.py holds them; a test keeps these equal)
+BENCH_WORKLOADS = ("lenet-train-64", "lenet-train-256", "lenet-infer-256", "mlp-adam-128", "lstm-lm")
+BENCH_PEERS = ("torch-compile", "torch-compile-reduce-overhead", "torch-lstmcell", "tensorflow", "jax")
 USAGE_ERROR = 2  # exit status for a bad command line, as argparse uses
 _DEVICE_RE = re.compile(r"cpu|cuda(:\d+)?")
 
@@ -74,9 +78,33 @@ def device_name(text: str) -> str:
     return text
 
 
+def _name_list(text: str, names: tuple, what: str, prefixes: bool = False) -> list:
+    items = [t.strip() for t in text.split(",")]
+    for item in items:
+        known = item in names or (prefixes and any(n.startswith(item + "-") for n in names))
+        if not known:
+            raise argparse.ArgumentTypeError(f"unknown {what} {item!r}; choose from {', '.join(names)}")
+    return items
+
+
+def workload_list(text: str) -> list:
+    """An argparse type: comma-separated workload names, or prefixes of them ('lenet')."""
+    return _name_list(text, BENCH_WORKLOADS, "workload", prefixes=True)
+
+
+def peer_list(text: str) -> list:
+    """An argparse type: comma-separated peer names; 'none' for torch eager alone."""
+    return [] if text.strip() == "none" else _name_list(text, BENCH_PEERS, "peer")
+
+
+def thread_list(text: str) -> list:
+    """An argparse type: comma-separated torch thread counts, each >= 1."""
+    return [positive_int(t.strip()) for t in text.split(",")]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="theon", description="theon: train and evaluate models, show the set-up")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,info}")
+    p = _Parser(prog="theon", description="theon: train and evaluate models, measure speed, show the set-up")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,bench,info}")
 
     t = sub.add_parser("train", help="train a built-in model",
                        description="Train a built-in model; keep a resumable checkpoint, "
@@ -109,6 +137,32 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", type=device_name, default=None,
                    help="cpu, cuda or cuda:N (default: THEON_DEVICE, else CUDA if present)")
 
+    b = sub.add_parser("bench", help="theon's speed and memory against PyTorch and other peers",
+                       description="Measure training and inference steps of LeNet-5, an MLP and an LSTM "
+                                   "language model in theon and every installed peer, from the same "
+                                   "weights on the same data: examples/s and the ratio to PyTorch eager "
+                                   "(alternating windows in one process), time to the first step and peak "
+                                   "memory (a fresh process each), and whether the losses agree.")
+    b.add_argument("--workloads", type=workload_list, default=None, metavar="LIST",
+                   help=f"comma-separated, names or prefixes (lenet, lenet-train); default all: "
+                        f"{', '.join(BENCH_WORKLOADS)}")
+    b.add_argument("--peers", type=peer_list, default=None, metavar="LIST",
+                   help=f"besides torch eager, which always runs: comma-separated from "
+                        f"{', '.join(BENCH_PEERS)}, or none; default every one that applies "
+                        f"(reduce-overhead on CUDA only, the LSTMCell loop for the LSTM)")
+    b.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    b.add_argument("--threads", type=thread_list, default=None, metavar="N[,N...]",
+                   help="torch threads (torch.set_num_threads) in every process; several run one after "
+                        "another (2,1); default torch's own")
+    b.add_argument("--quick", action="store_true", help="a short run: 3 rounds of short windows")
+    b.add_argument("--rounds", type=positive_int, default=None, metavar="N",
+                   help="alternating rounds per workload (default 15, --quick 3)")
+    b.add_argument("--repeat", type=positive_int, default=None, metavar="N",
+                   help="fresh processes per contender for first step and memory; the median shows "
+                        "(default 1)")
+    b.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    b.add_argument("--save", default=None, metavar="FILE", help="also write the results as JSON to FILE")
+
     sub.add_parser("info", help="versions, devices and the data sets found",
                    description="Print versions, devices and where the data sets were found.")
     return p
@@ -139,6 +193,17 @@ def _writable_folder(path: str, flag: str):
     return None
 
 
+def _writable_file(path: str, flag: str):
+    """None if a file can be written at `path` (its folder made if need be); else what is wrong."""
+    p = Path(path)
+    if p.is_dir():
+        return f"{flag} {path}: is a folder, not a file"
+    if p.parent.exists() and not p.parent.is_dir():
+        return f"{flag} {path}: {p.parent} is a file, not a folder"
+    problem = _writable_folder(str(p.parent), flag)
+    return None if problem is None else f"{flag} {path}: {problem[len(f'{flag} {p.parent}: '):]}"
+
+
 def check(args):
     """What is wrong with a parsed command line, beyond each argument's own type; else None."""
     env_device = os.environ.get("THEON_DEVICE")
@@ -158,6 +223,8 @@ def check(args):
             return _writable_folder(args.out, "--out")
     elif args.command == "evaluate":
         return _existing_folder(args.checkpoint, "--checkpoint")
+    elif args.command == "bench" and args.save is not None:
+        return _writable_file(args.save, "--save")
     return None
 
 

@@ -1,5 +1,6 @@
-"""The work behind the `theon` command: train and evaluate the built-in models, describe the
-set-up. The command line itself (parsing, and every check that needs no torch) is the
+"""The work behind the `theon` command: train and evaluate the built-in models, measure
+theon against its peers (`bench`, which runs the benchmarks/ folder of this checkout), describe
+the set-up. The command line itself (parsing, and every check that needs no torch) is the
 top-level module theon_cli, so that `theon --help` answers without importing torch; run(args)
 here takes its parsed, checked arguments.
 
@@ -9,6 +10,8 @@ prints the test accuracy after each epoch, and keeps in --out a resumable checkp
 """
 from __future__ import annotations
 
+import importlib
+import json
 import platform
 import sys
 from pathlib import Path
@@ -28,6 +31,7 @@ from .plotting import save_history_plot
 
 MODELS = theon_cli.MODELS
 DATASETS = theon_cli.DATASETS
+CHECKOUT = Path(__file__).resolve().parents[1]  # the repository holding this theon package
 
 
 def build_model(name: str, input_shape, num_classes: int = 10, seed: int = 0):
@@ -145,6 +149,35 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def load_benchmarks():
+    """benchmarks.bench from this checkout. The benchmarks live beside the package, not in it:
+    their peers use torch.nn, torch.autograd and torch.compile, which theon itself never
+    does, so an installed wheel has no `theon bench`."""
+    if not (CHECKOUT / "benchmarks" / "bench.py").is_file():
+        raise CommandError(f"theon bench runs the benchmarks/ folder of a theon checkout, and this theon "
+                           f"({CHECKOUT}) has none: clone the repository and `pip install -e .` there")
+    if str(CHECKOUT) not in sys.path:
+        sys.path.insert(0, str(CHECKOUT))
+    return importlib.import_module("benchmarks.bench")
+
+
+def cmd_bench(args) -> int:
+    device = str(check_device(args.device))
+    bench = load_benchmarks()
+    try:
+        result = bench.run(args.workloads, args.peers, device, args.threads or [0], args.quick, args.rounds,
+                           args.repeat)
+    except bench.harness.ChildFailed as e:  # a measuring process crashed: its own error follows
+        print(f"theon bench: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=1) if args.json else bench.format_table(result), flush=True)
+    if args.save:
+        save = Path(args.save)
+        save.parent.mkdir(parents=True, exist_ok=True)
+        save.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
 def cmd_info(args) -> int:
     print(f"theon   {__version__} ({Path(__file__).parent})")
     print(f"python  {platform.python_version()} ({sys.executable})")
@@ -174,7 +207,7 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench, "info": cmd_info}
 
 
 def run(args) -> int:
