@@ -53,3 +53,22 @@ def test_custom_op_equal_attributes_share_a_node():
     x = th.tensor("x", (3,))
     assert scaled_softsign(x, 2) is scaled_softsign(x, 2.0)
     assert scaled_softsign(x, 2) is not scaled_softsign(x, 3)
+
+
+def test_verify_grad_uses_computed_shapes_when_inference_leaves_dims_unknown():
+    @dataclass(frozen=True)
+    class Twice(th.Op):  # inference that does not know the output length
+        name: ClassVar[str] = "twice_unknown"
+
+        def infer(self, x):
+            return [th.TensorType(x.dtype, (None,))]
+
+        def kernel(self, x):
+            return torch.cat([x, x])
+
+        def grad(self, inputs, outputs, output_grads):
+            (x,), (g,) = inputs, output_grads
+            n = x.type.shape[0]
+            return [g[:n] + g[n:]]
+
+    th.testing.verify_grad(lambda x: Twice()(x), [np.array([1.0, 2.0, 3.0])])

@@ -43,5 +43,6 @@ from .control import cond, scan, while_loop
 from .compile import Function, function
 from . import control, data, graph, io, nn, ops, optim, testing
 from . import callbacks
+from . import onnx  # imports the onnx package only when a model is loaded
 
 __version__ = "0.1.0"

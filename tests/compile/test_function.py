@@ -310,3 +310,12 @@ def test_names_that_are_not_python_identifiers_compile():
     np.testing.assert_array_equal(f(np.ones(2, "float32"), np.ones(2, "float32")), [2, 2])
     header = next(line for line in f.source.splitlines() if line.startswith("def "))
     assert header == "def f_x__(x__0, d_j__vu__1):"
+
+
+@pytest.mark.parametrize("name", ["mul", "mul_0", "torch", "device", "v0", "c0", "f", "_finite"])
+def test_input_names_never_shadow_generated_names(name):
+    x = th.tensor(name, (3,), "float64")
+    f = th.function([x], [x * 2, th.exp(x) + 1.5], name="f", nan_guard=True)
+    got = f(np.ones(3))
+    np.testing.assert_array_equal(got[0], [2, 2, 2])
+    np.testing.assert_allclose(got[1], np.exp(1) + 1.5)

@@ -1,5 +1,7 @@
 """scan, cond and while_loop against their Python-loop semantics, and their gradients."""
 import re
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -222,3 +224,50 @@ def test_scan_sequences_of_different_lengths_at_the_call_are_an_error():
     assert f(np.ones(3), np.ones(3)) == 3
     with pytest.raises(ShapeError, match="different lengths"):
         f(np.ones(3), np.ones(4))
+
+
+def test_scan_length_may_be_symbolic():
+    n = th.tensor("n", (), "int64")
+    a = th.tensor("a", (), "float64")
+    total, ys = th.scan(lambda c, _: (c * a, c), init=th.constant(1.0), length=n)
+    f = th.function([n, a], [total, ys, th.grad(total, a)])
+    t, y, g = f(4, 2.0)
+    assert t == 16.0 and g == 4 * 2.0 ** 3
+    np.testing.assert_array_equal(y, [1, 2, 4, 8])
+    t0, y0, g0 = f(0, 2.0)
+    assert t0 == 1.0 and y0.shape == (0,) and g0 == 0.0
+    seq = th.tensor("seq", (None,), "float64")
+    summed, _ = th.scan(lambda c, x: (c + x, None), init=th.constant(0.0), xs=seq, length=n)
+    g = th.function([seq, n], summed)
+    assert g(np.ones(3), 3) == 3.0
+    with pytest.raises(ShapeError, match="length=4 but the sequences have length 3"):
+        g(np.ones(3), 4)
+    with pytest.raises(ShapeError, match="length must be an int or an integer scalar"):
+        th.scan(lambda c, _: (c, None), init=th.constant(0.0), length=th.tensor("f", (), "float64"))
+
+
+def test_only_the_branch_taken_runs_its_own_work():
+    calls = []
+
+    @dataclass(frozen=True)
+    class Counted(th.Op):  # records each run of its kernel
+        label: str = ""
+        name: ClassVar[str] = "counted"
+
+        def infer(self, x):
+            return [x.type]
+
+        def kernel(self, x):
+            calls.append(self.label)
+            return x * 2
+
+    x = th.tensor("x", (3,), "float64")   # the branches read only outer values
+    y = th.tensor("y", (3,), "float64")
+    p = th.tensor("p", (), "bool")
+    out = th.cond(p, lambda: Counted("true")(x), lambda: Counted("false")(y))
+    f = th.function([p, x, y], out)
+    np.testing.assert_array_equal(f(True, np.ones(3), np.zeros(3)), [2, 2, 2])
+    assert calls == ["true"]
+    np.testing.assert_array_equal(f(False, np.ones(3), np.full(3, 5.0)), [10, 10, 10])
+    assert calls == ["true", "false"]
+    assert th.function([p, x], th.cond(p, lambda: x, lambda: x * 3))(True, np.ones(3)).tolist() == [1, 1, 1]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import linecache
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -73,21 +73,30 @@ class Program:
 class Lowering:
     """Names and namespace entries shared while lowering one program."""
 
-    def __init__(self, device, body_programs: dict):
+    def __init__(self, device, body_programs: dict, reserved=()):
         self.device = device
         self.namespace: dict = {"torch": torch, "device": device}
         self.names: dict = {}
+        self.taken: set = {"torch", "device", *reserved}   # every name the program binds
         self.constants: list = []      # (name, Constant)
         self.kernels: dict = {}
         self.counter = itertools.count()
         self.body_programs = body_programs   # id(node) -> [Program] for control-flow nodes
+
+    def fresh(self, name: str) -> str:
+        """`name`, or `name_`, `name__`...: unique among the program's names (an input named
+        like a kernel must not shadow it)."""
+        while name in self.taken:
+            name += "_"
+        self.taken.add(name)
+        return name
 
     def ref(self, v) -> str:
         n = self.names.get(id(v))
         if n is None:
             if not isinstance(v, Constant):
                 raise AssertionError(f"{v} used before it is computed")
-            n = f"c{len(self.constants)}"
+            n = self.fresh(f"c{len(self.constants)}")
             self.namespace[n] = v.tensor(self.device)
             self.names[id(v)] = n
             self.constants.append((n, v))
@@ -111,7 +120,7 @@ class Lowering:
             label = op.name
         n = self.kernels.get(key)
         if n is None:
-            n = f"{identifier(label, 'k')}_{len(self.kernels)}"
+            n = self.fresh(f"{identifier(label, 'k')}_{len(self.kernels)}")
             self.kernels[key] = n
             self.namespace[n] = fn
         return n
@@ -120,7 +129,7 @@ class Lowering:
 def lower(params, schedule, plan: MemoryPlan, low: Lowering) -> list:
     """The instruction list for `schedule` under `plan`."""
     for i, p in enumerate(params):
-        low.names[id(p)] = f"{identifier(p.name, 'in')}_{i}"
+        low.names[id(p)] = low.fresh(f"{identifier(p.name, 'in')}_{i}")
     instructions = []
     for i, node in enumerate(schedule):
         args = [low.ref(v) for v in node.inputs]
@@ -130,9 +139,11 @@ def lower(params, schedule, plan: MemoryPlan, low: Lowering) -> list:
         reuse = plan.reuse.get(i)
         if reuse is not None:
             kwargs.append(f"out={low.names[id(reuse)]}")
+        if i in plan.inplace:
+            kwargs.append("inplace=True")
         targets = []
         for o in node.outputs:
-            n = f"v{next(low.counter)}"
+            n = low.fresh(f"v{next(low.counter)}")
             low.names[id(o)] = n
             targets.append(n)
         frees = [low.names[id(v)] for v in plan.frees.get(i, ()) if id(v) in low.names]
@@ -146,7 +157,8 @@ def generate(params, outputs, updates, schedule, plan: MemoryPlan, device: torch
     """Lower, render and load a program. `body_programs` maps id(node) of each control-flow
     node to its compiled bodies; `is_body` programs return only their outputs."""
     hooks = list(hooks)
-    low = Lowering(device, body_programs or {})
+    reserved = {name}.union(*(hook.names() for hook in hooks)) if hooks else {name}
+    low = Lowering(device, body_programs or {}, reserved)
     instructions = lower(params, schedule, plan, low)
     param_names = [low.names[id(p)] for p in params]
     out_refs = [f"{low.ref(v)}.clone()" if id(v) in plan.aliases_external or isinstance(v, Constant)
@@ -196,19 +208,27 @@ def annotation(ins: Instruction) -> str:
 
 
 def _op_text(op, bodies) -> str:
+    """`name(attr=value, ...)` with the attributes that differ from their defaults, then
+    the compiled bodies the op runs."""
     attrs = []
     body_fields = {id(b) for b in op.bodies()}
     for f in fields(op):
         value = getattr(op, f.name)
-        if id(value) in body_fields:
+        if id(value) in body_fields or (f.default is not MISSING and _same(value, f.default)):
             continue
         attrs.append(f"{f.name}={value!r}")
-    if bodies:
-        attrs.append("bodies=" + ", ".join(bodies))
     text = ", ".join(attrs)
     if len(text) > _MAX_NOTE:
         text = text[:_MAX_NOTE - 3] + "..."
-    return f"{op.name}({text})" if text else op.name
+    text = f"{op.name}({text})" if text else op.name
+    return f"{text} [{', '.join(bodies)}]" if bodies else text
+
+
+def _same(value, default) -> bool:
+    try:
+        return bool(value == default)
+    except Exception:  # values whose == is not a plain bool (arrays) are always shown
+        return False
 
 
 def _types_text(types) -> str:

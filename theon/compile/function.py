@@ -185,8 +185,10 @@ class Function:
             for (s, _), u in zip(self.updates, upds):
                 _fit_update(s, u)
 
+        position = {id(p): q for q, p in enumerate(params)}
         program = build_program(params, shapes, self.outputs, [u for _, u in self.updates],
-                                self.device, self.name, check_updates=check, hooks=self.hooks)
+                                self.device, self.name, check_updates=check, hooks=self.hooks,
+                                update_params=[position.get(id(s), -1) for s, _ in self.updates])
         self._cache[key] = program
         self.compile_count += 1
         self.last_program = program
@@ -306,16 +308,21 @@ def _fit_update(s: Shared, value: Variable) -> Variable:
 
 def _explain(program, error: Exception) -> Exception:
     """The run-time failure with the op, its input shapes and the user's line."""
-    if isinstance(error, TheonError):
-        return error
-    tb = error.__traceback__
     node = None
+    programs = {p.filename: p for p in program.programs()}  # bodies fail inside their loop
+    tb = error.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == program.filename:
-            node = program.line_nodes.get(tb.tb_lineno)
+        inner = programs.get(tb.tb_frame.f_code.co_filename)
+        if inner is not None:
+            node = inner.line_nodes.get(tb.tb_lineno, node)
         tb = tb.tb_next
     if node is None:
         return error
-    shapes = ", ".join(f"{format_shape(i.type.shape)} {i.dtype}" for i in node.inputs)
     where = f"\n  at {node.loc}" if node.loc else ""
+    if isinstance(error, TheonError):  # already clear: add the line if it lacks one
+        msg = str(error.args[0]) if error.args else ""
+        if "\n  at " not in msg and where:
+            error.args = (f"{node.op.name}: {msg}{where}",)
+        return error
+    shapes = ", ".join(f"{format_shape(i.type.shape)} {i.dtype}" for i in node.inputs)
     return KernelError(f"{node.op} failed on inputs {shapes}: {type(error).__name__}: {error}{where}")

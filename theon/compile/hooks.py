@@ -15,6 +15,10 @@ from ..graph import Shared, format_shape, is_float
 class Hook:
     """Base class: every method may be overridden; by default a hook adds nothing."""
 
+    def names(self) -> set:
+        """The names `namespace` will bind (kept out of the program's own names)."""
+        return set()
+
     def namespace(self, params, param_names, schedule) -> dict:
         return {}
 
@@ -31,6 +35,9 @@ class Hook:
 class NanGuard(Hook):
     """Stop at the first NaN or infinity: in an argument (naming it) or in the output of
     an instruction (naming the op, forward or gradient, and the user's line)."""
+
+    def names(self) -> set:
+        return {"_finite", "_finite_in"}
 
     def namespace(self, params, param_names, schedule) -> dict:
         def check_node(t, i):

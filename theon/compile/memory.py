@@ -22,11 +22,63 @@ class MemoryPlan:
     reuse: dict = field(default_factory=dict)    # node index -> input variable written over
     aliases_external: set = field(default_factory=set)  # ids of vars sharing an input's storage
     peak_bytes: int = 0    # estimated peak of intermediate buffers (inputs and shared excluded)
+    inplace: set = field(default_factory=set)    # node indices that update shared storage in place
+    roots: dict = field(default_factory=dict)    # id(var) -> its storage group
+
+    def shares_storage(self, v, external_ids) -> bool:
+        """Whether `v` may share storage with any of these inputs (by id)."""
+        r = self.roots.get(id(v))
+        if r is None:
+            return id(v) in external_ids
+        return any(g[0] == "external" and g[1] in external_ids for g in _members(r))
 
 
 def fresh(node) -> bool:
     """Whether the node's outputs are newly allocated tensors, owned by the program."""
     return (node.op.supports_out or node.op.allocates) and not node.op.view
+
+
+def updates_in_place(schedule, params, outputs, updates, update_params) -> tuple:
+    """Which multi-tensor update ops (optimiser steps) may write the shared variables they
+    update in place, and the schedule with those ops moved to its end.
+
+    An op qualifies when each output its `inplace_map` pairs with an input is exactly the
+    update value of the shared variable that input is, and nothing else reads that output;
+    and when no output or other update of the program shares storage with that variable
+    (it is returned after the op ran). Run last, it changes the shared storage only after
+    every other instruction has succeeded."""
+    param_pos = {id(p): q for q, p in enumerate(params)}
+    update_of = {id(v): update_params[k] for k, v in enumerate(updates)}
+    consumers: dict = {}
+    for node in schedule:
+        for i in node.inputs:
+            consumers[id(i)] = consumers.get(id(i), 0) + 1
+    for v in list(outputs) + list(updates):
+        consumers[id(v)] = consumers.get(id(v), 0) + 1
+    probe = plan(schedule, params, list(outputs) + list(updates))
+    chosen = []
+    for node in schedule:
+        mapping = getattr(node.op, "inplace_map", None)
+        if mapping is None:
+            continue
+        ok = True
+        written = set()
+        for k, j in mapping().items():
+            inp, out = node.inputs[j], node.outputs[k]
+            q = param_pos.get(id(inp))
+            if q is None or update_of.get(id(out)) != q or consumers.get(id(out)) != 1:
+                ok = False
+                break
+            written.add(id(inp))
+        mine = {id(o) for o in node.outputs}
+        others = [v for v in list(outputs) + list(updates) if id(v) not in mine]
+        if ok and not any(probe.shares_storage(v, written) for v in others):
+            chosen.append(node)
+    if not chosen:
+        return schedule, set()
+    last = {id(n) for n in chosen}
+    order = [n for n in schedule if id(n) not in last] + chosen
+    return order, set(range(len(order) - len(chosen), len(order)))
 
 
 def plan(schedule, params, results) -> MemoryPlan:
@@ -63,6 +115,7 @@ def plan(schedule, params, results) -> MemoryPlan:
     result = MemoryPlan()
     result.aliases_external = {vid for vid, r in root.items()
                                if any(g[0] == "external" for g in _members(r))}
+    result.roots = root
     for i, node in enumerate(schedule):
         if config.INPLACE and node.op.elementwise and node.op.supports_out and len(node.outputs) == 1:
             out = node.outputs[0]

@@ -6,21 +6,25 @@ from __future__ import annotations
 import itertools
 import time
 
+from .. import config
 from ..graph import TensorType, Variable, toposort
 from .codegen import Program, generate, identifier
 from .memory import plan as plan_memory
+from .memory import updates_in_place
 from .pipeline import optimize
 
 
 def build_program(params, shapes, outputs, updates, device, name: str = "program",
-                  check_updates=None, hooks=(), is_body: bool = False,
+                  check_updates=None, hooks=(), is_body: bool = False, update_params=None,
                   _names=None) -> Program:
     """Compile `outputs` (and update values) as a function of `params`.
 
     shapes: the concrete shape of each param for this program (params whose type is
     already concrete may be given their own shape). check_updates(optimized_updates), if
     given, validates the specialised update values before code generation. hooks: debug
-    hooks (compile.hooks) attached to every instruction, in bodies too.
+    hooks (compile.hooks) attached to every instruction, in bodies too. update_params: for
+    each update value, the index in `params` of the shared variable it updates (lets
+    optimiser steps write in place; never with hooks, which may stop a call midway).
     """
     start = time.perf_counter()
     name = identifier(name, "f")
@@ -40,7 +44,11 @@ def build_program(params, shapes, outputs, updates, device, name: str = "program
     if check_updates is not None:
         check_updates(upds)
     schedule = toposort(outs + upds)
+    inplace = set()
+    if update_params is not None and not hooks and config.INPLACE:
+        schedule, inplace = updates_in_place(schedule, concrete, outs, upds, update_params)
     memory = plan_memory(schedule, concrete, outs + upds)
+    memory.inplace = inplace
     bodies = {}
     for node in schedule:
         graphs = node.op.bodies()

@@ -22,7 +22,7 @@ def merge_types(a: TensorType, b: TensorType, what: str, lines=()) -> TensorType
     unless equal); an error naming both branches' lines when no value could fit both."""
     if a.dtype != b.dtype or not shapes_agree(a.shape, b.shape):
         where = "".join(f"\n  {label}: {loc}" for label, loc in lines if loc is not None)
-        raise ShapeError(f"{what}: the branches give {a} and {b}; both must give the same "
+        raise ShapeError(f"{what + ': ' if what else ''}the branches give {a} and {b}; both must give the same "
                          f"dtype and shape{where}")
     return TensorType(a.dtype, tuple(x if x == y else (x if y is None else y if x is None else None)
                                      for x, y in zip(a.shape, b.shape)))
@@ -64,7 +64,7 @@ class Cond(Op):
         t_in, f_in = self.body_input_types([i.type for i in inputs])
         t_types = self.true_body.output_types(t_in)
         f_types = self.false_body.output_types(f_in)
-        return [merge_types(a, b, "cond", (("true branch", ta.loc), ("false branch", fb.loc)))
+        return [merge_types(a, b, "", (("true branch", ta.loc), ("false branch", fb.loc)))
                 for a, b, ta, fb in zip(t_types, f_types, self.true_body.outputs,
                                         self.false_body.outputs)]
 
@@ -121,8 +121,8 @@ def cond(pred, true_fn, false_fn, *operands):
     leaves = [as_variable(v) for v in leaves]
     inner = [Variable(v.type, name=f"operand{i}") for i, v in enumerate(leaves)]
     args = pytree.unflatten(op_def, inner)
-    t_graph, t_def, t_out, t_clo = trace(true_fn, args, inner, "cond_true")
-    f_graph, f_def, f_out, f_clo = trace(false_fn, args, inner, "cond_false")
+    t_graph, t_def, t_out, t_clo = trace(true_fn, args, inner, "cond_true", hoist=False)
+    f_graph, f_def, f_out, f_clo = trace(false_fn, args, inner, "cond_false", hoist=False)
     if t_def != f_def:
         raise TypeError(f"cond: true_fn returns {pytree.describe(t_def)} but false_fn returns "
                         f"{pytree.describe(f_def)}")

@@ -34,6 +34,7 @@ class Scan(Op):
     length: int | None = None
     reverse: bool = False
     history: bool = False
+    dynamic_length: bool = False  # the step count is an input (after the sequences)
     name: ClassVar[str] = "scan"
     # outputs are the kernel's own stacks and the body's (copied) outputs
     allocates: ClassVar[bool] = True
@@ -53,18 +54,29 @@ class Scan(Op):
     def bodies(self) -> tuple:
         return (self.body,)
 
-    def body_input_types(self, input_types) -> list:
+    def split(self, inputs) -> tuple:
+        """(carries, sequences, step-count input or None, closure)."""
         nc, ns = self.n_carry, self.n_seq
-        seqs = [TensorType(t.dtype, t.shape[1:]) for t in input_types[nc:nc + ns]]
-        return [list(input_types[:nc]) + seqs + list(input_types[nc + ns:])]
+        k = nc + ns + int(self.dynamic_length)
+        return (list(inputs[:nc]), list(inputs[nc:nc + ns]),
+                inputs[nc + ns] if self.dynamic_length else None, list(inputs[k:]))
+
+    def body_input_types(self, input_types) -> list:
+        carries, seqs, _, closure = self.split(input_types)
+        return [carries + [TensorType(t.dtype, t.shape[1:]) for t in seqs] + closure]
 
     def _steps(self, inputs) -> int | None:
-        seqs = inputs[self.n_carry:self.n_carry + self.n_seq]
+        _, seqs, n, _ = self.split(inputs)
         known = {s.type.shape[0] for s in seqs if s.type.shape[0] is not None}
         if len(known) > 1:
-            raise ShapeError("scan: the sequences have different lengths: "
+            raise ShapeError("the sequences have different lengths: "
                              + ", ".join(format_shape(s.type.shape) for s in seqs))
-        return known.pop() if known else (None if seqs else self.length)
+        length = self.length
+        if n is not None and isinstance(n, Constant):
+            length = int(n.value)
+        if known and length is not None and known != {length}:
+            raise ShapeError(f"length={length} but the sequences have length {known.pop()}")
+        return known.pop() if known else length
 
     def infer(self, *inputs):
         nc = self.n_carry
@@ -74,7 +86,7 @@ class Scan(Op):
         for k, (c, new) in enumerate(zip(carries, types[:nc])):
             if c.dtype != new.dtype or not shapes_agree(c.shape, new.shape):
                 line = self.body.outputs[k].loc
-                raise ShapeError(f"scan: carry {k} enters the body as {c} but the body returns "
+                raise ShapeError(f"carry {k} enters the body as {c} but the body returns "
                                  f"{new}; a carry must keep its dtype and shape"
                                  + (f"\n  body line: {line}" if line else ""))
         ys = [TensorType(t.dtype, (steps,) + tuple(t.shape)) for t in types[nc:]]
@@ -82,12 +94,14 @@ class Scan(Op):
         return carries + ys + hist
 
     def kernel(self, *args, bodies):
-        nc, ns = self.n_carry, self.n_seq
+        nc = self.n_carry
         run = bodies[0].run
-        carries = list(args[:nc])
-        seqs = args[nc:nc + ns]
-        consts = args[nc + ns:]
-        steps = seqs[0].shape[0] if seqs else self.length
+        carries, seqs, n, consts = self.split(args)
+        steps = seqs[0].shape[0] if seqs else (int(n) if n is not None else self.length)
+        if n is not None and steps != int(n):
+            raise ShapeError(f"length={int(n)} but the sequences have length {steps}")
+        if steps < 0:
+            raise ShapeError(f"length must be >= 0, got {steps}")
         device = args[0].device if args else torch.device("cpu")
         ys = hist = None
         slices = [s.unbind(0) for s in seqs]  # all step views at once: cheaper than s[t]
@@ -132,7 +146,18 @@ def scan(f, init, xs=None, length: int | None = None, reverse: bool = False):
         return carry, stack(ys)        # with reverse, ys[t] still belongs to xs[t]
 
     init, xs and the results may be nested tuples, lists or dicts of tensors. Variables
-    `f` reads from outside (weights) are found automatically.
+    `f` reads from outside (weights) are found automatically. `length` (steps, for a scan
+    with no sequences) may be an int or a symbolic integer scalar.
+
+    From Theano: `sequences` are `xs` (several: a tuple); `outputs_info` initial values are
+    the carry; `non_sequences` need nothing; `n_steps` is `length`; a sequence tap k is the
+    sequence shifted by k (`x[k:]`); output taps [-2, -1] keep the last two values in the
+    carry; `go_backwards` is `reverse` (but theon keeps ys[t] aligned with xs[t]).
+    `theon.compat.theano_scan` takes Theano's signature as is:
+
+        # Theano: result, updates = theano.scan(lambda prior, A: prior * A,
+        #                                       outputs_info=T.ones_like(A), non_sequences=A, n_steps=k)
+        _, powers = th.scan(lambda prior, _: (prior * A, prior * A), init=th.ones_like(A), length=k)
     """
     c_leaves, c_def = pytree.flatten(init)
     c_leaves = [as_variable(c) for c in c_leaves]
@@ -172,8 +197,10 @@ def scan(f, init, xs=None, length: int | None = None, reverse: bool = False):
     y_def = out_def[1][1]
     nc = len(c_leaves)
     graph, extra = _step_dependent_draws(graph, nc, len(x_leaves))
-    op = Scan(graph, nc + len(extra), len(x_leaves), steps if not x_leaves else None, bool(reverse))
-    outs = op(*c_leaves, *extra, *x_leaves, *closure)
+    n_var = steps if isinstance(steps, Variable) else None
+    static = None if n_var is not None or x_leaves else steps
+    op = Scan(graph, nc + len(extra), len(x_leaves), static, bool(reverse), dynamic_length=n_var is not None)
+    outs = op(*c_leaves, *extra, *x_leaves, *([n_var] if n_var is not None else []), *closure)
     outs = outs if isinstance(outs, tuple) else (outs,)
     n_all = nc + len(extra)
     return pytree.unflatten(c_def, outs[:nc]), pytree.unflatten(y_def, outs[n_all:n_all + op.n_y])
@@ -200,6 +227,17 @@ def _step_dependent_draws(graph: InnerGraph, nc: int, ns: int):
 
 
 def _scan_length(x_leaves, length):
+    """The step count: an int, a symbolic int scalar (a Variable), or None (the sequences'
+    length, known at the call)."""
+    if isinstance(length, Variable) and not isinstance(length, Constant):
+        if length.ndim != 0 or not length.dtype.startswith(("int", "uint")):
+            raise ShapeError(f"scan: length must be an int or an integer scalar tensor, got {length.type}")
+        if not x_leaves:
+            return length.astype("int64") if length.dtype != "int64" else length
+    elif length is not None:
+        length = int(length.value) if isinstance(length, Constant) else int(length)
+        if length < 0:
+            raise ShapeError(f"scan: length must be >= 0, got {length}")
     for x in x_leaves:
         if x.ndim == 0:
             raise ShapeError(f"scan: each sequence needs a leading axis to loop over; got {x.type}")
@@ -209,6 +247,8 @@ def _scan_length(x_leaves, length):
                          + ", ".join(format_shape(x.type.shape) for x in x_leaves))
     if not x_leaves and length is None:
         raise ShapeError("scan: with no sequences, give length=")
+    if isinstance(length, Variable):  # with sequences: their length, checked at the call
+        return length.astype("int64") if length.dtype != "int64" else length
     if length is not None and known and known != {length}:
         raise ShapeError(f"scan: length={length} but the sequences have length {known.pop()}")
     return length if length is not None else (known.pop() if known else None)
@@ -219,7 +259,8 @@ def _scan_grad(op: Scan, inputs, output_grads):
     the closure's gradients; forward carries come from the history outputs."""
     nc, ns = op.n_carry, op.n_seq
     ny = op.n_y
-    init, seqs, consts = inputs[:nc], inputs[nc:nc + ns], inputs[nc + ns:]
+    init, seqs, _, consts = op.split(inputs)
+    w0 = len(inputs) - len(consts)  # where the closure starts among the inputs
     g_final, g_ys = output_grads[:nc], output_grads[nc:nc + ny]
     g_hist = output_grads[nc + ny:] if op.history else []
     hist = dataclasses.replace(op, history=True)(*inputs)[nc + ny:]
@@ -258,5 +299,5 @@ def _scan_grad(op: Scan, inputs, output_grads):
     for j, g in zip(fx, g_xs):
         result[nc + j] = g
     for k, g in zip(fw, g_w):
-        result[nc + ns + k] = g
+        result[w0 + k] = g
     return result

@@ -49,7 +49,7 @@ class While(Op):
         for k, (s, new) in enumerate(zip(state, self.body.output_types(body_in))):
             if s.dtype != new.dtype or not shapes_agree(s.shape, new.shape):
                 line = self.body.outputs[k].loc
-                raise ShapeError(f"while_loop: state {k} enters the body as {s} but the body "
+                raise ShapeError(f"state {k} enters the body as {s} but the body "
                                  f"returns {new}; the state must keep its dtype and shape"
                                  + (f"\n  body line: {line}" if line else ""))
         return state

@@ -132,6 +132,34 @@ def _predict_function(model, x, device=None):
     return fn
 
 
+def _predict_named(model, x):
+    """predict for several inputs (by name or position) and/or outputs: one call."""
+    names = [v.name for v in model.inputs]
+    if isinstance(x, Mapping):
+        missing = [n for n in names if n not in x]
+        unknown = [k for k in x if k not in names]
+        if missing or unknown:
+            raise ValueError(f"predict: the model's inputs are {names}; "
+                             + (f"missing {missing}" if missing else "")
+                             + ("; " if missing and unknown else "")
+                             + (f"unknown {unknown}" if unknown else ""))
+        values = [x[n] for n in names]
+    else:
+        values = list(x) if isinstance(x, (list, tuple)) else [x]
+        if len(values) != len(names):
+            raise ValueError(f"predict: the model takes {len(names)} inputs ({names}), got {len(values)}")
+    args = []
+    for v, value in zip(model.inputs, values):
+        arr = np.asarray(value)
+        args.append(arr if arr.dtype == np.dtype(v.dtype) else arr.astype(v.dtype))
+    fn = getattr(model, "_predict_named_function", None)
+    if fn is None:
+        fn = function(list(model.inputs), list(model.outputs), name="predict_step")
+        model._predict_named_function = fn
+    outs = fn(*args)
+    return list(outs) if len(model.outputs) > 1 else outs[0] if isinstance(outs, (list, tuple)) else outs
+
+
 def compile(model, optimizer="sgd", loss="cross_entropy", metrics=None, device=None):
     """Record the optimiser (instance, name or config), loss (name or fn(y_pred, y_true) ->
     per-example losses) and metrics (names or fns) for `fit`/`evaluate`. device: where the
@@ -412,7 +440,12 @@ def evaluate(model, x, y, batch_size=256) -> dict:
 
 
 def predict(model, x, batch_size=256) -> np.ndarray:
-    """The model's outputs for x (inference mode), batch by batch, as one NumPy array."""
+    """The model's outputs for x (inference mode), batch by batch, as one NumPy array.
+
+    A model of several inputs takes a dict by input name (or a list in input order) and is
+    run in one call; a model of several outputs returns a list of arrays."""
+    if isinstance(x, Mapping) or len(getattr(model, "inputs", ())) > 1 or len(getattr(model, "outputs", ())) > 1:
+        return _predict_named(model, x)
     x = _as_input(model, x)
     if len(x) == 0:
         raise ValueError("predict: no examples")

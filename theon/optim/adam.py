@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..ops import elementwise as ew
+from .fused import AdamStep, fused_kernels_cover
 from .optimizer import Optimizer
 
 
@@ -44,6 +45,18 @@ class Adam(Optimizer):
         denom = ew.sqrt(v) / ew.sqrt(bc2) + self.eps
         out.append((p, p_new - (lr / bc1) * (m / denom)))
         return out
+
+    def _fused(self, params, grads, lr, slots, step):
+        if not fused_kernels_cover(params):
+            return None
+        names = self._slot_names()
+        groups = [[sl[name] for sl in slots] for name in names]
+        wd = self.weight_decay if self.decoupled_weight_decay else 0.0
+        op = AdamStep(len(params), self.beta1, self.beta2, self.eps, self.amsgrad, wd)
+        t = ew.cast(step + 1, params[0].dtype)
+        new = op(lr, t, *params, *grads, *(s for group in groups for s in group))
+        new = new if isinstance(new, tuple) else (new,)
+        return list(zip(params + [s for group in groups for s in group], new))
 
     def _hyperparameters(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps, "amsgrad": self.amsgrad}

@@ -24,9 +24,19 @@ from abc import ABC, abstractmethod
 import numpy as np
 import torch
 
+from .. import config
 from ..graph import Shared, Variable, shapes_agree, shared
 from ..ops import elementwise as ew
 from ..ops.base import as_variable
+
+
+def _by_dtype(params, grads) -> list:
+    """(param, grad) pairs grouped by dtype, in first-seen order: fused kernels take one
+    dtype per call."""
+    groups: dict = {}
+    for p, g in zip(params, grads):
+        groups.setdefault(p.dtype, []).append((p, g))
+    return list(groups.values())
 
 
 def clip_by_global_norm(grads, max_norm: float, eps: float = 1e-6) -> list:
@@ -128,14 +138,27 @@ class Optimizer(ABC):
             grads = clip_by_global_norm(grads, self.clipnorm)
         step = self.iterations
         lr = self.learning_rate(step)
+        params = [p for p, _ in pairs]
+        if self.weight_decay and not self.decoupled_weight_decay:
+            grads = [g + self.weight_decay * p for p, g in zip(params, grads)]
         out = []
-        for (p, _), g in zip(pairs, grads):
-            lr_p = lr if lr.dtype == p.dtype else ew.cast(lr, p.dtype)
-            if self.weight_decay and not self.decoupled_weight_decay:
-                g = g + self.weight_decay * p
-            out.extend(self._rule(p, g, lr_p, self._slots_for(p), step))
+        for group in _by_dtype(params, grads):
+            gp, gg = [p for p, _ in group], [g for _, g in group]
+            lr_p = lr if lr.dtype == gp[0].dtype else ew.cast(lr, gp[0].dtype)
+            slots = [self._slots_for(p) for p in gp]
+            fused = self._fused(gp, gg, lr_p, slots, step) if config.FUSED_OPTIMIZERS else None
+            if fused is not None:
+                out.extend(fused)
+                continue
+            for p, g, sl in zip(gp, gg, slots):
+                out.extend(self._rule(p, g, lr_p, sl, step))
         out.append((self.iterations, self.iterations + 1))
         return out
+
+    def _fused(self, params, grads, lr, slots, step) -> list | None:
+        """The (shared, new_value) pairs of one multi-tensor op updating all `params` (one
+        dtype), or None where this optimiser has none (then `_rule` runs per parameter)."""
+        return None
 
     def state(self) -> dict[str, Shared]:
         """Every shared variable of the optimiser by a stable name: 'lr', 'iterations' and

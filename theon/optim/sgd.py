@@ -1,6 +1,7 @@
 """Stochastic gradient descent with optional (Nesterov) momentum, PyTorch's convention."""
 from __future__ import annotations
 
+from .fused import SGDStep, fused_kernels_cover
 from .optimizer import Optimizer
 
 
@@ -26,6 +27,14 @@ class SGD(Optimizer):
         buf = self.momentum * slots["momentum"] + g
         d = g + self.momentum * buf if self.nesterov else buf
         return [(slots["momentum"], buf), (p, p - lr * d)]
+
+    def _fused(self, params, grads, lr, slots, step):
+        if not fused_kernels_cover(params):
+            return None
+        bufs = [sl["momentum"] for sl in slots] if self.momentum else []
+        new = SGDStep(len(params), self.momentum, self.nesterov)(lr, *params, *grads, *bufs)
+        new = new if isinstance(new, tuple) else (new,)
+        return list(zip(params + bufs, new))
 
     def _hyperparameters(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}

@@ -29,13 +29,10 @@ def verify_grad(fn, inputs, eps: float = 1e-6, rtol: float = 1e-4, atol: float =
         raise ValueError("verify_grad: no float input to differentiate")
     rng = np.random.default_rng(seed)
     variables = [tensor(f"in{i}", a.shape, a.dtype.name) for i, a in enumerate(arrays)]
-    cost = _projected(fn(*variables), rng)
+    cost = _projected(fn(*variables), rng, variables, arrays, device)
     if order == 2:
         first = grad(cost, [variables[i] for i in wrt])
-        cost = None
-        for g in first:
-            term = _projected(g, rng)
-            cost = term if cost is None else cost + term
+        cost = _projected(first, rng, variables, arrays, device)
     elif order != 1:
         raise ValueError("verify_grad: order must be 1 or 2")
     grads = grad(cost, [variables[i] for i in wrt], disconnected="zero")
@@ -55,19 +52,18 @@ def verify_grad(fn, inputs, eps: float = 1e-6, rtol: float = 1e-4, atol: float =
                 f"{numeric[worst] if numeric.ndim else numeric:.6g})")
 
 
-def _projected(out, rng) -> Variable:
-    outs = out if isinstance(out, (tuple, list)) else [out]
+def _projected(out, rng, variables, arrays, device) -> Variable:
+    """sum(out * r) over the float outputs, r random of each output's computed shape (an
+    op's inference may leave dims unknown even when the inputs are concrete)."""
+    outs = [o for o in (out if isinstance(out, (tuple, list)) else [out]) if o.dtype.startswith("float")]
+    if not outs:
+        raise ValueError("verify_grad: fn has no float output")
+    values = function(variables, outs, device=device)(*arrays)
     total = None
-    for o in outs:
-        if not (o.dtype.startswith("float")):
-            continue
-        shape = o.type.shape
-        r = constant(rng.standard_normal(shape).astype(o.dtype)) if shape else constant(
-            np.asarray(rng.standard_normal(), dtype=o.dtype))
+    for o, v in zip(outs, values):
+        r = constant(np.asarray(rng.standard_normal(np.shape(v)), dtype=o.dtype))
         term = (o * r).sum() if o.ndim else o * r
         total = term if total is None else total + term
-    if total is None:
-        raise ValueError("verify_grad: fn has no float output")
     return total
 
 

@@ -1,0 +1,1 @@
+"""ONNX -> theon: reading files safely, scopes and scheduling, shape arithmetic, layers."""
