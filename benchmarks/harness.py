@@ -74,15 +74,15 @@ def alternate_calls(fns: dict, rounds: int, per_round: int, sync=lambda: None) -
     return alternate({name: ignoring_batch(f) for name, f in fns.items()}, [(None, None)], rounds, per_round, sync)
 
 
-def row(label: str, theon_times: list, torch_times: list, per_round: int, unit: float = 1e-6,
-        unit_name: str = "us") -> str:
-    """One line comparing theon with torch from alternating window times: the median time
+def row(label: str, theon_times: list, peer_times: list, per_round: int, unit: float = 1e-6,
+        unit_name: str = "us", peer: str = "torch") -> str:
+    """One line comparing theon with a peer from alternating window times: the median time
     per call of each, and theon's speed ratio (median [quartiles] over rounds, above 1:
     theon is faster)."""
     t = float(np.median(theon_times)) / per_round
-    e = float(np.median(torch_times)) / per_round
-    r = spread(round_ratios(theon_times, torch_times))
-    return (f"{label:<44} theon {t / unit:9.2f} {unit_name}   torch {e / unit:9.2f} {unit_name}   "
+    e = float(np.median(peer_times)) / per_round
+    r = spread(round_ratios(theon_times, peer_times))
+    return (f"{label:<44} theon {t / unit:9.2f} {unit_name}   {peer} {e / unit:9.2f} {unit_name}   "
             f"speed {r['median']:5.2f} [{r['q1']:.2f}-{r['q3']:.2f}]")
 
 
