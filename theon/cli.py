@@ -4,7 +4,7 @@ the set-up. The command line itself (parsing, and every check that needs no torc
 top-level module theon_cli, so that `theon --help` answers without importing torch; run(args)
 here takes its parsed, checked arguments.
 
-`train` shows a progress bar (one line per epoch when the output is not a terminal),
+`train` shows a progress bar (a line every few seconds when the output is not a terminal),
 prints the test accuracy after each epoch, and keeps in --out a resumable checkpoint
 (replaced after every epoch), history.csv and curves.png (loss and accuracy per epoch).
 """
@@ -25,9 +25,10 @@ from . import __version__, callbacks, config, data, nn, optim
 from .backend.device import default_device, resolve_device
 from .callbacks import Callback
 from .errors import TheonError
-from .nn.training import load_model, load_training_checkpoint
+from .nn import load_model
+from .nn.saving import load_training_checkpoint
 from .ops.random import seed as seed_rng
-from .plotting import save_history_plot
+from .plotting import TrainingCurves
 
 MODELS = theon_cli.MODELS
 DATASETS = theon_cli.DATASETS
@@ -123,16 +124,17 @@ def cmd_train(args) -> int:
         model.summary()
     print(f"training {model_name} on {settings['dataset']} ({len(xtr)} examples, batch {settings['batch_size']}), "
           f"saving to {out}", flush=True)
-    cbs = [callbacks.ModelCheckpoint(out, meta=settings),
-           callbacks.CSVLogger(out / "history.csv", append=bool(args.resume))]
-    if not args.quiet:  # the epoch line (closing the progress bar), then the test accuracy
-        cbs += [callbacks.ProgressDisplay(1 if sys.stdout.isatty() else 2), TestAccuracy()]
+    curves = TrainingCurves(out / "history.csv", out / "curves.png", title=f"{model_name} on {settings['dataset']}",
+                            validation_label="test", append=bool(args.resume))
+    cbs = [callbacks.ModelCheckpoint(out, meta=settings), curves]
+    if not args.quiet:  # the epoch line (closing the progress display), then the test accuracy
+        cbs += [callbacks.ProgressDisplay(1), TestAccuracy()]
     history = model.fit(xtr, ytr, epochs=args.epochs, batch_size=settings["batch_size"],
                         validation_data=(xte, yte), callbacks=cbs, seed=settings["seed"],
                         verbose=0, resume_from=args.resume)
-    plot = save_history_plot(history.history, out / "curves.png", title=f"{model_name} on {settings['dataset']}")
     final = history.history.get("val_accuracy", [float("nan")])[-1]
-    print(f"test accuracy {final:.2%}; checkpoint in {out}, curves in {plot}")
+    drawn = f", curves in {curves.png_path}" if curves.png_path.is_file() else ""
+    print(f"test accuracy {final:.2%}; checkpoint in {out}, history in {curves.path}{drawn}")
     return 0
 
 
@@ -184,7 +186,7 @@ def cmd_info(args) -> int:
     print(f"torch   {torch.__version__}")
     print(f"numpy   {np.__version__}")
     try:  # optional: the progress display falls back to plain lines without it
-        import tqdm
+        import tqdm  # optional: tqdm
         print(f"tqdm    {tqdm.__version__}")
     except ImportError:
         print("tqdm    not installed (progress shows one line per epoch)")
@@ -200,7 +202,7 @@ def cmd_info(args) -> int:
     for name, where in data.dataset_locations().items():
         print(f"  {name}: {where if where is not None else 'not found'}")
     try:  # optional: the digits data set ships inside scikit-learn
-        import sklearn
+        import sklearn  # optional: scikit-learn
         print(f"  digits: in scikit-learn {sklearn.__version__}")
     except ImportError:
         print("  digits: not available (pip install scikit-learn)")

@@ -47,6 +47,8 @@ def updates_in_place(schedule, params, outputs, updates, update_params) -> tuple
     and when no output or other update of the program shares storage with that variable
     (it is returned after the op ran). Run last, it changes the shared storage only after
     every other instruction has succeeded."""
+    if not any(hasattr(node.op, "inplace_map") for node in schedule):
+        return schedule, set()
     param_pos = {id(p): q for q, p in enumerate(params)}
     update_of = {id(v): update_params[k] for k, v in enumerate(updates)}
     consumers: dict = {}

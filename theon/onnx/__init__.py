@@ -14,7 +14,7 @@ __all__ = ["load", "supported_ops", "OnnxImportError", "UnsupportedOpsError"]
 def _importer():
     # onnx is an optional extra: import the protobuf-based importer only when it is used
     try:
-        from .importer import load as loader
+        from .importer import load as loader  # optional: onnx
     except ImportError as e:
         if "onnx" in str(e) or "google" in str(e):
             raise ImportError("th.onnx needs the onnx package: pip install 'theon[onnx]'") from e
@@ -32,7 +32,5 @@ theon.onnx.importer.load.load."""
 
 def supported_ops() -> list:
     """The ONNX op types theon can import."""
-    from .ops import (
-        supported_ops as ops,  # the converters read ONNX types: onnx is needed here too
-    )
+    from .ops import supported_ops as ops  # optional: onnx (the converters read its types)
     return ops()
