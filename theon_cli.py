@@ -3,6 +3,7 @@
     theon train lenet --dataset fashion-mnist --epochs 5 --batch-size 64 --out runs/lenet
     theon train --resume runs/lenet --epochs 10     # continue (epochs is the total)
     theon evaluate --checkpoint runs/lenet
+    theon profile lenet --batch-size 64 --repeat 10 --trace lenet-trace.json
     theon info
     theon bench --workloads lenet,mlp --threads 2,1 --json
 
@@ -103,8 +104,9 @@ def thread_list(text: str) -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="theon", description="theon: train and evaluate models, measure speed, show the set-up")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,bench,info}")
+    p = _Parser(prog="theon", description="theon: train, evaluate and profile models, measure speed, "
+                                         "show the set-up")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,bench,profile,info}")
 
     t = sub.add_parser("train", help="train a built-in model",
                        description="Train a built-in model; keep a resumable checkpoint, "
@@ -163,6 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     b.add_argument("--save", default=None, metavar="FILE", help="also write the results as JSON to FILE")
 
+    pr = sub.add_parser("profile", help="time each op of a built-in model's step",
+                        description="Profile one training (or prediction) step of a built-in model "
+                                    "on a random batch shaped like the data set's: time, calls and "
+                                    "memory per op, sorted by time; optionally a Chrome trace.")
+    pr.add_argument("model", choices=MODELS, help="lenet, mlp or lstm")
+    pr.add_argument("--dataset", choices=DATASETS, default="fashion-mnist",
+                    help="the input shape to profile at (default fashion-mnist); no data is read")
+    pr.add_argument("--step", choices=("train", "predict"), default="train",
+                    help="the training step (forward, gradients, updates) or prediction; default train")
+    pr.add_argument("--batch-size", type=positive_int, default=64, help="default 64")
+    pr.add_argument("--repeat", type=positive_int, default=10, help="timed runs (default 10)")
+    pr.add_argument("--device", type=device_name, default=None,
+                    help="cpu, cuda or cuda:N (default: THEON_DEVICE, else CUDA if present)")
+    pr.add_argument("--rows", type=positive_int, default=30, help="rows to print (default 30)")
+    pr.add_argument("--trace", default=None, metavar="FILE",
+                    help="also write a Chrome trace (open in chrome://tracing or ui.perfetto.dev)")
+
     sub.add_parser("info", help="versions, devices and the data sets found",
                    description="Print versions, devices and where the data sets were found.")
     return p
@@ -193,13 +212,20 @@ def _writable_folder(path: str, flag: str):
     return None
 
 
-def _writable_file(path: str, flag: str):
-    """None if a file can be written at `path` (its folder made if need be); else what is wrong."""
+def _writable_file(path: str, flag: str, make_folder: bool = False):
+    """None if a file can be written at `path`; else what is wrong. make_folder: its folder
+    may be missing and will be made (else it must exist)."""
     p = Path(path)
     if p.is_dir():
         return f"{flag} {path}: is a folder, not a file"
     if p.parent.exists() and not p.parent.is_dir():
         return f"{flag} {path}: {p.parent} is a file, not a folder"
+    if not make_folder:
+        if not p.parent.is_dir():
+            return f"{flag} {path}: no such folder {p.parent}"
+        if not os.access(p.parent, os.W_OK | os.X_OK):
+            return f"{flag} {path}: {p.parent} is not writable"
+        return None
     problem = _writable_folder(str(p.parent), flag)
     return None if problem is None else f"{flag} {path}: {problem[len(f'{flag} {p.parent}: '):]}"
 
@@ -207,7 +233,7 @@ def _writable_file(path: str, flag: str):
 def check(args):
     """What is wrong with a parsed command line, beyond each argument's own type; else None."""
     env_device = os.environ.get("THEON_DEVICE")
-    if args.command in ("train", "evaluate") and args.device is None and env_device:
+    if args.command in ("train", "evaluate", "profile") and args.device is None and env_device:
         try:
             device_name(env_device)
         except argparse.ArgumentTypeError as e:
@@ -224,7 +250,9 @@ def check(args):
     elif args.command == "evaluate":
         return _existing_folder(args.checkpoint, "--checkpoint")
     elif args.command == "bench" and args.save is not None:
-        return _writable_file(args.save, "--save")
+        return _writable_file(args.save, "--save", make_folder=True)
+    elif args.command == "profile" and args.trace is not None:
+        return _writable_file(args.trace, "--trace")
     return None
 
 

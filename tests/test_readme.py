@@ -1,6 +1,7 @@
 """The README's quick-tour snippets run as written (in a scratch folder; the Fashion-MNIST
 loader is given a 512/256-example slice of the real data so the run stays short)."""
 import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,8 @@ import pytest
 import theon as th
 
 README = Path(__file__).parents[1] / "README.md"
-SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+# Snippets inside a list item are indented with it.
+SNIPPETS = [textwrap.dedent(s) for s in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)]
 
 
 def test_the_readme_has_python_snippets():

@@ -1,6 +1,6 @@
-"""The work behind the `theon` command: train and evaluate the built-in models, measure
-theon against its peers (`bench`, which runs the benchmarks/ folder of this checkout), describe
-the set-up. The command line itself (parsing, and every check that needs no torch) is the
+"""The work behind the `theon` command: train, evaluate and profile the built-in models,
+measure theon against its peers (`bench`, which runs the benchmarks/ folder of this checkout),
+describe the set-up. The command line itself (parsing, and every check that needs no torch) is the
 top-level module theon_cli, so that `theon --help` answers without importing torch; run(args)
 here takes its parsed, checked arguments.
 
@@ -22,11 +22,14 @@ import torch
 import theon_cli
 
 from . import __version__, callbacks, config, data, nn, optim
+from .autodiff import grad
 from .backend.device import default_device, resolve_device
 from .callbacks import Callback
+from .compile import function
 from .errors import TheonError
 from .nn import load_model
 from .nn.saving import load_training_checkpoint
+from .ops.base import tensor
 from .ops.random import seed as seed_rng
 from .plotting import TrainingCurves
 
@@ -180,6 +183,43 @@ def cmd_bench(args) -> int:
     return 0
 
 
+# the shape of one example of each data set, so a profile needs no data on disk
+INPUT_SHAPES = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "digits": (1, 8, 8)}
+
+
+def profile_step(model_name: str, dataset: str, step: str, device):
+    """The compiled step `theon profile` times: the training step as `fit` runs it (loss,
+    gradients, the optimiser's and layers' updates) or the prediction."""
+    model = build_model(model_name, INPUT_SHAPES[dataset], 10)
+    x = tensor("x", (None, *INPUT_SHAPES[dataset]))
+    if step == "predict":
+        return function([x], model(x), device=device, keep_on_device=True, name="predict_step")
+    y = tensor("y", (None,), "int64")
+    loss = nn.cross_entropy(model(x, training=True), y).mean()
+    params = model.trainable_params
+    updates = make_optimizer(model_name, None).updates(params, grad(loss, params))
+    taken = {id(s) for s, _ in updates}
+    updates += [(s, v) for s, v in model.updates if id(s) not in taken]
+    return function([x, y], loss, updates=updates, device=device, keep_on_device=True,
+                    name="train_step")
+
+
+def cmd_profile(args) -> int:
+    device = check_device(args.device)
+    f = profile_step(args.model, args.dataset, args.step, device)
+    rng = np.random.default_rng(0)
+    batch = [rng.random((args.batch_size, *INPUT_SHAPES[args.dataset]), dtype=np.float32)]
+    if args.step == "train":
+        batch.append(rng.integers(0, 10, args.batch_size))
+    table = f.profile(*batch, repeat=args.repeat)
+    print(f"{args.model} {args.step} step, batch {args.batch_size} of {args.dataset}-shaped inputs "
+          f"{INPUT_SHAPES[args.dataset]}")
+    print(table.to_string(max_rows=args.rows))
+    if args.trace:
+        print(f"Chrome trace written to {table.export_chrome_trace(args.trace)}")
+    return 0
+
+
 def cmd_info(args) -> int:
     print(f"theon   {__version__} ({Path(__file__).parent})")
     print(f"python  {platform.python_version()} ({sys.executable})")
@@ -209,7 +249,8 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench, "profile": cmd_profile,
+            "info": cmd_info}
 
 
 def run(args) -> int:
