@@ -61,7 +61,9 @@ def timing(spec: dict) -> dict:
     steps, checks, updates, errors = {}, {}, {}, {}
     for name in spec["frameworks"]:
         try:
-            runner = _side(name).build(name, workload, weights, spec["device"])
+            # each its own copy: a framework may keep the arrays it is given and train them in place
+            own = {key: value.copy() for key, value in weights.items()}
+            runner = _side(name).build(name, workload, own, spec["device"])
             values = [runner.first(*batches[0])]
             if workload.train:
                 values += [runner.check(runner.step(*b)) for b in batches[1:k]]

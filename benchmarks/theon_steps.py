@@ -10,8 +10,6 @@ torch tensors on the device.
 from __future__ import annotations
 
 import theon as th
-import theon.callbacks  # fit imports these two on first use: start-up costs, not the step's
-import theon.nn.training
 from theon import nn
 
 from .workloads import EMBED, HIDDEN, TIME_STEPS, VOCAB, Workload
@@ -160,7 +158,7 @@ class FunctionStep:
 
 
 def prepare(framework: str) -> None:
-    """Nothing to import beyond this module's imports."""
+    """Nothing to import: `import theon` loads all of it (the training loop included)."""
 
 
 def build(framework: str, workload: Workload, weights: dict, device: str):
