@@ -156,9 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=thread_list, default=None, metavar="N[,N...]",
                    help="torch threads (torch.set_num_threads) in every process; several run one after "
                         "another (2,1); default torch's own")
-    b.add_argument("--quick", action="store_true", help="a short run: 3 rounds of short windows")
+    b.add_argument("--quick", action="store_true", help="a short run: 5 rounds of 0.1 s windows, 2 steps checked")
     b.add_argument("--rounds", type=positive_int, default=None, metavar="N",
-                   help="alternating rounds per workload (default 15, --quick 3)")
+                   help="alternating rounds per workload (default 15, --quick 5)")
     b.add_argument("--repeat", type=positive_int, default=None, metavar="N",
                    help="fresh processes per contender for first step and memory; the median shows "
                         "(default 1)")

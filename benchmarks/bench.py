@@ -42,7 +42,7 @@ AGREE_VALUES = 1e-4
 AGREE_UPDATES = 1e-3
 
 FULL = {"rounds": 15, "window_s": 0.25, "check_steps": 3, "warmup": 3, "memory_steps": 10, "repeat": 1}
-QUICK = {"rounds": 3, "window_s": 0.02, "check_steps": 2, "warmup": 1, "memory_steps": 2, "repeat": 1}
+QUICK = {"rounds": 5, "window_s": 0.1, "check_steps": 2, "warmup": 1, "memory_steps": 2, "repeat": 1}
 POOL = 4  # batches cycled through while timing, after the checked and warm-up ones
 
 
@@ -162,7 +162,9 @@ def run(workloads=None, peers=None, device: str = "cpu", threads=(0,), quick: bo
     """Measure `workloads` (names or prefixes; default all) with theon's two contenders,
     torch eager and `peers` (default: every peer that applies), once per entry of `threads`
     (0: torch's default). Returns the results as a JSON-able dict."""
-    progress = progress or (lambda message: print(message, file=sys.stderr, flush=True))
+    started = time.perf_counter()
+    progress = progress or (lambda message: print(f"[{time.perf_counter() - started:4.0f} s] {message}",
+                                                  file=sys.stderr, flush=True))
     settings = dict(QUICK if quick else FULL)
     if rounds is not None:
         settings["rounds"] = rounds
@@ -172,7 +174,6 @@ def run(workloads=None, peers=None, device: str = "cpu", threads=(0,), quick: bo
     torch_peers, notes = contenders(peers, device)
     result = {"machine": machine(device), "settings": settings, "notes": notes, "runs": [],
               "agree_below": {"values": AGREE_VALUES, "updates": AGREE_UPDATES}}
-    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="theon-bench-") as tmp:
         for w in chosen:
             _write_inputs(Path(tmp) / w.name, w, settings)

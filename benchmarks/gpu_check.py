@@ -9,7 +9,7 @@ off is recorded as such and the later ones still run):
    checked against torch; a C++ extension built through `th.ops.load_inline`;
 2. tests: pytest with THEON_DEVICE set (every compiled function and gradient check of the
    op table and the compiler runs on the device; `--full`: the whole suite), in parallel
-   where pytest-xdist is installed;
+   where pytest-xdist is installed; --full gives them half the budget (raise --budget-s);
 3. overhead and scan_overhead: per-call and per-scan-step cost against torch eager;
 4. bench: `theon bench --device DEVICE` one workload at a time (--quick unless --full), so a
    budget that runs out still leaves the workloads measured so far; on CUDA the peers include
@@ -48,7 +48,7 @@ from benchmarks.workloads import WORKLOADS, select  # after the path above
 # most telling first: a cut-off budget drops the last ones
 ORDER = ("lenet-train-64", "mlp-adam-128", "lstm-lm", "lenet-infer-256", "lenet-train-256")
 QUICK_TESTS = ("tests/ops", "tests/compile", "tests/optim")
-CAPS = {"build": 120, "tests": 200, "overhead": 45, "scan-overhead": 45}  # seconds; bench gets the rest
+CAPS = {"build": 90, "tests": 150, "overhead": 40, "scan-overhead": 40}  # seconds; bench gets the rest
 BENCH_LEAST = 30  # a workload is not started with less time than this left
 
 # The build step's program: one compiled function and its gradient on the device against
@@ -177,7 +177,7 @@ def main(argv=None) -> int:
     xdist = ["-n", str(workers)] if workers > 1 and importlib.util.find_spec("xdist") else []
     with open(out / "tests.txt", "w") as log:
         record(run_step("tests", [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *xdist, *args.tests], env,
-                        budget.left() if args.full else cap("tests"), log))
+                        budget.left() / 2 if args.full else cap("tests"), log))
     for name, module in (("overhead", "benchmarks.overhead"), ("scan-overhead", "benchmarks.scan_overhead")):
         with open(out / f"{name}.txt", "w") as log:
             record(run_step(name, [py, "-m", module, "--device", args.device], env, cap(name), log))
