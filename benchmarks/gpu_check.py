@@ -1,6 +1,6 @@
 """Everything a lent GPU machine should run, in one command that fits one device call:
 
-    python benchmarks/gpu_check.py [--device cuda|cpu] [--budget-s 540] [--full]
+    python benchmarks/gpu_check.py [--device cuda|cpu] [--budget-s 570] [--full] [--steps LIST]
                                    [--workloads LIST] [--tests PATHS]
 
 Steps, each in its own process, each cut off by its share of the time budget (a step cut
@@ -10,7 +10,8 @@ off is recorded as such and the later ones still run):
 2. tests: pytest with THEON_DEVICE set (every compiled function and gradient check of the
    op table and the compiler runs on the device; `--full`: the whole suite), in parallel
    where pytest-xdist is installed; --full gives them half the budget (raise --budget-s);
-3. overhead and scan_overhead: per-call and per-scan-step cost against torch eager;
+3. overhead: benchmarks.overhead and scan_overhead, per-call and per-scan-step cost against
+   torch eager (7 rounds unless --full);
 4. bench: `theon bench --device DEVICE` one workload at a time (--quick unless --full), so a
    budget that runs out still leaves the workloads measured so far; on CUDA the peers include
    torch.compile(mode="reduce-overhead"). The workloads come in order of interest.
@@ -21,7 +22,9 @@ scan-overhead.txt, bench.txt (the tables) and bench.json (every workload's resul
 `theon bench --json` gives them, under "workloads"). Exits 0 when every step passed, 1 when
 one failed or was cut off, 2 when the device is not there.
 
-`--device cpu` is the dry run of the same script on a machine without a GPU.
+`--steps` picks steps (a second call can run the bench's remaining workloads alone:
+`--steps bench --workloads lstm,lenet-infer,lenet-train-256`). `--device cpu` is the dry run
+of the same script on a machine without a GPU.
 """
 from __future__ import annotations
 
@@ -48,13 +51,15 @@ from benchmarks.workloads import WORKLOADS, select  # after the path above
 # most telling first: a cut-off budget drops the last ones
 ORDER = ("lenet-train-64", "mlp-adam-128", "lstm-lm", "lenet-infer-256", "lenet-train-256")
 QUICK_TESTS = ("tests/ops", "tests/compile", "tests/optim")
-CAPS = {"build": 90, "tests": 150, "overhead": 40, "scan-overhead": 40}  # seconds; bench gets the rest
+STEPS = ("build", "tests", "overhead", "bench")
+CAPS = {"build": 150, "tests": 150, "overhead": 60, "scan-overhead": 60}  # seconds; bench gets the rest
 BENCH_LEAST = 30  # a workload is not started with less time than this left
 
 # The build step's program: one compiled function and its gradient on the device against
-# torch, and a C++ extension built and called.
+# torch, and a C++ extension built and called (in a fresh folder: a build cut off by a
+# deadline leaves torch's lock file behind, on which the next build of it would wait).
 BUILD = r"""
-import sys, time, numpy as np, torch, theon as th
+import sys, tempfile, time, numpy as np, torch, theon as th
 device = sys.argv[1]
 print(f"theon {th.__version__}, torch {torch.__version__}, python {sys.version.split()[0]}")
 if device.startswith("cuda"):
@@ -78,7 +83,8 @@ for what, a, b in (("loss", got_loss, ref.detach()), ("gradient", got_grad, wt.g
     assert err < 1e-5, f"{what} differs from torch's by {err:.1e}"
 start = time.perf_counter()
 ext = th.ops.load_inline("gpu_check_scale", cpp_source=(
-    "torch::Tensor scale(torch::Tensor x, double a) { return x * a; }"), functions=["scale"])
+    "torch::Tensor scale(torch::Tensor x, double a) { return x * a; }"), functions=["scale"],
+    cache_dir=tempfile.mkdtemp(prefix="gpu-check-extension-"))
 v = torch.arange(4.0, device=device)
 assert torch.equal(ext.scale(v, 2.0), v * 2), "the C++ extension computed the wrong thing"
 print(f"built and called a C++ extension in {time.perf_counter() - start:.2f} s ({ext!r})")
@@ -97,7 +103,8 @@ class Budget:
 def run_step(name: str, cmd: list, env: dict, timeout: float, log) -> dict:
     """Run `cmd` from the checkout's root for at most `timeout` seconds, echoing its output
     and copying it to `log`. Returns the step's record for summary.json."""
-    header = f"gpu_check [{name}]: {' '.join(str(c) for c in cmd[1:])} (at most {timeout:.0f} s)"
+    shown = ["-c", "(the build check)"] if cmd[1] == "-c" else cmd[1:]  # not the whole program
+    header = f"gpu_check [{name}]: {' '.join(str(c) for c in shown)} (at most {timeout:.0f} s)"
     print(header, flush=True)
     log.write(header + "\n")
     start = time.monotonic()
@@ -126,8 +133,11 @@ def run_step(name: str, cmd: list, env: dict, timeout: float, log) -> dict:
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N, or cpu for a dry run (default cuda)")
-    parser.add_argument("--budget-s", type=float, default=540,
-                        help="seconds for all steps together (default 540: one 10-minute device call)")
+    parser.add_argument("--budget-s", type=float, default=570,
+                        help="seconds for all steps together (default 570: one 10-minute device call)")
+    parser.add_argument("--steps", default=",".join(STEPS),
+                        help=f"which steps, comma-separated (default all: {','.join(STEPS)}); a second call "
+                             f"can run the bench's remaining workloads alone")
     parser.add_argument("--full", action="store_true", help="the whole test suite and the full bench")
     parser.add_argument("--workloads", default=None, help="bench workloads, comma-separated (default all)")
     parser.add_argument("--tests", default=None,
@@ -135,6 +145,10 @@ def parse(argv):
     args = parser.parse_args(argv)
     if not re.fullmatch(r"cpu|cuda(:\d+)?", args.device):
         parser.error(f"--device: expected cuda, cuda:N or cpu, got {args.device!r}")
+    args.steps = [s.strip() for s in args.steps.split(",")]
+    unknown = [s for s in args.steps if s not in STEPS]
+    if unknown:
+        parser.error(f"--steps: unknown step {unknown[0]!r}; choose from {', '.join(STEPS)}")
     if args.budget_s <= 0:
         parser.error(f"--budget-s: expected seconds > 0, got {args.budget_s}")
     try:
@@ -144,6 +158,25 @@ def parse(argv):
     args.workloads.sort(key=lambda name: ORDER.index(name) if name in ORDER else len(ORDER))
     args.tests = args.tests.split(",") if args.tests else (["tests"] if args.full else list(QUICK_TESTS))
     return args
+
+
+def bench(args, env: dict, budget: Budget, out: Path, record) -> None:
+    """`theon bench` one workload at a time, while the budget lasts; the tables go to
+    bench.txt, the results gathered so far to bench.json after each workload."""
+    results = {"workloads": {}}
+    py = sys.executable
+    with open(out / "bench.txt", "w") as log, tempfile.TemporaryDirectory() as tmp:
+        for name in args.workloads:
+            if budget.left() < BENCH_LEAST:
+                record({"step": f"bench {name}", "status": "not started: the budget ran out", "seconds": 0})
+                continue
+            saved = Path(tmp) / f"{name}.json"
+            cmd = [py, "-m", "theon", "bench", "--device", args.device, "--workloads", name, "--save", saved,
+                   *([] if args.full else ["--quick"])]
+            record(run_step(f"bench {name}", cmd, env, budget.left(), log))
+            if saved.is_file():
+                results["workloads"][name] = json.loads(saved.read_text())
+                (out / "bench.json").write_text(json.dumps(results, indent=1) + "\n")
 
 
 def main(argv=None) -> int:
@@ -171,30 +204,22 @@ def main(argv=None) -> int:
     def cap(name):
         return max(1.0, min(CAPS[name], budget.left()))
 
-    with open(out / "build.txt", "w") as log:
-        record(run_step("build", [py, "-c", BUILD, args.device], env, cap("build"), log))
-    workers = min(8, (os.cpu_count() or 1) // 2)
-    xdist = ["-n", str(workers)] if workers > 1 and importlib.util.find_spec("xdist") else []
-    with open(out / "tests.txt", "w") as log:
-        record(run_step("tests", [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *xdist, *args.tests], env,
-                        budget.left() / 2 if args.full else cap("tests"), log))
-    for name, module in (("overhead", "benchmarks.overhead"), ("scan-overhead", "benchmarks.scan_overhead")):
-        with open(out / f"{name}.txt", "w") as log:
-            record(run_step(name, [py, "-m", module, "--device", args.device], env, cap(name), log))
-
-    results = {"workloads": {}}
-    with open(out / "bench.txt", "w") as log, tempfile.TemporaryDirectory() as tmp:
-        for name in args.workloads:
-            if budget.left() < BENCH_LEAST:
-                record({"step": f"bench {name}", "status": "not started: the budget ran out", "seconds": 0})
-                continue
-            saved = Path(tmp) / f"{name}.json"
-            cmd = [py, "-m", "theon", "bench", "--device", args.device, "--workloads", name, "--save", saved,
-                   *([] if args.full else ["--quick"])]
-            record(run_step(f"bench {name}", cmd, env, budget.left(), log))
-            if saved.is_file():
-                results["workloads"][name] = json.loads(saved.read_text())
-                (out / "bench.json").write_text(json.dumps(results, indent=1) + "\n")
+    if "build" in args.steps:
+        with open(out / "build.txt", "w") as log:
+            record(run_step("build", [py, "-c", BUILD, args.device], env, cap("build"), log))
+    if "tests" in args.steps:
+        workers = min(8, (os.cpu_count() or 1) // 2)
+        xdist = ["-n", str(workers)] if workers > 1 and importlib.util.find_spec("xdist") else []
+        with open(out / "tests.txt", "w") as log:
+            record(run_step("tests", [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *xdist, *args.tests], env,
+                            budget.left() / 2 if args.full else cap("tests"), log))
+    if "overhead" in args.steps:
+        rounds = [] if args.full else ["--rounds", "7"]
+        for name, module in (("overhead", "benchmarks.overhead"), ("scan-overhead", "benchmarks.scan_overhead")):
+            with open(out / f"{name}.txt", "w") as log:
+                record(run_step(name, [py, "-m", module, "--device", args.device, *rounds], env, cap(name), log))
+    if "bench" in args.steps:
+        bench(args, env, budget, out, record)
     failed = [s["step"] for s in summary["steps"] if s["status"] != "passed"]
     print(f"gpu_check: results in {out}; " + (f"not passed: {', '.join(failed)}" if failed else "every step passed"))
     return 1 if failed else 0

@@ -20,12 +20,14 @@ def test_workloads_run_most_telling_first_and_tests_default_to_the_quick_set():
     assert sorted(gpu_check.ORDER) == sorted(WORKLOADS)
     assert gpu_check.parse([]).tests == list(gpu_check.QUICK_TESTS)
     assert gpu_check.parse(["--full"]).tests == ["tests"]
+    assert gpu_check.parse([]).steps == ["build", "tests", "overhead", "bench"]
     assert gpu_check.parse(["--tests", "tests/ops,tests/test_imports.py"]).tests == ["tests/ops", "tests/test_imports.py"]
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--workloads", "resnet"], "--workloads: unknown workload 'resnet'"),
     (["--device", "gpu"], "--device: expected cuda, cuda:N or cpu, got 'gpu'"),
+    (["--steps", "tests,lint"], "--steps: unknown step 'lint'; choose from build, tests, overhead, bench"),
     (["--budget-s", "0"], "--budget-s: expected seconds > 0, got 0.0"),
 ])
 def test_bad_arguments_are_one_line_exit_2(argv, message, capsys):
@@ -91,6 +93,7 @@ def test_every_step_runs_and_bench_results_are_gathered_in_out(monkeypatch, tmp_
     names = [name for name, _, _ in ran]
     assert names == ["build", "tests", "overhead", "scan-overhead", "bench lenet-train-64", "bench mlp-adam-128"]
     assert all(device == "cpu" for _, _, device in ran)
+    assert ran[2][1][-4:] == ["--device", "cpu", "--rounds", "7"]  # overhead: short unless --full
     bench_cmd = ran[4][1]
     assert bench_cmd[1:5] == ["-m", "theon", "bench", "--device"] and "--quick" in bench_cmd
     summary = json.loads((out / "summary.json").read_text())
@@ -100,3 +103,21 @@ def test_every_step_runs_and_bench_results_are_gathered_in_out(monkeypatch, tmp_
     assert list(gathered) == ["lenet-train-64", "mlp-adam-128"]
     assert sorted(p.name for p in out.iterdir()) == ["bench.json", "bench.txt", "build.txt", "overhead.txt",
                                                       "scan-overhead.txt", "summary.json", "tests.txt"]
+
+
+def test_steps_pick_what_runs(monkeypatch, tmp_path):
+    """A second device call can run the bench's remaining workloads alone."""
+    monkeypatch.setenv("OUT", str(tmp_path))
+    ran = []
+
+    def fake_step(name, cmd, env, timeout, log):
+        ran.append(name)
+        return {"step": name, "status": "passed", "seconds": 1}
+
+    monkeypatch.setattr(gpu_check, "run_step", fake_step)
+    assert gpu_check.main(["--device", "cpu", "--steps", "bench", "--workloads", "lstm,lenet-infer"]) == 0
+    assert ran == ["bench lstm-lm", "bench lenet-infer-256"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.txt", "summary.json"]
+    ran.clear()
+    assert gpu_check.main(["--device", "cpu", "--steps", "build,overhead"]) == 0
+    assert ran == ["build", "overhead", "scan-overhead"]
