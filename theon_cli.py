@@ -2,10 +2,12 @@
 
     theon train lenet --dataset fashion-mnist --epochs 5 --batch-size 64 --out runs/lenet
     theon train --resume runs/lenet --epochs 10     # continue (epochs is the total)
+    theon train mlp --tensorboard runs/tb/mlp       # curves, histograms and graph for TensorBoard
     theon evaluate --checkpoint runs/lenet
     theon profile lenet --batch-size 64 --repeat 10 --trace lenet-trace.json
     theon info
     theon bench --workloads lenet,mlp --threads 2,1 --json
+    theon convert deploy.prototxt weights.caffemodel --check --to safetensors
 
 This module lives outside the `theon` package on purpose: importing `theon` imports torch,
 which takes seconds, and `theon --help` or a mistyped argument should answer at once. So it
@@ -23,6 +25,7 @@ import sys
 from pathlib import Path
 
 MODELS = ("lenet", "mlp", "lstm")
+CONVERT_FORMATS = ("safetensors",)
 DATASETS = ("fashion-mnist", "mnist", "digits")
 # `theon bench`'s workloads and peers (benchmarks/workloads.py holds them; a test keeps these equal)
 BENCH_WORKLOADS = ("lenet-train-64", "lenet-train-256", "lenet-infer-256", "mlp-adam-128", "lstm-lm")
@@ -103,10 +106,23 @@ def thread_list(text: str) -> list:
     return [positive_int(t.strip()) for t in text.split(",")]
 
 
+def input_shape(text: str) -> tuple:
+    """An argparse type: a shape without the batch dim, e.g. 3,224,224."""
+    try:
+        dims = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers joined by commas (3,224,224), got {text!r}") \
+            from None
+    if not dims or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive dims, got {text!r}")
+    return dims
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="theon", description="theon: train, evaluate and profile models, measure speed, "
-                                         "show the set-up")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,bench,profile,info}")
+    p = _Parser(prog="theon", description="theon: train, evaluate and profile models, measure speed, convert "
+                                          "model files, show the set-up")
+    sub = p.add_subparsers(dest="command", required=True,
+                           metavar="{train,evaluate,bench,profile,convert,info}")
 
     t = sub.add_parser("train", help="train a built-in model",
                        description="Train a built-in model; keep a resumable checkpoint, "
@@ -129,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="train on the first N training examples only")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    t.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also write TensorBoard event files to DIR (scalars, weight histograms, the "
+                        "step's graph; needs pip install 'theon[tensorboard]'); view: tensorboard --logdir DIR")
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on a test set",
                        description="Evaluate a training checkpoint on a test set.")
@@ -181,6 +200,21 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--rows", type=positive_int, default=30, help="rows to print (default 30)")
     pr.add_argument("--trace", default=None, metavar="FILE",
                     help="also write a Chrome trace (open in chrome://tracing or ui.perfetto.dev)")
+
+    c = sub.add_parser("convert", help="convert a Caffe model to a theon model file",
+                       description="Read a Caffe model (its deploy prototxt and caffemodel weights) and write "
+                                   "it as a theon model file: the weights in safetensors, the model's config "
+                                   "in its metadata.")
+    c.add_argument("files", nargs="+", metavar="FILE", help="deploy.prototxt, then weights.caffemodel")
+    c.add_argument("--to", choices=CONVERT_FORMATS, default="safetensors", help="the output format (safetensors)")
+    c.add_argument("--out", default=None, metavar="PATH",
+                   help="the file to write (default: NAME.safetensors here, NAME being the caffemodel's "
+                        "(or prototxt's) name)")
+    c.add_argument("--check", action="store_true",
+                   help="read the written file back into a model and compare it, and compare the model's "
+                        "outputs with OpenCV's Caffe runtime on random inputs (1e-4 relative)")
+    c.add_argument("--input-shape", type=input_shape, default=None, metavar="C,H,W",
+                   help="the input's shape without the batch dim, where the prototxt does not give it")
 
     sub.add_parser("info", help="versions, devices and the data sets found",
                    description="Print versions, devices and where the data sets were found.")
@@ -246,13 +280,39 @@ def check(args):
             if problem:
                 return problem
         if args.out is not None:
-            return _writable_folder(args.out, "--out")
+            problem = _writable_folder(args.out, "--out")
+            if problem:
+                return problem
+        if args.tensorboard is not None:
+            return _writable_folder(args.tensorboard, "--tensorboard")
     elif args.command == "evaluate":
         return _existing_folder(args.checkpoint, "--checkpoint")
     elif args.command == "bench" and args.save is not None:
         return _writable_file(args.save, "--save", make_folder=True)
     elif args.command == "profile" and args.trace is not None:
         return _writable_file(args.trace, "--trace")
+    elif args.command == "convert":
+        return _check_convert(args)
+    return None
+
+
+def _check_convert(args):
+    if len(args.files) > 2:
+        return f"takes a prototxt and a caffemodel, got {len(args.files)} files"
+    for path in args.files:
+        p = Path(path)
+        if not p.exists():
+            return f"{path}: no such file"
+        if p.is_dir():
+            return f"{path}: is a folder, not a file"
+    if Path(args.files[0]).suffix not in (".prototxt", ".pbtxt", ".txt"):
+        return (f"{args.files[0]}: expected a Caffe .prototxt first (theon convert reads Caffe models: "
+                f"deploy.prototxt weights.caffemodel)")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        if out.is_dir():
+            return f"--out {out}: is a folder; give a file name (model.safetensors)"
+        return _writable_folder(str(out.parent), "--out")
     return None
 
 
