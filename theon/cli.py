@@ -1,7 +1,8 @@
 """The work behind the `theon` command: train, evaluate and profile the built-in models,
-convert Caffe and Keras models, describe the set-up. The command line itself (parsing, and every check that needs no torch) is the
-top-level module theon_cli, so that `theon --help` answers without importing torch; run(args)
-here takes its parsed, checked arguments.
+measure theon against its peers (`bench`, which runs the benchmarks/ folder of this checkout),
+convert Caffe and Keras models, describe the set-up. The command line itself (parsing, and every
+check that needs no torch) is the top-level module theon_cli, so that `theon --help` answers
+without importing torch; run(args) here takes its parsed, checked arguments.
 
 `train` shows a progress bar (a line every few seconds when the output is not a terminal),
 prints the test accuracy after each epoch, and keeps in --out a resumable checkpoint
@@ -10,6 +11,8 @@ with --tensorboard DIR, TensorBoard event files in DIR as well.
 """
 from __future__ import annotations
 
+import importlib
+import json
 import platform
 import sys
 from pathlib import Path
@@ -37,6 +40,7 @@ from .plotting import TrainingCurves
 
 MODELS = theon_cli.MODELS
 DATASETS = theon_cli.DATASETS
+CHECKOUT = Path(__file__).resolve().parents[1]  # the repository holding this theon package
 
 
 def build_model(name: str, input_shape, num_classes: int = 10, seed: int = 0):
@@ -170,6 +174,35 @@ def cmd_evaluate(args) -> int:
     print(f"{args.checkpoint} (epoch {meta['epoch']}) on the {dataset} test set ({len(xte)} examples):")
     for k, v in results.items():
         print(f"  {k}: {v:.4f}" + (f" ({v:.2%})" if "acc" in k else ""))
+    return 0
+
+
+def load_benchmarks():
+    """benchmarks.bench from this checkout. The benchmarks live beside the package, not in it:
+    their peers use torch.nn, torch.autograd and torch.compile, which theon itself never
+    does, so an installed wheel has no `theon bench`."""
+    if not (CHECKOUT / "benchmarks" / "bench.py").is_file():
+        raise CommandError(f"theon bench runs the benchmarks/ folder of a theon checkout, and this theon "
+                           f"({CHECKOUT}) has none: clone the repository and `pip install -e .` there")
+    if str(CHECKOUT) not in sys.path:
+        sys.path.insert(0, str(CHECKOUT))
+    return importlib.import_module("benchmarks.bench")
+
+
+def cmd_bench(args) -> int:
+    device = str(check_device(args.device))
+    bench = load_benchmarks()
+    try:
+        result = bench.run(args.workloads, args.peers, device, args.threads or [0], args.quick, args.rounds,
+                           args.repeat)
+    except bench.harness.ChildFailed as e:  # a measuring process crashed: its own error follows
+        print(f"theon bench: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=1) if args.json else bench.format_table(result), flush=True)
+    if args.save:
+        save = Path(args.save)
+        save.parent.mkdir(parents=True, exist_ok=True)
+        save.write_text(json.dumps(result, indent=1) + "\n")
     return 0
 
 
@@ -323,8 +356,8 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "profile": cmd_profile, "convert": cmd_convert,
-            "info": cmd_info}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench, "profile": cmd_profile,
+            "convert": cmd_convert, "info": cmd_info}
 
 
 def run(args) -> int:
