@@ -1,0 +1,96 @@
+"""Every op-table row (tests/ops) exported to ONNX and run with onnxruntime against theon's
+own output. Rows whose ops have no ONNX form are listed below with the reason, and must
+fail to export with the error naming the op: a new op without an export rule shows up here."""
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+import theon as th
+from theon.onnx import UnexportableOpsError, export
+from theon.testing import Const
+
+from ..ops.optable import ROWS
+
+# row -> why its op has no ONNX form (at the default opset)
+NO_EXPORT = {
+    "solve": "ONNX has no linear solve",
+    "solve_triangular": "ONNX has no triangular solve",
+    "inv": "ONNX has no matrix inverse",
+    "slogdet": "ONNX has no log-determinant",
+    "cholesky": "ONNX has no Cholesky factorisation",
+    "cumprod": "ONNX has CumProd from opset 26 only",
+    "cumprod_zeros": "ONNX has CumProd from opset 26 only",
+    "bitcast": "ONNX has BitCast from opset 26 only",
+    "sgd_step": "an optimiser's update: ONNX graphs hold no state",
+    "adam_step": "an optimiser's update: ONNX graphs hold no state",
+    "batch_norm_train": "batch statistics: the exporter writes inference graphs",
+}
+# rows onnxruntime runs in float32 only (its CPU kernels of these ops take no float64)
+ORT_FLOAT32 = {
+    "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "erf", "gelu", "det", "conv1d", "conv2d",
+    "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "avg_pool2d", "adaptive_avg_pool2d",
+}
+
+CASES = [(row, i) for row in ROWS for i in range(len(row.samples(np.random.default_rng(0))))]
+
+
+def _ids(case):
+    row, i = case
+    return f"{row.name}-{i}"
+
+
+def _graph(row, sample, float32: bool):
+    """(inputs, outputs, arrays): the sample's graph with each array a symbolic input."""
+    inputs, sym, arrays = [], [], []
+    for k, a in enumerate(sample.args):
+        if isinstance(a, np.ndarray):
+            if float32 and a.dtype == np.float64:
+                a = a.astype(np.float32)
+            v = th.tensor(f"a{k}", a.shape, a.dtype.name)
+            inputs.append(v)
+            arrays.append(a)
+            sym.append(v)
+        elif isinstance(a, Const):
+            sym.append(th.constant(a.value))
+        else:
+            sym.append(a)
+    outs = row.op(*sym, **sample.kwargs)
+    return inputs, list(outs) if isinstance(outs, (tuple, list)) else [outs], arrays
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_op_table_row_exports_and_matches_onnxruntime(case, tmp_path):
+    row, i = case
+    sample = row.samples(np.random.default_rng(0))[i]
+    float32 = row.name in ORT_FLOAT32
+    inputs, outs, arrays = _graph(row, sample, float32)
+    path = tmp_path / "row.onnx"
+    f = th.function(inputs, outs)
+    if row.name in NO_EXPORT:
+        with pytest.raises(UnexportableOpsError) as info:
+            export(f, path, arrays)
+        assert not path.exists()
+        op_names = {n.op.name for n in th.graph.toposort(outs)}
+        assert any(label.split(" ")[0] in op_names for label in info.value.problems), str(info.value)
+        return
+    export(f, path, arrays)
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {s.name: a for s, a in zip(session.get_inputs(), arrays)})
+    want = f(*arrays)
+    want = want if isinstance(want, list) else [want]
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape, f"onnxruntime gave {g.dtype}{g.shape}, theon {w.dtype}{w.shape}"
+        if w.dtype == np.float64:
+            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+        elif w.dtype.kind == "f":
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(g, w)
+
+
+def test_listed_rows_exist():
+    names = {row.name for row in ROWS}
+    assert not set(NO_EXPORT) - names and not ORT_FLOAT32 - names
