@@ -3,6 +3,7 @@
     theon train lenet --dataset fashion-mnist --epochs 5 --batch-size 64 --out runs/lenet
     theon train --resume runs/lenet --epochs 10     # continue (epochs is the total)
     theon evaluate --checkpoint runs/lenet
+    theon convert model.onnx --check --to safetensors weights.safetensors
     theon info
 
 This module lives outside the `theon` package on purpose: importing `theon` imports torch,
@@ -21,6 +22,13 @@ import sys
 from pathlib import Path
 
 MODELS = ("lenet", "mlp", "lstm")
+# `theon convert` reads these formats, told apart by the first file's extension:
+# format -> (extensions, (fewest, most) files, usage). theon/convert.py has each one's reader;
+# a new format is one line here and one there.
+CONVERT_FORMATS = {
+    "onnx": ((".onnx",), (1, 1), "MODEL.onnx"),
+}
+CONVERT_TARGETS = {"safetensors": ".safetensors", "onnx": ".onnx"}  # --to FORMAT -> default suffix
 DATASETS = ("fashion-mnist", "mnist", "digits")
 USAGE_ERROR = 2  # exit status for a bad command line, as argparse uses
 _DEVICE_RE = re.compile(r"cpu|cuda(:\d+)?")
@@ -74,9 +82,30 @@ def device_name(text: str) -> str:
     return text
 
 
+def named_value(text: str) -> tuple:
+    """An argparse type: NAME=VALUE."""
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def dim_size(text: str) -> tuple:
+    """An argparse type: NAME=SIZE, a symbolic dim's size."""
+    name, value = named_value(text)
+    return name, _whole_number(value, 1, f"a whole number >= 1 for {name}")
+
+
+def convert_format(path: str):
+    """The `theon convert` input format of a file, by its extension (None if unknown)."""
+    suffix = Path(path).suffix.lower()
+    return next((f for f, (exts, _, _) in CONVERT_FORMATS.items() if suffix in exts), None)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="theon", description="theon: train and evaluate models, show the set-up")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,info}")
+    p = _Parser(prog="theon", description="theon: train and evaluate models, convert model files, show the "
+                                          "set-up")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,convert,info}")
 
     t = sub.add_parser("train", help="train a built-in model",
                        description="Train a built-in model; keep a resumable checkpoint, "
@@ -108,6 +137,26 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=positive_int, default=256, help="default 256")
     e.add_argument("--device", type=device_name, default=None,
                    help="cpu, cuda or cuda:N (default: THEON_DEVICE, else CUDA if present)")
+
+    usage = ", ".join(u for _, _, u in CONVERT_FORMATS.values())
+    c = sub.add_parser("convert", help="inspect, check and convert a model file",
+                       description=f"Load a model file ({usage}); print its inputs and outputs, op "
+                                   f"histogram, unsupported ops, parameter count and memory estimate; "
+                                   f"with --check run it on random inputs and compare with the format's "
+                                   f"own runtime (onnxruntime); with --to write it in another format.")
+    c.add_argument("files", nargs="+", metavar="FILE", help=usage)
+    c.add_argument("--check", action="store_true",
+                   help="run the model and report the largest difference per output from the reference "
+                        "runtime, if installed (exit status 1 past 1e-4 relative)")
+    c.add_argument("--to", nargs="+", metavar=("FORMAT", "OUT"), default=None,
+                   help=f"write the model as FORMAT ({' or '.join(CONVERT_TARGETS)}: its weights, or the model "
+                        f"exported again) to OUT (default: the model's name with the format's suffix, here)")
+    c.add_argument("--out", default=None, metavar="PATH", help="where --to writes (the same as its OUT)")
+    c.add_argument("--input", action="append", type=named_value, default=[], metavar="NAME=FILE.npy",
+                   help="run on this array (a .npy file) for input NAME instead of random values")
+    c.add_argument("--dim", action="append", type=dim_size, default=[], metavar="NAME=SIZE",
+                   help="size of a symbolic dim for random inputs (default 1 for a first dim, else 64)")
+    c.add_argument("--seed", type=seed_value, default=0, help="seed of the random inputs (default 0)")
 
     sub.add_parser("info", help="versions, devices and the data sets found",
                    description="Print versions, devices and where the data sets were found.")
@@ -158,7 +207,44 @@ def check(args):
             return _writable_folder(args.out, "--out")
     elif args.command == "evaluate":
         return _existing_folder(args.checkpoint, "--checkpoint")
+    elif args.command == "convert":
+        return _check_convert(args)
     return None
+
+
+def _check_convert(args):
+    for path in args.files:
+        p = Path(path)
+        if not p.exists():
+            return f"{path}: no such file"
+        if p.is_dir():
+            return f"{path}: is a folder, not a file"
+    fmt = convert_format(args.files[0])
+    if fmt is None:
+        known = ", ".join(e for exts, _, _ in CONVERT_FORMATS.values() for e in exts)
+        return f"{args.files[0]}: not a model file theon converts (by its extension: {known})"
+    _, (fewest, most), usage = CONVERT_FORMATS[fmt]
+    if not fewest <= len(args.files) <= most:
+        return f"{fmt} takes {usage}, got {len(args.files)} file(s)"
+    for name, path in args.input:
+        if not Path(path).is_file():
+            return f"--input {name}={path}: no such file"
+        if Path(path).suffix != ".npy":
+            return f"--input {name}={path}: expected a NumPy .npy file"
+    if args.to is None:
+        return "--out is where --to writes: give --to FORMAT" if args.out else None
+    target, *rest = args.to
+    if target not in CONVERT_TARGETS:
+        return f"--to {target}: expected one of {', '.join(CONVERT_TARGETS)}"
+    if len(rest) > 1 or (rest and args.out):
+        return "--to takes FORMAT and at most one OUT (or --out OUT)"
+    out = Path(rest[0] if rest else args.out or Path(args.files[-1]).stem + CONVERT_TARGETS[target])
+    if out.is_dir():
+        return f"--to {target} {out}: is a folder; give a file name"
+    if any(out.resolve() == Path(f).resolve() for f in args.files):
+        return f"--to {target} {out}: would overwrite the file being converted"
+    args.to, args.out = target, str(out)
+    return _writable_folder(str(out.parent), "--to") if str(out.parent) else None
 
 
 def main(argv=None) -> int:

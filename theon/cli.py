@@ -1,5 +1,5 @@
-"""The work behind the `theon` command: train and evaluate the built-in models, describe the
-set-up. The command line itself (parsing, and every check that needs no torch) is the
+"""The work behind the `theon` command: train and evaluate the built-in models, inspect and
+convert model files (theon/convert.py), describe the set-up. The command line itself (parsing, and every check that needs no torch) is the
 top-level module theon_cli, so that `theon --help` answers without importing torch; run(args)
 here takes its parsed, checked arguments.
 
@@ -18,9 +18,10 @@ import torch
 
 import theon_cli
 
-from . import __version__, callbacks, config, data, nn, optim
+from . import __version__, callbacks, config, convert, data, nn, optim
 from .backend.device import default_device, resolve_device
 from .callbacks import Callback
+from .compile import function
 from .errors import TheonError
 from .nn.training import load_model, load_training_checkpoint
 from .ops.random import seed as seed_rng
@@ -145,6 +146,53 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_convert(args) -> int:
+    source = convert.READERS[theon_cli.convert_format(args.files[0])](args.files)
+    print(f"{source.label} ({source.format}; {'; '.join(source.details)})")
+    for kind, specs in (("inputs", source.inputs), ("outputs", source.outputs)):
+        print(f"{kind}:")
+        for spec in specs:
+            print(f"  {spec.text()}")
+    print(f"ops ({sum(source.ops.values())} nodes): "
+          + ", ".join(f"{op} {n}" for op, n in sorted(source.ops.items(), key=lambda kv: (-kv[1], kv[0]))))
+    if source.unsupported:
+        print("unsupported ops (theon cannot build this model): "
+              + ", ".join(f"{op} ({n} node{'s' if n != 1 else ''})" for op, n in sorted(source.unsupported.items())))
+        return 1
+    print("unsupported ops: none")
+    model = source.build()
+    inputs = convert.example_inputs(source, dict(args.input), dict(args.dim), args.seed)
+    f = function(model.inputs, model.outputs, name=model.name)
+    arrays = [inputs[v.name] for v in model.inputs]
+    memory = f.estimate_memory(*arrays)
+    shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in inputs.items())
+    print(f"parameters: {model.count_params():,} ({convert.size_text(memory['shared'])})")
+    print(f"memory for inputs {shapes}: {convert.size_text(memory['total'])} (inputs "
+          f"{convert.size_text(memory['inputs'])}, weights {convert.size_text(memory['shared'])}, peak of "
+          f"intermediates {convert.size_text(memory['intermediate_peak'])})")
+    ok = True
+    if args.check:
+        ours = f(*arrays)
+        ours = ours if isinstance(ours, list) else [ours]
+        if source.reference is None:
+            print(f"check: ran theon only: {source.reference_name}")
+            for spec, value in zip(source.outputs, ours):
+                print(f"  {spec.name}: {value.dtype}{list(value.shape)}")
+        else:
+            theirs = source.reference(inputs)
+            print(f"check against {source.reference_name} (relative limit {convert.CHECK_RTOL:g}):")
+            for spec, value, (diff, rel) in zip(source.outputs, ours, convert.differences(ours, theirs)):
+                good = rel <= convert.CHECK_RTOL
+                ok = ok and good
+                print(f"  {spec.name}: {value.dtype}{list(value.shape)}, largest difference {diff:.3g} "
+                      f"(relative {rel:.3g}): {'ok' if good else 'FAILED'}")
+    if args.to:
+        out = Path(args.out)
+        what = convert.WRITERS[args.to](model, out, source, inputs)
+        print(f"wrote {out} ({args.to}: {what})")
+    return 0 if ok else 1
+
+
 def cmd_info(args) -> int:
     print(f"theon   {__version__} ({Path(__file__).parent})")
     print(f"python  {platform.python_version()} ({sys.executable})")
@@ -174,7 +222,7 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "convert": cmd_convert, "info": cmd_info}
 
 
 def run(args) -> int:
