@@ -44,14 +44,15 @@ def _ids(case):
     return f"{row.name}-{i}"
 
 
-def _graph(row, sample, float32: bool):
-    """(inputs, outputs, arrays): the sample's graph with each array a symbolic input."""
+def _graph(row, sample, float32: bool, unknown_dims: bool = False):
+    """(inputs, outputs, arrays): the sample's graph with each array a symbolic input (whose
+    dims are all unknown when building, with unknown_dims)."""
     inputs, sym, arrays = [], [], []
     for k, a in enumerate(sample.args):
         if isinstance(a, np.ndarray):
             if float32 and a.dtype == np.float64:
                 a = a.astype(np.float32)
-            v = th.tensor(f"a{k}", a.shape, a.dtype.name)
+            v = th.tensor(f"a{k}", (None,) * a.ndim if unknown_dims else a.shape, a.dtype.name)
             inputs.append(v)
             arrays.append(a)
             sym.append(v)
@@ -63,14 +64,39 @@ def _graph(row, sample, float32: bool):
     return inputs, list(outs) if isinstance(outs, (tuple, list)) else [outs], arrays
 
 
+def _builds_with_unknown_dims(row) -> bool:
+    samples = row.samples(np.random.default_rng(0))
+    if not samples or row.name in NO_EXPORT:
+        return False
+    try:
+        _graph(row, samples[0], False, unknown_dims=True)
+    except th.errors.TheonError:  # the op needs some dims known when building
+        return False
+    return True
+
+
+# the first sample of each row again, every input dim unknown in the graph and symbolic in the
+# ONNX file: the rules' paths for dims read when running
+DYNAMIC_CASES = [(row, 0) for row in ROWS if _builds_with_unknown_dims(row)]
+
+
 @pytest.mark.parametrize("case", CASES, ids=_ids)
 def test_op_table_row_exports_and_matches_onnxruntime(case, tmp_path):
-    row, i = case
+    _export_and_compare(*case, tmp_path, unknown_dims=False)
+
+
+@pytest.mark.parametrize("case", DYNAMIC_CASES, ids=_ids)
+def test_op_table_row_with_dims_unknown_until_the_call(case, tmp_path):
+    _export_and_compare(*case, tmp_path, unknown_dims=True)
+
+
+def _export_and_compare(row, i, tmp_path, unknown_dims):
     sample = row.samples(np.random.default_rng(0))[i]
     float32 = row.name in ORT_FLOAT32
-    inputs, outs, arrays = _graph(row, sample, float32)
+    inputs, outs, arrays = _graph(row, sample, float32, unknown_dims)
     path = tmp_path / "row.onnx"
     f = th.function(inputs, outs)
+    dynamic = {v.name: list(range(v.ndim)) for v in inputs if v.ndim} if unknown_dims else None
     if row.name in NO_EXPORT:
         with pytest.raises(UnexportableOpsError) as info:
             export(f, path, arrays)
@@ -78,7 +104,7 @@ def test_op_table_row_exports_and_matches_onnxruntime(case, tmp_path):
         op_names = {n.op.name for n in th.graph.toposort(outs)}
         assert any(label.split(" ")[0] in op_names for label in info.value.problems), str(info.value)
         return
-    export(f, path, arrays)
+    export(f, path, arrays, dynamic_axes=dynamic)
     onnx.checker.check_model(onnx.load(path), full_check=True)
     session = ort.InferenceSession(str(path), _SESSION, providers=["CPUExecutionProvider"])
     got = session.run(None, {s.name: a for s, a in zip(session.get_inputs(), arrays)})

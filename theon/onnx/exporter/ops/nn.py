@@ -118,17 +118,30 @@ def _adaptive_avg_pool(ctx):
     elif None not in ins and all(n % o == 0 for n, o in zip(ins, outs)):
         kernel = [n // o for n, o in zip(ins, outs)]
         y = ctx.emit("AveragePool", [x], kernel_shape=kernel, strides=kernel)
-    elif None not in ins:
+    else:
         y = x  # windows of unequal sizes: the mean over each axis in turn (they are separable)
         for axis, n, o in zip((2, 3), ins, outs):
-            if n == o:
-                continue
-            pieces = [reduce(ctx, "ReduceMean", slice_(ctx, y, [i * n // o], [-(-(i + 1) * n // o)], [axis]),
-                             [axis], True) for i in range(o)]
-            y = ctx.emit("Concat", pieces, axis=axis)
-    else:
-        raise Unsupported("output sizes that do not divide a spatial dim unknown when exporting")
+            if n != o:
+                y = _adaptive_axis(ctx, y, axis, n, o)
     return squeeze(ctx, y, [0]) if added else y
+
+
+def _adaptive_axis(ctx, x: str, axis: int, n, o: int) -> str:
+    """Means over windows [floor(i n / o), ceil((i + 1) n / o)) along `axis` of size n (an
+    int, or None: read when running), for i < o."""
+    if n is not None:
+        bounds = [([i * n // o], [-(-(i + 1) * n // o)]) for i in range(o)]
+    else:
+        size = ctx.emit("Gather", [shape_of(ctx, x), ctx.ints([axis])], axis=0)
+
+        def bound(k: int, round_up: bool) -> str:  # floor or ceil of k n / o, in int64
+            top = ctx.emit("Mul", [size, ctx.ints([k])])
+            if round_up:
+                top = ctx.emit("Add", [top, ctx.ints([o - 1])])
+            return ctx.emit("Div", [top, ctx.ints([o])])
+        bounds = [(bound(i, False), bound(i + 1, True)) for i in range(o)]
+    pieces = [reduce(ctx, "ReduceMean", slice_(ctx, x, start, stop, [axis]), [axis], True) for start, stop in bounds]
+    return ctx.emit("Concat", pieces, axis=axis)
 
 
 @rule(nn_norm.BatchNormEval)

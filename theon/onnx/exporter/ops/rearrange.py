@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ....ops import rearrange as A
-from ..registry import Unsupported, rule
+from ..registry import rule
 from .common import INT_MAX, INT_MIN, dim_of, shape_of, slice_, unsqueeze
 
 
@@ -58,7 +58,23 @@ def _repeat(ctx):
     return ctx.emit("Reshape", [tiled, target], allowzero=1)
 
 
-_ONNX_PAD_MODES = {"edge": "edge", "reflect": "reflect", "wrap": "wrap"}
+def _pad_positions(ctx, x: str, axis: int, before: int, after: int, mode: str) -> str:
+    """The source position of each padded place along `axis` of a dim known when running
+    (theon's own rule, rearrange._pad_index): int64, for Gather."""
+    n = ctx.emit("Gather", [shape_of(ctx, x), ctx.const(np.int64(axis))], axis=0)
+    p = ctx.emit("Range", [ctx.const(np.int64(-before)), ctx.emit("Add", [n, ctx.const(np.int64(after))]),
+                           ctx.const(np.int64(1))])
+    one, two = ctx.const(np.int64(1)), ctx.const(np.int64(2))
+    if mode == "edge":
+        return ctx.emit("Clip", [p, ctx.const(np.int64(0)), ctx.emit("Sub", [n, one])])
+    if mode == "wrap":
+        return ctx.emit("Mod", [p, n])
+    period = ctx.emit("Mul", [n, two])
+    if mode == "reflect":  # period 2n - 2 (1 when n is 1: every place reads position 0)
+        period = ctx.emit("Max", [ctx.emit("Sub", [period, two]), one])
+    q = ctx.emit("Mod", [p, period])
+    mirrored = ctx.emit("Sub", [ctx.emit("Sub", [period, q]), one if mode == "symmetric" else ctx.const(np.int64(0))])
+    return ctx.emit("Where", [ctx.emit("Less", [q, n]), q, mirrored])
 
 
 @rule(A.Pad)
@@ -68,17 +84,15 @@ def _pad(ctx):
         pads = [b for b, _ in op.widths] + [a for _, a in op.widths]
         value = ctx.scalar(op.value, ctx.dtype())
         return ctx.emit("Pad", [x, ctx.ints(pads), value], mode="constant")
-    if all(shape[axis] is not None for axis, w in enumerate(op.widths) if any(w)):
-        for axis, (b, a) in enumerate(op.widths):
-            if b or a:
-                idx = A._pad_index(shape[axis], b, a, op.mode, "cpu").numpy()
-                x = ctx.emit("Gather", [x, ctx.const(idx.astype(np.int64))], axis=axis)
-        return x
-    mode = _ONNX_PAD_MODES.get(op.mode)
-    if mode is None or (mode == "wrap" and ctx.opset < 19):
-        raise Unsupported(f"mode {op.mode!r} along a dim unknown until the call")
-    pads = [b for b, _ in op.widths] + [a for _, a in op.widths]
-    return ctx.emit("Pad", [x, ctx.ints(pads)], mode=mode)
+    # NumPy's modes, widths wider than the dim included: gather the source positions
+    for axis, (b, a) in enumerate(op.widths):
+        if b or a:
+            if shape[axis] is not None:
+                idx = ctx.const(A._pad_index(shape[axis], b, a, op.mode, "cpu").numpy().astype(np.int64))
+            else:
+                idx = _pad_positions(ctx, x, axis, b, a, op.mode)
+            x = ctx.emit("Gather", [x, idx], axis=axis)
+    return x
 
 
 @rule(A.Crop)
