@@ -4,6 +4,7 @@
     theon train --resume runs/lenet --epochs 10     # continue (epochs is the total)
     theon evaluate --checkpoint runs/lenet
     theon convert model.onnx --check --to safetensors weights.safetensors
+    theon profile lenet --batch-size 64 --repeat 10 --trace lenet-trace.json
     theon info
 
 This module lives outside the `theon` package on purpose: importing `theon` imports torch,
@@ -103,9 +104,9 @@ def convert_format(path: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="theon", description="theon: train and evaluate models, convert model files, show the "
-                                          "set-up")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,convert,info}")
+    p = _Parser(prog="theon", description="theon: train, evaluate and profile models, convert model files, "
+                                          "show the set-up")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,profile,convert,info}")
 
     t = sub.add_parser("train", help="train a built-in model",
                        description="Train a built-in model; keep a resumable checkpoint, "
@@ -137,6 +138,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=positive_int, default=256, help="default 256")
     e.add_argument("--device", type=device_name, default=None,
                    help="cpu, cuda or cuda:N (default: THEON_DEVICE, else CUDA if present)")
+
+    pr = sub.add_parser("profile", help="time each op of a built-in model's step",
+                        description="Profile one training (or prediction) step of a built-in model "
+                                    "on a random batch shaped like the data set's: time, calls and "
+                                    "memory per op, sorted by time; optionally a Chrome trace.")
+    pr.add_argument("model", choices=MODELS, help="lenet, mlp or lstm")
+    pr.add_argument("--dataset", choices=DATASETS, default="fashion-mnist",
+                    help="the input shape to profile at (default fashion-mnist); no data is read")
+    pr.add_argument("--step", choices=("train", "predict"), default="train",
+                    help="the training step (forward, gradients, updates) or prediction; default train")
+    pr.add_argument("--batch-size", type=positive_int, default=64, help="default 64")
+    pr.add_argument("--repeat", type=positive_int, default=10, help="timed runs (default 10)")
+    pr.add_argument("--device", type=device_name, default=None,
+                    help="cpu, cuda or cuda:N (default: THEON_DEVICE, else CUDA if present)")
+    pr.add_argument("--rows", type=positive_int, default=30, help="rows to print (default 30)")
+    pr.add_argument("--trace", default=None, metavar="FILE",
+                    help="also write a Chrome trace (open in chrome://tracing or ui.perfetto.dev)")
 
     usage = ", ".join(u for _, _, u in CONVERT_FORMATS.values())
     c = sub.add_parser("convert", help="inspect, check and convert a model file",
@@ -188,10 +206,22 @@ def _writable_folder(path: str, flag: str):
     return None
 
 
+def _writable_file(path: str, flag: str):
+    """None if a file can be written at `path` (its folder exists and is writable)."""
+    p = Path(path)
+    if p.is_dir():
+        return f"{flag} {path}: is a folder, not a file"
+    if not p.parent.is_dir():
+        return f"{flag} {path}: no such folder {p.parent}"
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        return f"{flag} {path}: {p.parent} is not writable"
+    return None
+
+
 def check(args):
     """What is wrong with a parsed command line, beyond each argument's own type; else None."""
     env_device = os.environ.get("THEON_DEVICE")
-    if args.command in ("train", "evaluate") and args.device is None and env_device:
+    if args.command in ("train", "evaluate", "profile") and args.device is None and env_device:
         try:
             device_name(env_device)
         except argparse.ArgumentTypeError as e:
@@ -207,6 +237,8 @@ def check(args):
             return _writable_folder(args.out, "--out")
     elif args.command == "evaluate":
         return _existing_folder(args.checkpoint, "--checkpoint")
+    elif args.command == "profile" and args.trace is not None:
+        return _writable_file(args.trace, "--trace")
     elif args.command == "convert":
         return _check_convert(args)
     return None

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from rbm_fashion_mnist import binarised_fashion_mnist  # the example beside this one
-from theon.nn.dbn import DBN, classifier_accuracy, train_classifier
+from theon.nn import DBN
 from theon.optim import SGD
 
 
@@ -42,18 +42,19 @@ def main(argv=None):
     hists = dbn.pretrain(x[unlabelled], epochs=args.pretrain_epochs, batch_size=20,
                          optimizer=lambda: SGD(lr=0.1, momentum=0.5))
     for rbm, h in zip(dbn.rbms, hists):
-        print(f"  {rbm.name}: reconstruction error {h['recon_error'][0]:.4f} -> {h['recon_error'][-1]:.4f}")
+        err = h.history["recon_error"]
+        print(f"  {rbm.name}: reconstruction error {err[0]:.4f} -> {err[-1]:.4f}")
     print(f"pretrained in {time.perf_counter() - start:.1f}s")
 
     results = {}
     for name, pretrained in (("DBN", True), ("MLP from scratch", False)):
         model = dbn.to_classifier(10, input_shape=(784,), pretrained=pretrained)
+        model.compile(SGD(lr=args.lr, momentum=0.9), "cross_entropy", ["accuracy"])
         start = time.perf_counter()
-        hist = train_classifier(model, x[labelled], y[labelled], epochs=args.epochs, batch_size=20,
-                                optimizer=SGD(lr=args.lr, momentum=0.9), seed=args.seed)
-        results[name] = classifier_accuracy(model, xt, yt)
+        hist = model.fit(x[labelled], y[labelled], epochs=args.epochs, batch_size=20, seed=args.seed, verbose=0)
+        results[name] = model.evaluate(xt, yt)["accuracy"]
         print(f"{name:17s} fine-tuned on {len(labelled)} labels for {args.epochs} epochs: train loss "
-              f"{hist['loss'][-1]:.3f}, test accuracy {results[name]:.4f} ({time.perf_counter() - start:.1f}s)")
+              f"{hist.history['loss'][-1]:.3f}, test accuracy {results[name]:.4f} ({time.perf_counter() - start:.1f}s)")
     gain = results["DBN"] - results["MLP from scratch"]
     print(f"pretraining gains {100 * gain:+.1f} points of test accuracy")
     return results

@@ -2,7 +2,8 @@
 
 Trains a 784-256 Bernoulli RBM with CD-1 (or PCD-k with --pcd) on a subset of the training
 images, prints the reconstruction error, cross-entropy and pseudo-likelihood per epoch,
-and saves the learned filters (each column of W as a 28x28 tile) as a PNG.
+and saves the learned filters (each column of W as a 28x28 tile) as a PNG (with matplotlib:
+pip install 'theon[plot]').
 
     python examples/rbm_fashion_mnist.py [--n 20000] [--epochs 5] [--hidden 256] [--pcd]
                                          [--k 1] [--out rbm_filters.png]
@@ -16,8 +17,21 @@ import time
 import numpy as np
 
 import theon as th
-from theon.nn.rbm import RBM, filters_image, write_png
+from theon import plotting
+from theon.nn import RBM
 from theon.optim import SGD
+
+
+class EpochReport(th.callbacks.Callback):
+    """One line per epoch, with the monitors in words."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        print(f"epoch {epoch + 1}: reconstruction error {logs['recon_error']:.4f} (squared, per pixel)  "
+              f"cross-entropy {logs['recon_xent']:.2f}  pseudo-likelihood {logs['pseudo_likelihood']:.2f}  "
+              f"({time.perf_counter() - self.start:.1f}s)", flush=True)
 
 
 def binarised_fashion_mnist():
@@ -47,12 +61,9 @@ def main(argv=None):
     print(f"RBM 784-{args.hidden}, {method}, {len(x)} binarised images, batch {args.batch}, "
           f"SGD lr {args.lr} momentum 0.5")
     start = time.perf_counter()
-    hist = rbm.fit(x, epochs=args.epochs, batch_size=args.batch, k=args.k, persistent=args.pcd,
-                   optimizer=SGD(lr=args.lr, momentum=0.5), seed=args.seed)
-    for e in range(args.epochs):
-        print(f"epoch {e + 1}: reconstruction error {hist['recon_error'][e]:.4f} (squared, per pixel)  "
-              f"cross-entropy {hist['recon_xent'][e]:.2f}  pseudo-likelihood "
-              f"{hist['pseudo_likelihood'][e]:.2f}  ({hist['time'][e]:.1f}s)")
+    rbm.compile(SGD(lr=args.lr, momentum=0.5), k=args.k, persistent=args.pcd)
+    hist = rbm.fit(x, epochs=args.epochs, batch_size=args.batch, seed=args.seed, verbose=0,
+                   callbacks=[EpochReport()])
     print(f"trained in {time.perf_counter() - start:.1f}s")
 
     v = th.tensor("v", (None, 784))
@@ -61,8 +72,10 @@ def main(argv=None):
     err, xent, fe = (float(o) for o in test(xt[:2000]))
     print(f"test images: reconstruction error {err:.4f}, cross-entropy {xent:.2f}, mean free energy {fe:.1f}")
 
-    write_png(args.out, filters_image(rbm.W.get_value(), (28, 28), n=min(args.hidden, 100)))
-    print(f"saved {min(args.hidden, 100)} filters to {args.out}")
+    shown = min(args.hidden, 100)
+    title = f"RBM 784-{args.hidden} ({method}, {args.epochs} epochs): {shown} filters, each scaled to its range"
+    if plotting.save_filters(rbm.W.get_value(), args.out, (28, 28), n=shown, title=title):
+        print(f"saved {shown} filters to {args.out}")
     return hist
 
 

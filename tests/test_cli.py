@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from matplotlib import image as plt_image
 
 import theon as th
 import theon.cli
@@ -44,8 +45,8 @@ def test_train_resume_evaluate_mlp_on_digits(tmp_path, capsys, monkeypatch):
     out = theon_cmd("train", "mlp", "--dataset", "digits", "--epochs", 1, "--batch-size", 32, "--lr", 0.05,
                     "--out", run, module="theon")  # `python -m theon` works too
     assert "epoch 1/1: test accuracy" in out and "epoch 1/1 - " in out
-    png = (run / "curves.png").read_bytes()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+    png = plt_image.imread(run / "curves.png")
+    assert png.shape[0] > 300 and png.shape[1] > 800  # two panels, drawn by matplotlib
     _, meta = th.io.load_checkpoint(run)
     assert meta["epoch"] == 1 and meta["user"]["model"] == "mlp" and meta["user"]["dataset"] == "digits"
 
@@ -160,21 +161,3 @@ def test_a_folder_without_a_checkpoint_is_one_line(tmp_path, capsys):
     code, out, err = run_main(capsys, "evaluate", "--checkpoint", tmp_path, "--device", "cpu")
     assert code == 1 and out == ""
     assert "no checkpoint" in err and err.count("\n") == 1
-
-
-def test_built_in_png_writer_makes_a_valid_image_without_matplotlib(tmp_path, monkeypatch):
-    import struct
-    import zlib
-
-    from theon.plotting import save_history_plot
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
-    history = {"loss": [1.0, 0.6, 0.5], "accuracy": [0.6, 0.8, 0.85], "val_loss": [0.8, 0.7, 0.65],
-               "val_accuracy": [0.7, 0.75, 0.8], "lr": [0.1, 0.1, 0.1]}
-    data = save_history_plot(history, tmp_path / "c.png").read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
-    width, height, depth, color = struct.unpack(">IIBB", data[16:26])
-    assert (depth, color) == (8, 2) and width == 2 * 420  # two panels: loss and accuracy
-    idat = data[data.index(b"IDAT") + 4:data.index(b"IEND") - 8]
-    raw = zlib.decompress(idat)
-    assert len(raw) == height * (1 + 3 * width)
-    assert bytes((31, 119, 180)) in raw and bytes((255, 127, 14)) in raw  # train and validation curves

@@ -7,6 +7,7 @@ Operator classes live in `theon.ops`; `th.*` gives the functions that build them
 from . import config, errors
 from .graph import Constant, Shared, TensorType, Variable, constant, shared
 from .ops.base import Op, tensor
+from .ops.custom import op
 from .ops.axes import broadcast_shapes
 from .ops.base import result_dtype
 from .ops.broadcast import broadcast_to
@@ -39,10 +40,11 @@ from .ops.shape import (
     transpose,
 )
 from .autodiff import grad, hessian, jacobian, jvp, vjp
+from .control.graph_op import op_from_graph
 from .control import cond, scan, while_loop
 from .compile import Function, function
 from . import control, data, graph, io, nn, ops, optim, testing
-from . import callbacks
+from . import callbacks, printing
 from . import onnx  # imports the onnx package only when a model is loaded
 
 __version__ = "0.1.0"

@@ -1,9 +1,10 @@
-"""The work behind the `theon` command: train and evaluate the built-in models, inspect and
-convert model files (theon/convert.py), describe the set-up. The command line itself (parsing, and every check that needs no torch) is the
+"""The work behind the `theon` command: train, evaluate and profile the built-in models,
+inspect and convert model files (theon/convert.py), describe the set-up. The command line itself
+(parsing, and every check that needs no torch) is the
 top-level module theon_cli, so that `theon --help` answers without importing torch; run(args)
 here takes its parsed, checked arguments.
 
-`train` shows a progress bar (one line per epoch when the output is not a terminal),
+`train` shows a progress bar (a line every few seconds when the output is not a terminal),
 prints the test accuracy after each epoch, and keeps in --out a resumable checkpoint
 (replaced after every epoch), history.csv and curves.png (loss and accuracy per epoch).
 """
@@ -19,13 +20,16 @@ import torch
 import theon_cli
 
 from . import __version__, callbacks, config, convert, data, nn, optim
+from .autodiff import grad
 from .backend.device import default_device, resolve_device
 from .callbacks import Callback
 from .compile import function
 from .errors import TheonError
-from .nn.training import load_model, load_training_checkpoint
+from .nn import load_model
+from .nn.saving import load_training_checkpoint
+from .ops.base import tensor
 from .ops.random import seed as seed_rng
-from .plotting import save_history_plot
+from .plotting import TrainingCurves
 
 MODELS = theon_cli.MODELS
 DATASETS = theon_cli.DATASETS
@@ -120,16 +124,17 @@ def cmd_train(args) -> int:
         model.summary()
     print(f"training {model_name} on {settings['dataset']} ({len(xtr)} examples, batch {settings['batch_size']}), "
           f"saving to {out}", flush=True)
-    cbs = [callbacks.ModelCheckpoint(out, meta=settings),
-           callbacks.CSVLogger(out / "history.csv", append=bool(args.resume))]
-    if not args.quiet:  # the epoch line (closing the progress bar), then the test accuracy
-        cbs += [callbacks.ProgressDisplay(1 if sys.stdout.isatty() else 2), TestAccuracy()]
+    curves = TrainingCurves(out / "history.csv", out / "curves.png", title=f"{model_name} on {settings['dataset']}",
+                            validation_label="test", append=bool(args.resume))
+    cbs = [callbacks.ModelCheckpoint(out, meta=settings), curves]
+    if not args.quiet:  # the epoch line (closing the progress display), then the test accuracy
+        cbs += [callbacks.ProgressDisplay(1), TestAccuracy()]
     history = model.fit(xtr, ytr, epochs=args.epochs, batch_size=settings["batch_size"],
                         validation_data=(xte, yte), callbacks=cbs, seed=settings["seed"],
                         verbose=0, resume_from=args.resume)
-    plot = save_history_plot(history.history, out / "curves.png", title=f"{model_name} on {settings['dataset']}")
     final = history.history.get("val_accuracy", [float("nan")])[-1]
-    print(f"test accuracy {final:.2%}; checkpoint in {out}, curves in {plot}")
+    drawn = f", curves in {curves.png_path}" if curves.png_path.is_file() else ""
+    print(f"test accuracy {final:.2%}; checkpoint in {out}, history in {curves.path}{drawn}")
     return 0
 
 
@@ -143,6 +148,43 @@ def cmd_evaluate(args) -> int:
     print(f"{args.checkpoint} (epoch {meta['epoch']}) on the {dataset} test set ({len(xte)} examples):")
     for k, v in results.items():
         print(f"  {k}: {v:.4f}" + (f" ({v:.2%})" if "acc" in k else ""))
+    return 0
+
+
+# the shape of one example of each data set, so a profile needs no data on disk
+INPUT_SHAPES = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "digits": (1, 8, 8)}
+
+
+def profile_step(model_name: str, dataset: str, step: str, device):
+    """The compiled step `theon profile` times: the training step as `fit` runs it (loss,
+    gradients, the optimiser's and layers' updates) or the prediction."""
+    model = build_model(model_name, INPUT_SHAPES[dataset], 10)
+    x = tensor("x", (None, *INPUT_SHAPES[dataset]))
+    if step == "predict":
+        return function([x], model(x), device=device, keep_on_device=True, name="predict_step")
+    y = tensor("y", (None,), "int64")
+    loss = nn.cross_entropy(model(x, training=True), y).mean()
+    params = model.trainable_params
+    updates = make_optimizer(model_name, None).updates(params, grad(loss, params))
+    taken = {id(s) for s, _ in updates}
+    updates += [(s, v) for s, v in model.updates if id(s) not in taken]
+    return function([x, y], loss, updates=updates, device=device, keep_on_device=True,
+                    name="train_step")
+
+
+def cmd_profile(args) -> int:
+    device = check_device(args.device)
+    f = profile_step(args.model, args.dataset, args.step, device)
+    rng = np.random.default_rng(0)
+    batch = [rng.random((args.batch_size, *INPUT_SHAPES[args.dataset]), dtype=np.float32)]
+    if args.step == "train":
+        batch.append(rng.integers(0, 10, args.batch_size))
+    table = f.profile(*batch, repeat=args.repeat)
+    print(f"{args.model} {args.step} step, batch {args.batch_size} of {args.dataset}-shaped inputs "
+          f"{INPUT_SHAPES[args.dataset]}")
+    print(table.to_string(max_rows=args.rows))
+    if args.trace:
+        print(f"Chrome trace written to {table.export_chrome_trace(args.trace)}")
     return 0
 
 
@@ -199,7 +241,7 @@ def cmd_info(args) -> int:
     print(f"torch   {torch.__version__}")
     print(f"numpy   {np.__version__}")
     try:  # optional: the progress display falls back to plain lines without it
-        import tqdm
+        import tqdm  # optional: tqdm
         print(f"tqdm    {tqdm.__version__}")
     except ImportError:
         print("tqdm    not installed (progress shows one line per epoch)")
@@ -215,14 +257,15 @@ def cmd_info(args) -> int:
     for name, where in data.dataset_locations().items():
         print(f"  {name}: {where if where is not None else 'not found'}")
     try:  # optional: the digits data set ships inside scikit-learn
-        import sklearn
+        import sklearn  # optional: scikit-learn
         print(f"  digits: in scikit-learn {sklearn.__version__}")
     except ImportError:
         print("  digits: not available (pip install scikit-learn)")
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "convert": cmd_convert, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "profile": cmd_profile, "convert": cmd_convert,
+            "info": cmd_info}
 
 
 def run(args) -> int:

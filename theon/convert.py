@@ -20,6 +20,7 @@ import numpy as np
 
 from . import io
 from .errors import TheonError
+from .onnx import export, load  # (theon.onnx imports the onnx package only when used)
 
 CHECK_RTOL = 1e-4  # the largest difference from the reference runtime, relative to its largest value
 
@@ -57,12 +58,11 @@ class Source:
 
 def read_onnx(files) -> Source:
     # onnx is an optional extra (theon[onnx]): imported only when an ONNX file is converted
-    import onnx
+    import onnx  # optional: onnx
 
-    from .onnx import load
-    from .onnx.importer.graph import count_unsupported
-    from .onnx.importer.reader import check_opsets, read_model
-    from .onnx.importer.tensors import DTYPES
+    from .onnx.importer.graph import count_unsupported  # optional: onnx
+    from .onnx.importer.reader import check_opsets, read_model  # optional: onnx
+    from .onnx.importer.tensors import DTYPES  # optional: onnx
 
     path = files[0]
     proto, label, _ = read_model(path)
@@ -132,7 +132,6 @@ def write_safetensors(model, path: Path, source: Source, inputs: dict) -> str:
 
 
 def write_onnx(model, path: Path, source: Source, inputs: dict) -> str:
-    from .onnx import export  # the exporter imports the optional onnx package
     export(model, path, inputs)
     return "the model exported again"
 

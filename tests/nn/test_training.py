@@ -1,4 +1,4 @@
-"""Model.compile / fit / evaluate / predict, callbacks and exact resume (theon.nn.training)."""
+"""Model.compile / fit / evaluate / predict (theon.nn.trainer), callbacks and exact resume."""
 import csv
 
 import numpy as np
@@ -9,7 +9,7 @@ from theon import nn
 from theon.callbacks import (Callback, CSVLogger, EarlyStopping, LearningRateScheduler,
                              ModelCheckpoint)
 from theon.io import CheckpointError
-from theon.nn.training import load_model
+from theon.nn import load_model
 
 
 @pytest.fixture(scope="module")

@@ -216,14 +216,26 @@ def _ce_samples(rng):
             Sample((rand(rng, 3, 5), integers(rng, 0, 5, 3, dtype="int32")),
                    {"reduction": "mean", "label_smoothing": 0.2}),
             Sample((rand(rng, 3, 4), np.abs(rand(rng, 3, 4))), {"label_smoothing": 0.1}),
-            Sample((rand(rng, 3, 4, dtype="float32"), integers(rng, 0, 4, 3)), grad=False)]
+            Sample((rand(rng, 3, 4, dtype="float32"), integers(rng, 0, 4, 3)), grad=False),
+            # classes last (batch, time, classes), as Keras lays sequences out
+            Sample((rand(rng, 2, 5, 3), integers(rng, 0, 3, 2, 5)), {"axis": -1, "reduction": "mean"}),
+            Sample((rand(rng, 6, 4), np.array([0, 3, 3, 1, 3, 2])), {"ignore_index": 3, "reduction": "mean"}),
+            Sample((rand(rng, 5, 3), integers(rng, 0, 3, 5)),
+                   {"weight": np.array([0.5, 2.0, 1.5]), "reduction": "mean", "label_smoothing": 0.2}),
+            Sample((rand(rng, 2, 4, 3), np.array([[1, 0, 2], [3, 3, 1]])),
+                   {"weight": np.array([1.0, 0.2, 3.0, 0.7]), "ignore_index": 3})]
 
 
-def _ce_ref(logits, labels, label_smoothing=0.0, reduction="none"):
+def _ce_ref(logits, labels, label_smoothing=0.0, reduction="none", axis=None, ignore_index=None,
+            weight=None):
     t = torch.from_numpy(labels)
     t = t.long() if labels.dtype.kind in "iu" else t
-    return F.cross_entropy(torch.from_numpy(logits), t, label_smoothing=label_smoothing,
-                           reduction=reduction).numpy()
+    z = torch.from_numpy(logits)
+    if axis is not None:
+        z = z.movedim(axis, 1)
+    return F.cross_entropy(z, t, label_smoothing=label_smoothing, reduction=reduction,
+                           ignore_index=-100 if ignore_index is None else ignore_index,
+                           weight=None if weight is None else torch.from_numpy(weight)).numpy()
 
 
 def _bce_samples(rng):

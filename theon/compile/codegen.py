@@ -51,7 +51,10 @@ class Program:
     plan: MemoryPlan
     name: str = "program"
     output_types: list = field(default_factory=list)
-    children: list = field(default_factory=list)   # compiled loop and branch bodies
+    children: list = field(default_factory=list)   # compiled loop and branch bodies, in the
+    #                                                order of the schedule's nodes that run them
+    outputs: list = field(default_factory=list)    # the optimised output variables
+    update_values: list = field(default_factory=list)  # and update values (for printing)
     report: object = None          # the pass pipeline's timings and fired rules
     compile_seconds: float = 0.0
 
@@ -190,7 +193,7 @@ def generate(params, outputs, updates, schedule, plan: MemoryPlan, device: torch
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     children = [p for programs in (body_programs or {}).values() for p in programs]
     return Program(low.namespace[name], source, line_nodes, filename, schedule, plan, name,
-                   [v.type for v in outputs], children)
+                   [v.type for v in outputs], children, list(outputs), list(updates))
 
 
 def annotation(ins: Instruction) -> str:
@@ -214,7 +217,9 @@ def _op_text(op, bodies) -> str:
     body_fields = {id(b) for b in op.bodies()}
     for f in fields(op):
         value = getattr(op, f.name)
-        if id(value) in body_fields or (f.default is not MISSING and _same(value, f.default)):
+        if id(value) in body_fields or not f.repr:  # repr=False: bookkeeping, not an attribute
+            continue
+        if f.default is not MISSING and _same(value, f.default):
             continue
         attrs.append(f"{f.name}={value!r}")
     text = ", ".join(attrs)

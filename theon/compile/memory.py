@@ -47,6 +47,8 @@ def updates_in_place(schedule, params, outputs, updates, update_params) -> tuple
     and when no output or other update of the program shares storage with that variable
     (it is returned after the op ran). Run last, it changes the shared storage only after
     every other instruction has succeeded."""
+    if not any(hasattr(node.op, "inplace_map") for node in schedule):
+        return schedule, set()
     param_pos = {id(p): q for q, p in enumerate(params)}
     update_of = {id(v): update_params[k] for k, v in enumerate(updates)}
     consumers: dict = {}
@@ -146,7 +148,16 @@ def _peak_bytes(schedule, result, root, group_last) -> int:
     live, peak, frees_at = 0, 0, {}
     for i, node in enumerate(schedule):
         for k, out in enumerate(node.outputs):
-            if node.op.view or (k == 0 and i in result.reuse):
+            if k == 0 and i in result.reuse:
+                # the output lives on in the dead input's buffer: that buffer is freed when
+                # the output's storage group dies, not at the input's last use (here)
+                size, bucket = _nbytes(out), frees_at.get(i, [])
+                last = max(group_last.get(g, i) for g in _members(root[id(out)]))
+                if last > i and size in bucket:
+                    bucket.remove(size)
+                    frees_at.setdefault(last, []).append(size)
+                continue
+            if node.op.view:
                 continue
             size = _nbytes(out)
             live += size

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from .passes.bookkeeping import BOOKKEEPING
 from .passes.canonicalize import CANONICALIZE
 from .passes.fold import FOLD
+from .passes.fuse import fuse
+from .passes.inline import INLINE
 from .passes.merge import combine_siblings, merge_twins
 from ..rewrite import STABILIZE
 from ..rewrite import Rewriter, RuleSet
@@ -45,10 +47,11 @@ class GraphPass:
 
 
 PASSES = [
-    RewritePass("specialize", RuleSet(BOOKKEEPING + FOLD)),
+    RewritePass("specialize", RuleSet(BOOKKEEPING + INLINE + FOLD)),
     GraphPass("merge_twins", merge_twins),
     RewritePass("canonicalize", RuleSet(FOLD + CANONICALIZE)),
     RewritePass("stabilize", RuleSet(STABILIZE + CANONICALIZE + FOLD)),
+    GraphPass("fuse", fuse),
     GraphPass("combine_siblings", combine_siblings),
 ]
 

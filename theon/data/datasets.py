@@ -275,7 +275,7 @@ def digits(normalize=True, test_fraction=0.2, seed=0):
     ((x_train, y_train), (x_test, y_test)): x float32 (N, 1, 8, 8) in [0, 1] (0..16 when
     not `normalize`), y int64; a seeded random split with `test_fraction` held out."""
     try:
-        from sklearn.datasets import load_digits
+        from sklearn.datasets import load_digits  # optional: scikit-learn
     except ImportError:
         raise DatasetNotFoundError("digits() needs scikit-learn: pip install scikit-learn") \
             from None

@@ -15,7 +15,9 @@ from .layers_conv import Conv1D, Conv2D, Conv2DTranspose, Conv3D, DepthwiseConv2
 from .layers_norm import BatchNorm, LayerNorm  # noqa: F401
 from .layers_pool import AvgPool2D, GlobalAvgPool2D, MaxPool2D  # noqa: F401
 from .layers_rnn import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: F401
-from .model import Model, Sequential, model_from_config  # noqa: F401
+from .model import Model, Sequential, load_model, model_from_config  # noqa: F401
+from .trainer import Trainer  # noqa: F401
+from . import callbacks, losses, metrics  # noqa: F401
 from .dbn import DBN, RBM  # noqa: F401  (dbn.py takes RBM from rbm.py)
 
 _activations = ["elu", "gelu", "leaky_relu", "relu", "sigmoid", "silu", "softplus", "tanh"]
@@ -23,15 +25,8 @@ _layers = ["Layer", "Input", "Dense", "Flatten", "Reshape", "Activation", "Dropo
            "Concatenate", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "DepthwiseConv2D", "MaxPool2D",
            "AvgPool2D", "GlobalAvgPool2D", "BatchNorm", "LayerNorm", "Model", "Sequential",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional",
-           "model_from_config", "layer_from_config", "activations", "initializers"]
+           "model_from_config", "load_model", "layer_from_config", "Trainer", "activations", "initializers",
+           "callbacks", "losses", "metrics"]
 
 __all__ = [*_functional, *_activations, *_layers, "RBM", "DBN"]
 
-
-def __getattr__(name):
-    # the training stack's modules (losses, metrics, training) load on first use, so
-    # `th.nn.losses.get(...)` works without this file importing them eagerly
-    if name in ("losses", "metrics", "training"):
-        import importlib
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'theon.nn' has no attribute {name!r}")

@@ -2,6 +2,7 @@
 leaky_relu, softplus, linear (or None: the identity). Softmax is over the last axis."""
 from __future__ import annotations
 
+from ..ops.custom import OpDefinition, registered_op
 from ..ops.elementwise import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus, tanh
 from ..ops.nn_loss import softmax, log_softmax
 
@@ -27,8 +28,11 @@ def get(spec, custom_objects: dict | None = None):
         if custom_objects and spec in custom_objects:
             return custom_objects[spec]
         fn = _BY_NAME.get(spec)
+        if fn is None and "." in spec:  # an op made with th.op, by its qualified name
+            fn = registered_op(spec, missing=None)
         if fn is None:
-            raise ValueError(f"unknown activation {spec!r}; known: {', '.join(sorted(_BY_NAME))}")
+            raise ValueError(f"unknown activation {spec!r}; known: {', '.join(sorted(_BY_NAME))} "
+                             f"(an op made with th.op is found once its module is imported)")
         return fn
     if callable(spec):
         return spec
@@ -37,7 +41,10 @@ def get(spec, custom_objects: dict | None = None):
 
 def serialize(fn) -> str:
     """The activation's name; a user function is named by its qualified name (resolved by
-    `custom_objects` when rebuilt from a config)."""
+    `custom_objects` when rebuilt from a config); an op made with th.op by the qualified
+    name it is registered under."""
+    if isinstance(fn, OpDefinition):
+        return fn.qualified_name
     return _NAME_OF.get(id(fn)) or getattr(fn, "__qualname__", repr(fn))
 
 

@@ -3,24 +3,22 @@
 Layer i is an RBM trained (CD-k or PCD-k) on the hidden probabilities p(h|v) of layer i-1
 for the data (Hinton, Osindero & Teh, 2006). `to_classifier` makes the usual discriminative
 network from it: Dense(sigmoid) layers whose kernels and biases are the RBMs' W and hidden
-biases, plus a new output Dense (logits), to be fine-tuned by back-propagation
-(`train_classifier`, any theon.optim optimiser).
+biases, plus a new output Dense (logits): a Sequential, fine-tuned by back-propagation
+with the same `compile`/`fit` as any model:
+
+    clf = dbn.to_classifier(10)
+    clf.compile(th.optim.SGD(0.05, momentum=0.9), "cross_entropy", ["accuracy"])
+    clf.fit(x, y, epochs=20, batch_size=20)
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from ..autodiff import grad
-from ..compile import function
-from ..ops.base import tensor
-from ..ops.nn_loss import cross_entropy
 from .layers_core import Dense, Flatten
 from .model import Sequential
 from .rbm import RBM
 
-__all__ = ["DBN", "train_classifier", "classifier_accuracy"]
+__all__ = ["DBN"]
 
 
 class DBN:
@@ -47,11 +45,12 @@ class DBN:
 
     def pretrain(self, x, epochs=5, batch_size: int = 64, optimizer=None, k: int = 1,
                  persistent: bool = False, init_visible_bias: bool = True, shuffle: bool = True,
-                 verbose: bool = False, print_fn=print) -> list:
+                 verbose=0, callbacks=None) -> list:
         """Greedy layer-wise training on x (N, ...) in [0, 1]: RBM i on the hidden
-        probabilities of RBM i-1. epochs: an int or one per layer. optimizer: None
-        (SGD(lr=0.1) per layer) or a zero-argument callable returning a fresh optimiser for
-        each layer. Returns the RBMs' fit histories."""
+        probabilities of RBM i-1, each with `RBM.fit`. epochs: an int or one per layer.
+        optimizer: None (SGD(lr=0.1) per layer) or a zero-argument callable returning a fresh
+        optimiser for each layer. verbose, callbacks: as fit's, for every layer. Returns the
+        RBMs' History objects."""
         data = np.asarray(x).reshape(len(x), -1)
         per_layer = list(epochs) if isinstance(epochs, (list, tuple)) else [int(epochs)] * len(self.rbms)
         if len(per_layer) != len(self.rbms):
@@ -61,9 +60,9 @@ class DBN:
             if init_visible_bias:
                 rbm.init_visible_bias(data)
             opt = optimizer() if optimizer is not None else None
-            histories.append(rbm.fit(data, epochs=n_epochs, batch_size=batch_size, optimizer=opt, k=k,
-                                     persistent=persistent, shuffle=shuffle, seed=self.seed + i,
-                                     pseudo_likelihood=False, verbose=verbose, print_fn=print_fn))
+            rbm.compile(opt, k=k, persistent=persistent, pseudo_likelihood=False)
+            histories.append(rbm.fit(data, epochs=n_epochs, batch_size=batch_size, shuffle=shuffle,
+                                     seed=self.seed + i, verbose=verbose, callbacks=callbacks))
             if i + 1 < len(self.rbms):
                 data = rbm.transform(data)
         return histories
@@ -116,42 +115,3 @@ class DBN:
 
     def __repr__(self):
         return f"<DBN {self.name!r}: {self.n_visible} -> {' -> '.join(map(str, self.hidden_sizes))}>"
-
-
-def train_classifier(model, x, y, epochs: int = 5, batch_size: int = 32, optimizer=None,
-                     seed: int = 0, verbose: bool = False, print_fn=print) -> dict:
-    """Fine-tune `model` (logits out) on (x, y) with mean cross-entropy and `optimizer`
-    (default SGD(lr=0.1)); one compiled step per batch. Returns {"loss": [per epoch]}."""
-    from ..data import DataLoader
-    from ..optim import SGD
-    optimizer = optimizer if optimizer is not None else SGD(lr=0.1)
-    xv = tensor("x", (None, *model.input_shape), model.dtype)
-    yv = tensor("y", (None,), "int64")
-    logits = model(xv, training=True)
-    loss = cross_entropy(logits, yv).mean()
-    params = model.trainable_params
-    grads = grad(loss, params)
-    step = function([xv, yv], loss, updates=optimizer.updates(params, grads) + list(model.updates),
-                    name=f"{model.name}_train")
-    x = np.asarray(x, dtype=model.dtype).reshape(len(x), *model.input_shape)
-    loader = DataLoader(x, np.asarray(y, dtype=np.int64), batch_size, shuffle=True, seed=seed, prefetch=0)
-    history = {"loss": []}
-    for epoch in range(int(epochs)):
-        start, total, count = time.perf_counter(), 0.0, 0
-        for xb, yb in loader:
-            total += float(step(xb, yb)) * len(xb)
-            count += len(xb)
-        history["loss"].append(total / max(count, 1))
-        if verbose:
-            print_fn(f"{model.name} epoch {epoch + 1}/{epochs}: loss {history['loss'][-1]:.4f} "
-                     f"({time.perf_counter() - start:.1f}s)")
-    return history
-
-
-def classifier_accuracy(model, x, y, batch_size: int = 1000) -> float:
-    """The fraction of examples whose largest logit is the label."""
-    xv = tensor("x", (None, *model.input_shape), model.dtype)
-    f = function([xv], model(xv).argmax(axis=-1), name=f"{model.name}_predict")
-    x = np.asarray(x, dtype=model.dtype).reshape(len(x), *model.input_shape)
-    pred = np.concatenate([np.asarray(f(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
-    return float((pred == np.asarray(y)).mean())

@@ -33,6 +33,10 @@ _uids = itertools.count(1)
 _layer_classes: dict = {}
 # output variable -> the call of a layer that produced it (weak: graphs own their variables)
 _calls: "weakref.WeakKeyDictionary[Variable, LayerCall]" = weakref.WeakKeyDictionary()
+# checks run before a parameter is allocated, fn(layer, key, shape, dtype): while a model is
+# rebuilt from a file, a config asking for a size the file does not hold fails before any
+# memory is taken (theon.nn.saving.parameters_from)
+param_checks: list = []
 
 
 def _snake(name: str) -> str:
@@ -158,6 +162,8 @@ class Layer:
             raise ValueError(f"layer {self.name!r} already has a parameter {name!r}")
         shape = tuple(int(d) for d in shape)
         dtype = dtype or self.compute_dtype or "float32"
+        for check in param_checks:
+            check(self, name, shape, dtype)
         init = initializers.get(initializer)
         fan_in, fan_out = fans if fans is not None else (None, None)
         value = init(shape, dtype, self._init_rng(), fan_in, fan_out)

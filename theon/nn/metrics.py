@@ -1,7 +1,7 @@
 """Metrics for Model.compile: fn(y_pred, y_true) -> one float32 value per example.
 
-Predictions are logits (or any scores ordered like probabilities) with the class axis at
-1, as the losses take them. Labels are integer classes, or one-hot / probability targets
+Predictions are logits or probabilities (any scores ordered like them), with the class axis
+found as th.nn.cross_entropy finds it (1, or the last one when the labels' shape says so). Labels are integer classes, or one-hot / probability targets
 shaped like the predictions. A prediction with one column ((N,) or (N, 1)) is a binary
 logit: positive means class 1. Per-example values are averaged over axes past the first.
 """
@@ -12,26 +12,32 @@ import re
 from ..ops import elementwise as ew
 from ..ops.base import as_variable
 from ..ops.index import take_along_axis
+from ..ops.nn_loss import class_axis
 from ..ops.shape import expand_dims
-from .losses import per_example
+from .losses import per_example, sigmoid_logits
 
 
-def _labels(y_pred, y_true):
+def _labels(y_pred, y_true, axis):
     """Integer labels of y_true: argmax over the class axis when it holds one-hot rows."""
     if y_true.ndim == y_pred.ndim and y_pred.ndim >= 2:
-        return y_true.argmax(axis=1)
+        return y_true.argmax(axis=axis)
     return y_true if y_true.dtype == "int64" else ew.cast(y_true, "int64")
 
 
 def accuracy(y_pred, y_true):
-    """1.0 where the highest-scoring class is the label, else 0.0 (binary: logit > 0)."""
+    """1.0 where the highest-scoring class is the label, else 0.0. The class axis follows
+    th.nn.cross_entropy's rule. One column per position is binary: a logit > 0, or for a
+    sigmoid output, a probability > 0.5."""
     y_pred, y_true = as_variable(y_pred), as_variable(y_true)
-    if y_pred.ndim == 1 or y_pred.type.shape[1] == 1:  # one binary logit per position
-        if y_pred.ndim == y_true.ndim + 1:
-            y_pred = y_pred.squeeze(axis=1)
-        hit = ew.equal(ew.greater(y_pred, 0), ew.greater(y_true, 0.5))
+    if y_pred.ndim == 1 or y_pred.type.shape[-1] == 1 or y_pred.type.shape[1] == 1:  # binary
+        logits = sigmoid_logits(y_pred)
+        score = logits if logits is not None else y_pred  # a sigmoid's p > 0.5 is its logit > 0
+        if score.ndim == y_true.ndim + 1:
+            score = score.squeeze(axis=-1 if score.type.shape[-1] == 1 else 1)
+        hit = ew.equal(ew.greater(score, 0), ew.greater(y_true, 0.5))
     else:
-        hit = ew.equal(y_pred.argmax(axis=1), _labels(y_pred, y_true))
+        axis = class_axis(y_pred, y_true)
+        hit = ew.equal(y_pred.argmax(axis=axis), _labels(y_pred, y_true, axis))
     return per_example(ew.cast(hit, "float32"))
 
 
@@ -46,9 +52,10 @@ def top_k_accuracy(k: int = 5, name: str | None = None):
         y_pred, y_true = as_variable(y_pred), as_variable(y_true)
         if y_pred.ndim < 2:
             raise ValueError(f"{metric.__name__}: predictions need a class axis, got shape {y_pred.type.shape}")
-        labels = _labels(y_pred, y_true)
-        true_score = take_along_axis(y_pred, expand_dims(labels, 1), axis=1)
-        above = ew.cast(ew.greater(y_pred, true_score), "int64").sum(axis=1)
+        axis = class_axis(y_pred, y_true)
+        labels = _labels(y_pred, y_true, axis)
+        true_score = take_along_axis(y_pred, expand_dims(labels, axis), axis=axis)
+        above = ew.cast(ew.greater(y_pred, true_score), "int64").sum(axis=axis)
         return per_example(ew.cast(ew.less(above, k), "float32"))
 
     metric.__name__ = name or ("top_k_accuracy" if k == 5 else f"top_{k}_accuracy")

@@ -2,21 +2,25 @@
 
 A model knows its layers, their parameters and how to apply them again to new inputs (and
 in training mode: `model(x, training=True)`, after which `model.updates` holds the running
-state updates of its layers). `compile/fit/evaluate/predict` live in `theon.nn.training`;
-the methods here only forward to it.
+state updates of its layers). `compile/fit/evaluate/predict` come from `Trainer`
+(`theon.nn.trainer`), whose default steps call the model.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
 from ..graph import Constant, Shared, Variable, apply, format_shape
-from ..ops.base import as_variable
+from ..io import CheckpointError
+from ..ops.base import as_variable, tensor
 from .layer import Input, Layer, _snake, call_of, layer_from_config, next_name, serialize_layer
+from .saving import group, load_training_checkpoint, parameters_from, read_model_file, save_model_file
 from .summary import summary_text
+from .trainer import Trainer
 
-__all__ = ["Model", "Sequential", "model_from_config"]
+__all__ = ["Model", "Sequential", "model_from_config", "load_model"]
 
 
 def _claim(existing: list, new: list) -> None:
@@ -80,7 +84,7 @@ def _as_list(values) -> tuple:
     return [values], True
 
 
-class Model:
+class Model(Trainer):
     """A functional model: `Model(inputs, outputs)` where outputs were computed from
     `nn.Input(...)` tensors by calling layers (operators between layers are fine too).
 
@@ -324,23 +328,34 @@ class Model:
         return Model(inputs[0] if config.get("single_input", True) else inputs,
                      outputs[0] if config.get("single_output", True) else outputs, name=config.get("name"))
 
-    # ---- training (theon.nn.training) -------------------------------------------------
+    def save(self, path) -> Path:
+        """Write the whole model to the file `path`: its config and weights (a safetensors
+        file, no pickle) and, when compiled, what compile was given, so that
+        `th.nn.load_model(path)` returns it ready to evaluate or train on. Optimiser state and
+        the position in a run are not kept: that is a training checkpoint's job
+        (callbacks.ModelCheckpoint)."""
+        config = self.get_config()
+        compiled = self.get_compile_config() if self._compiled else None
+        return save_model_file(path, config, compiled, {p.name: p.get_value() for p in self.params})
 
-    def compile(self, *args, **kwargs):
-        from .training import compile
-        return compile(self, *args, **kwargs)
+    # ---- training data (the loop is Trainer's) ---------------------------------------------
 
-    def fit(self, *args, **kwargs):
-        from .training import fit
-        return fit(self, *args, **kwargs)
+    def _input_dtype(self) -> str:
+        return self.inputs[0].dtype if self.inputs else getattr(self, "dtype", "float32")
 
-    def evaluate(self, *args, **kwargs):
-        from .training import evaluate
-        return evaluate(self, *args, **kwargs)
+    def input_array(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        dtype = self._input_dtype()
+        return x if x.dtype == np.dtype(dtype) else x.astype(dtype)
 
-    def predict(self, *args, **kwargs):
-        from .training import predict
-        return predict(self, *args, **kwargs)
+    def batch_inputs(self, x, y):
+        """A fresh symbolic batch like the model's input (or, for a Sequential not built yet,
+        like the data), and one like the targets."""
+        if len(self.inputs) > 1 or not self._single_output:
+            raise ValueError("fit/evaluate/predict take models with one input and one output")
+        shape = self.inputs[0].type.shape[1:] if self.inputs else np.shape(x)[1:]
+        xv = tensor("x", (None, *shape), self._input_dtype())
+        return xv, None if y is None else self._target_var(y)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {len(self._layers)} layers>"
@@ -471,3 +486,44 @@ class Sequential(Model):
 def model_from_config(config: dict, custom_objects: dict | None = None) -> Model:
     """A Sequential or functional Model from its `get_config()` dict."""
     return Model.from_config(config, custom_objects)
+
+
+def _model_from_file_config(config, weights: dict, where, custom_objects) -> Model:
+    """The model of a file's config, each parameter checked against the file's tensors before
+    it is allocated; a config that cannot be built is an error naming the file."""
+    try:
+        with parameters_from(weights, where):
+            return model_from_config(config, custom_objects)
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise CheckpointError(f"{where}: the model config cannot be built: {type(e).__name__}: {e}") from None
+
+
+def load_model(path, compile: bool = True, device=None, custom_objects: dict | None = None) -> Model:
+    """The model saved by `model.save(path)` (a file) or in a training checkpoint (a
+    directory written by callbacks.ModelCheckpoint): rebuilt from its config, with its
+    weights; compile=True compiles it as it was (a training checkpoint: with the run's
+    optimiser settings, its state fresh). Every parameter the config asks for is checked
+    against the file before anything is allocated."""
+    path = Path(path)
+    if path.is_dir():
+        tensors, meta = load_training_checkpoint(path)
+        config = meta.get("model_config")
+        if config is None:
+            raise CheckpointError(f"{path}: the model has no config (operators between layers?); build "
+                                  f"it in code and call model.set_weights from the checkpoint's tensors")
+        weights = group(tensors, "model/")
+        compiled = {"optimizer": meta["optimizer"], "loss": meta["loss"], "metrics": meta["metrics"]}
+    else:
+        if not path.exists():
+            raise CheckpointError(f"no model at {path}: the path does not exist")
+        config, compiled, weights = read_model_file(path)
+    model = _model_from_file_config(config, weights, path, custom_objects)
+    try:
+        model.set_weights(weights)
+    except ValueError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    if compile and compiled is not None:
+        model.compile(compiled["optimizer"], compiled["loss"], compiled["metrics"], device=device)
+    return model

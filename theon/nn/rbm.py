@@ -9,25 +9,31 @@ usual positive minus negative statistics, e.g. dW = -(v0' p(h|v0) - vk' p(h|vk))
 Every sampling method takes optional `noise`: uniform draws u, with sample = (u < p), so a
 test can feed the same numbers to a reference implementation. Without it the draws come
 from th.bernoulli on the RBM's RandomState.
+
+Training runs on the one loop every model uses (`Trainer`): the RBM's `train_step` is the
+CD-k / PCD-k update (the chains are shared state the step updates), so `fit` takes
+callbacks, resumes exactly from a checkpoint and never waits on the device per step:
+
+    rbm.compile(th.optim.SGD(0.1, momentum=0.5), k=1, persistent=False)
+    history = rbm.fit(x, epochs=5, batch_size=20)
 """
 from __future__ import annotations
-
-import math
-import time
 
 import numpy as np
 
 from ..autodiff import grad
-from ..compile import function
 from ..errors import ShapeError
 from ..graph import Shared, format_shape, shared
 from ..ops import elementwise as ew
+from ..ops.base import as_variable, tensor
 from ..ops.gradient import stop_gradient
 from ..ops.constructors import arange, zeros
 from ..control import scan
 from ..ops.random import RandomState, bernoulli, uniform
+from ..optim import SGD
 from . import initializers
 from .layer import Layer
+from .trainer import Trainer
 
 __all__ = ["RBM"]
 
@@ -41,7 +47,7 @@ def _bce_from_logits(logits, target):
     return ew.softplus(logits) - target * logits
 
 
-class RBM(Layer):
+class RBM(Layer, Trainer):
     """A Bernoulli-Bernoulli RBM; as a layer, it maps v (N, n_visible) to p(h=1|v).
 
     n_hidden: hidden units. n_visible: visible units (builds the parameters at once;
@@ -93,7 +99,6 @@ class RBM(Layer):
 
     def _ready(self, v):
         """v (N, n_visible) in the RBM's dtype, building the parameters on first use."""
-        from ..ops.base import as_variable
         v = as_variable(v)
         if v.ndim != 2:
             raise ShapeError(f"RBM {self.name!r} takes (N, n_visible) inputs, got "
@@ -291,118 +296,79 @@ class RBM(Layer):
         v = self._ready(v)
         return ew.square(v - self.visible_probs(self.hidden_probs(v))).mean()
 
-    # ---- compiled training ----------------------------------------------------------------
+    # ---- training (the loop is Trainer's; the step is CD-k / PCD-k) ----------------------------
 
-    def training_function(self, optimizer=None, k: int = 1, persistent: bool = False,
-                          n_chains: int | None = None, batch_size: int | None = None,
-                          pseudo_likelihood: bool = True):
-        """A compiled step f(v_batch) -> dict of monitors, applying one CD-k / PCD-k update.
+    def compile(self, optimizer=None, k: int = 1, persistent: bool = False, n_chains: int | None = None,
+                pseudo_likelihood: bool = True, device=None):
+        """Set up `fit`: one step is a CD-k (PCD-k when `persistent`) update by `optimizer`
+        (a theon.optim optimiser, default SGD(lr=0.1)). persistent: PCD with `n_chains`
+        chains (default: fit's batch size), updated in the same step. The step logs
+        "recon_error", "recon_xent" and (when asked) "pseudo_likelihood" of the batch
+        before the update."""
+        k = int(k)
+        if k < 1:
+            raise ValueError(f"RBM.compile: k must be >= 1, got {k}")
+        Trainer.compile(self, optimizer if optimizer is not None else SGD(lr=0.1), loss=None, device=device)
+        self._cd = {"k": k, "persistent": bool(persistent), "n_chains": None if n_chains is None else int(n_chains),
+                    "pseudo_likelihood": bool(pseudo_likelihood)}
+        return self
 
-        optimizer: a theon.optim optimiser (default SGD(lr=0.1)); its `updates(params,
-        grads)` gives the parameter updates. persistent: PCD, with n_chains chains (default
-        batch_size); the chain state is updated in the same function. Monitors:
-        "recon_error", "recon_xent" and (when asked) "pseudo_likelihood", of the batch
-        before the update.
-        """
-        from ..ops.base import tensor
-        from ..optim import SGD
-        optimizer = optimizer if optimizer is not None else SGD(lr=0.1)
-        self._require_built()
-        v = tensor("v", (None, self.n_visible), self.compute_dtype)
-        if persistent:
-            n = n_chains or batch_size
-            if n is None:
-                raise ValueError("RBM.training_function: persistent=True needs n_chains or batch_size")
-            if self.persistent is None or self.persistent.type.shape[0] != n:
-                self.make_persistent(n)
-        grads, _, chain_updates = self.cd_grads(v, k, persistent=bool(persistent))
-        names = ["recon_error", "recon_xent"] + (["pseudo_likelihood"] if pseudo_likelihood else [])
-        outs = [self.reconstruction_error(v), self.reconstruction_cross_entropy(v)]
-        if pseudo_likelihood:
-            outs.append(self.pseudo_likelihood(v))
-        params = [self.W, self.vbias, self.hbias]
-        updates = list(optimizer.updates(params, grads)) + chain_updates
-        f = function([v], outs, updates=updates, name=f"{self.name}_{'pcd' if persistent else 'cd'}{k}")
+    def get_compile_config(self) -> dict:
+        return {**Trainer.get_compile_config(self), **self._cd}
 
-        def step(batch):
-            return dict(zip(names, (float(o) for o in f(batch))))
-        step.function = f
-        return step
-
-    def fit(self, x, epochs: int = 5, batch_size: int = 64, optimizer=None, k: int = 1,
-            persistent: bool = False, n_chains: int | None = None, shuffle: bool = True,
-            seed: int = 0, pseudo_likelihood: bool = True, verbose: bool = False,
-            print_fn=print) -> dict:
-        """Train on binary (or [0, 1]) data x (N, n_visible). Returns the history: each
-        monitor averaged over the epoch's batches, one value per epoch, plus "time"."""
-        from ..data import DataLoader
+    def input_array(self, x) -> np.ndarray:
         x = np.asarray(x)
         x = x.reshape(len(x), -1)
         if not self.built:
             self._build_for(self.dtype or "float32", (x.shape[1],))
-        x = x.astype(self.compute_dtype, copy=False)
-        step = self.training_function(optimizer, k, persistent, n_chains, batch_size, pseudo_likelihood)
-        loader = DataLoader(x, None, batch_size, shuffle=shuffle, seed=seed, prefetch=0)
-        history: dict = {}
-        for epoch in range(int(epochs)):
-            start, sums, count = time.perf_counter(), {}, 0
-            for xb, _ in loader:
-                for name, value in step(xb).items():
-                    sums[name] = sums.get(name, 0.0) + value * len(xb)
-                count += len(xb)
-            for name, total in sums.items():
-                history.setdefault(name, []).append(total / max(count, 1))
-            history.setdefault("time", []).append(time.perf_counter() - start)
-            if verbose:
-                print_fn(f"{self.name} epoch {epoch + 1}/{epochs}: "
-                         + ", ".join(f"{n} {history[n][-1]:.4f}" for n in sums)
-                         + f" ({history['time'][-1]:.1f}s)")
-        return history
+        return x.astype(self.compute_dtype, copy=False)
+
+    def batch_inputs(self, x, y):
+        if y is not None:
+            raise ValueError(f"RBM {self.name!r} trains on x alone (unsupervised); got targets y")
+        return tensor("v", (None, self.n_visible), self.compute_dtype), None
+
+    def _monitors(self, v) -> dict:
+        logs = {"recon_error": self.reconstruction_error(v), "recon_xent": self.reconstruction_cross_entropy(v)}
+        if self._cd["pseudo_likelihood"]:
+            logs["pseudo_likelihood"] = self.pseudo_likelihood(v)
+        return logs
+
+    def train_step(self, v, y=None):
+        """The monitors of the batch, and the CD-k / PCD-k updates of the parameters (and chains)."""
+        cd = self._cd
+        if cd["persistent"]:
+            if cd["n_chains"] is None:
+                raise ValueError("RBM: persistent=True needs n_chains (fit uses its batch size)")
+            if self.persistent is None or self.persistent.type.shape[0] != cd["n_chains"]:
+                self.make_persistent(cd["n_chains"])
+        grads, _, chain_updates = self.cd_grads(v, cd["k"], persistent=cd["persistent"])
+        params = [self.W, self.vbias, self.hbias]
+        return self._monitors(v), list(self.optimizer.updates(params, grads)) + chain_updates
+
+    def test_step(self, v, y=None):
+        return self._monitors(v)
+
+    def predict_step(self, v):
+        return self.hidden_probs(v)
+
+    def fit(self, x, y=None, epochs: int = 5, batch_size: int = 64, optimizer=None, k: int | None = None,
+            persistent: bool | None = None, n_chains: int | None = None, pseudo_likelihood: bool | None = None,
+            **fit_kwargs):
+        """Train on binary (or [0, 1]) data x (N, n_visible, or images flattened to it) with
+        Trainer.fit (callbacks, verbose, seed, resume_from, ... as for a model). Given any of
+        optimizer, k, persistent, n_chains or pseudo_likelihood (or before any compile), it
+        compiles first with them (see `compile`). Returns the History: each monitor, the
+        mean over the epoch's examples, one value per epoch."""
+        settings = {"optimizer": optimizer, "k": k, "persistent": persistent, "n_chains": n_chains,
+                    "pseudo_likelihood": pseudo_likelihood}
+        if not self._compiled or any(v is not None for v in settings.values()):
+            self.compile(**{key: v for key, v in settings.items() if v is not None})
+        if self._cd["persistent"] and self._cd["n_chains"] is None:
+            self._cd["n_chains"] = int(batch_size)
+        return Trainer.fit(self, x, y, epochs=epochs, batch_size=batch_size, **fit_kwargs)
 
     def transform(self, x, batch_size: int = 1024) -> np.ndarray:
         """p(h=1|v) for data x (N, n_visible), as NumPy (compiled once per RBM)."""
-        from ..ops.base import tensor
         self._require_built()
-        f = getattr(self, "_transform_fn", None)
-        if f is None:
-            v = tensor("v", (None, self.n_visible), self.compute_dtype)
-            f = self._transform_fn = function([v], self.hidden_probs(v), name=f"{self.name}_transform")
-        x = np.asarray(x).reshape(len(x), -1).astype(self.compute_dtype, copy=False)
-        parts = [np.asarray(f(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts) if parts else np.zeros((0, self.n_hidden), self.compute_dtype)
-
-
-def filters_image(W, shape=(28, 28), n: int | None = None, cols: int | None = None, pad: int = 1):
-    """The columns of W (n_visible, n_hidden) as a grid of `shape` tiles, each scaled to
-    [0, 1], as a float array (rows, cols) with `pad` pixels of border between tiles."""
-    W = np.asarray(W, dtype=np.float64)
-    n = W.shape[1] if n is None else min(n, W.shape[1])
-    cols = cols or int(math.ceil(math.sqrt(n)))
-    rows = int(math.ceil(n / cols))
-    th_, tw = shape
-    out = np.zeros((rows * (th_ + pad) + pad, cols * (tw + pad) + pad))
-    for i in range(n):
-        tile = W[:, i].reshape(shape)
-        lo, hi = tile.min(), tile.max()
-        tile = (tile - lo) / (hi - lo) if hi > lo else np.zeros_like(tile)
-        r, c = divmod(i, cols)
-        out[pad + r * (th_ + pad):pad + r * (th_ + pad) + th_, pad + c * (tw + pad):pad + c * (tw + pad) + tw] = tile
-    return out
-
-
-def write_png(path, image) -> None:
-    """Write a grayscale image (2-d array in [0, 1]) as an 8-bit PNG with zlib and struct."""
-    import struct
-    import zlib
-    img = (np.clip(np.asarray(image, dtype=np.float64), 0, 1) * 255 + 0.5).astype(np.uint8)
-    h, w = img.shape
-    raw = b"".join(b"\x00" + img[r].tobytes() for r in range(h))
-
-    def chunk(kind, data):
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
-    with open(path, "wb") as f:
-        f.write(png)
+        return self.predict(x, batch_size=batch_size)

@@ -25,14 +25,14 @@ def _needs_onnx(import_module):
 
 def _importer():
     def load_module():
-        from .importer import load as loader
+        from .importer import load as loader  # optional: onnx
         return loader
     return _needs_onnx(load_module)
 
 
 def _exporter():
     def load_module():
-        from . import exporter
+        from . import exporter  # optional: onnx
         return exporter
     return _needs_onnx(load_module)
 
@@ -47,9 +47,7 @@ theon.onnx.importer.load.load."""
 
 def supported_ops() -> list:
     """The ONNX op types theon can import."""
-    from .ops import (
-        supported_ops as ops,  # the converters read ONNX types: onnx is needed here too
-    )
+    from .ops import supported_ops as ops  # optional: onnx (the converters read its types)
     return ops()
 
 

@@ -13,6 +13,7 @@ from .dims import dim
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import __all__ as _ew_all
 from .elementwise import cast_to, unify
+from .extension import load_inline
 from .gradient import stop_gradient
 from .index import *  # noqa: F401,F403
 from .index import __all__ as _index_all
@@ -29,7 +30,7 @@ from .shape import __all__ as _shape_all
 
 __all__ = [
     "Op", "as_variable", "broadcast_shapes", "broadcast_to", "cast_to", "normalize_axis",
-    "result_dtype", "tensor", "unify", "stop_gradient", "arange", "dim", "eye", "full",
+    "load_inline", "result_dtype", "tensor", "unify", "stop_gradient", "arange", "dim", "eye", "full",
     "full_like", "ones", "ones_like", "zeros", "zeros_like",
     *_ew_all, *_index_all, *_linalg_all, *_random_all, *_rearrange_all, *_reduce_all, *_shape_all,
 ]
