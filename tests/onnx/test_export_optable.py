@@ -29,7 +29,7 @@ NO_EXPORT = {
 # rows onnxruntime runs in float32 only (its CPU kernels of these ops take no float64)
 ORT_FLOAT32 = {
     "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "erf", "gelu", "det", "conv1d", "conv2d",
-    "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "avg_pool2d", "adaptive_avg_pool2d",
+    "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "avg_pool2d", "adaptive_avg_pool2d", "conv_relu",
 }
 
 _SESSION = ort.SessionOptions()

@@ -1,4 +1,4 @@
-"""Neural-network ops: linear, convolutions, pooling, batch and layer norm (inference),
+"""Neural-network ops: linear, convolutions (and the fused conv + relu), pooling, batch and layer norm (inference),
 softmax, cross-entropy, attention and embedding."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 from onnx import helper
 
-from ....ops import nn_attention, nn_conv, nn_loss, nn_misc, nn_norm, nn_pool
+from ....ops import nn_attention, nn_conv, nn_fused, nn_loss, nn_misc, nn_norm, nn_pool
 from ....ops.shape import Transpose
 from ..registry import Unsupported, rule
 from .common import as_int64, cast, reduce, shape_of, slice_, squeeze, unsqueeze
@@ -185,18 +185,39 @@ def _log_softmax(ctx):
 
 @rule(nn_loss.CrossEntropy)
 def _cross_entropy(ctx):
-    logits, labels = ctx.xs()
-    axis, s = ctx.op.axis, ctx.op.label_smoothing
+    """torch's per-sample cross-entropy: (1 - s) w[y] (-log p[y]) + (s / C) sum_c w_c (-log p_c),
+    0 where the label is ignore_index (w = 1 without class weights)."""
+    op = ctx.op
+    logits, labels = ctx.x(0), as_int64(ctx, ctx.x(1), ctx.dtype(1))
+    axis, s = op.axis, op.label_smoothing
     dtype = ctx.dtype()
+    weight = ctx.x(2) if op.weighted else None
+    keep = None
+    if op.ignore_index is not None:  # an ignored label may be out of range: gather class 0 there
+        keep = ctx.emit("Not", [ctx.emit("Equal", [labels, ctx.scalar(op.ignore_index, "int64")])])
+        labels = ctx.emit("Where", [keep, labels, ctx.scalar(0, "int64")])
     logp = ctx.emit("LogSoftmax", [logits], axis=axis)
-    picked = ctx.emit("GatherElements", [logp, unsqueeze(ctx, as_int64(ctx, labels, ctx.dtype(1)), [axis])],
-                      axis=axis)
-    nll = ctx.emit("Neg", [squeeze(ctx, picked, [axis])])
-    if not s:
-        return nll
-    smooth = ctx.emit("Neg", [reduce(ctx, "ReduceMean", logp, [axis], False)])
-    return ctx.emit("Add", [ctx.emit("Mul", [nll, ctx.scalar(1 - s, dtype)]),
-                            ctx.emit("Mul", [smooth, ctx.scalar(s, dtype)])])
+    picked = ctx.emit("GatherElements", [logp, unsqueeze(ctx, labels, [axis])], axis=axis)
+    loss = ctx.emit("Neg", [squeeze(ctx, picked, [axis])])
+    if weight is not None:
+        loss = ctx.emit("Mul", [loss, ctx.emit("Gather", [weight, labels], axis=0)])
+    if s:
+        rank = len(ctx.shape())
+        weighted = logp
+        if weight is not None:  # the class weights along `axis`
+            others = [a for a in range(rank) if a != axis]
+            weighted = ctx.emit("Mul", [logp, unsqueeze(ctx, weight, others) if others else weight])
+        smooth = ctx.emit("Neg", [reduce(ctx, "ReduceMean", weighted, [axis], False)])
+        loss = ctx.emit("Add", [ctx.emit("Mul", [loss, ctx.scalar(1 - s, dtype)]),
+                                ctx.emit("Mul", [smooth, ctx.scalar(s, dtype)])])
+    if keep is not None:
+        loss = ctx.emit("Where", [keep, loss, ctx.scalar(0, dtype)])
+    return loss
+
+
+@rule(nn_fused.ConvRelu)
+def _conv_relu(ctx):
+    return ctx.emit("Relu", [_conv(ctx)])
 
 
 def _causal_mask(ctx, scores: str, rank: int) -> str:
