@@ -55,7 +55,9 @@ def export(model_or_function, path, example_inputs=None, opset: int | None = Non
 
     Loops and branches become ONNX Scan, Loop and If with their bodies as subgraphs; LSTM
     and GRU layers whose configuration ONNX's LSTM/GRU/RNN express exactly become those
-    nodes. Run-time checks (`th.ops.assertion`) are not carried into ONNX.
+    nodes. An op made with `th.op` becomes a node of its own domain (which `th.onnx.load`
+    maps back to the op); an `op_from_graph` block is written as its subgraph's nodes.
+    Run-time checks (`th.ops.assertion`) are not carried into ONNX.
     """
     path = Path(path)
     inputs, outputs, label, default_dynamic = _target(model_or_function, example_inputs)
@@ -256,7 +258,8 @@ def _input_dims(var: Variable, name: str, example, dynamic: dict) -> list:
 
 def _model_proto(graph: Graph, ex: Exporter, opset: int):
     opsets = [helper.make_opsetid("", opset)]
-    model = helper.make_model(graph.proto(ex.initializers), opset_imports=opsets,
+    custom = [helper.make_opsetid(domain, version) for domain, version in sorted(ex.domains.items())]
+    model = helper.make_model(graph.proto(ex.initializers), opset_imports=opsets + custom,
                               producer_name="theon", producer_version=__version__)
     model.ir_version = helper.find_min_ir_version_for(opsets)
     try:

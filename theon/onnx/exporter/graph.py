@@ -48,6 +48,7 @@ class Exporter:
         self._consts: dict = {}
         self._vars: dict = {}      # id(Constant or Shared) -> (variable, name)
         self.problems: list = []
+        self.domains: dict = {}    # custom domain -> opset version (th.op ops)
 
     def fresh(self, hint: str) -> str:
         """A value name not used anywhere in the model yet (ONNX names are global: bodies
@@ -135,6 +136,7 @@ class Graph:
         self.outputs: list = []
         self._names: dict = {}     # id(var) -> (var, ONNX name)
         self.wanted: dict = {}     # id(var) -> reserved name (graph outputs)
+        self.typed: list = []      # variables whose types the file declares (value_info)
 
     @property
     def opset(self) -> int:
@@ -162,6 +164,11 @@ class Graph:
         self.inputs.append(value_info(name, var.type, dims))
         self.bind(var, name)
         return name
+
+    def declare_types(self, variables) -> None:
+        """Write these values' types into the graph's value_info (for nodes no ONNX schema
+        describes, whose outputs shape inference cannot type)."""
+        self.typed.extend(variables)
 
     def add_formal(self, name: str, elem: int, shape=()) -> str:
         """A formal input with no theon variable (a Loop body's iteration count and condition)."""
@@ -252,7 +259,11 @@ class Graph:
         if initializers:
             read = set().union(*(_reads(n) for n in nodes)) if nodes else set()
             initializers = [t for t in initializers if t.name in read]
-        return helper.make_graph(nodes, self.name, self.inputs, self.outputs, initializer=list(initializers))
+        made = {o for n in nodes for o in n.output} - {o.name for o in self.outputs}
+        typed = {self.lookup(v): v for v in self.typed}
+        infos = [value_info(name, v.type) for name, v in typed.items() if name in made]
+        return helper.make_graph(nodes, self.name, self.inputs, self.outputs, initializer=list(initializers),
+                                 value_info=infos)
 
 
 def _reads(node) -> set:

@@ -3,6 +3,7 @@ in the module of its family (theon/onnx/export/ops/)."""
 from __future__ import annotations
 
 RULES: dict = {}
+FAMILY_RULES: dict = {}  # base class -> rule of every subclass (ops users make: th.op)
 
 
 class Unsupported(Exception):
@@ -24,10 +25,23 @@ def rule(*op_classes):
     return deco
 
 
+def family_rule(base):
+    """Register the decorated function as the export rule of every subclass of `base` that
+    has no rule of its own (the op classes `th.op` makes, one per user op)."""
+    def deco(fn):
+        FAMILY_RULES[base] = fn
+        return fn
+    return deco
+
+
 def lookup(op):
-    return RULES.get(type(op))
+    fn = RULES.get(type(op))
+    if fn is None:
+        fn = next((f for base, f in FAMILY_RULES.items() if isinstance(op, base)), None)
+    return fn
 
 
 def exportable_ops() -> list:
-    """The theon op classes that have an ONNX export rule (by class name)."""
-    return sorted(cls.__name__ for cls in RULES)
+    """The theon op classes that have an ONNX export rule (by class name; a family rule's
+    base class stands for its subclasses)."""
+    return sorted(cls.__name__ for cls in (*RULES, *FAMILY_RULES))
