@@ -1,6 +1,8 @@
-"""Every op-table row (tests/ops) exported to ONNX and run with onnxruntime against theon's
-own output. Rows whose ops have no ONNX form are listed below with the reason, and must
-fail to export with the error naming the op: a new op without an export rule shows up here."""
+"""Every op-table row (tests/ops) exported to ONNX, run with onnxruntime against theon's own
+output, and loaded back with th.onnx.load to the same results; again with every input dim
+symbolic where the row builds so. Rows whose ops have no ONNX form are listed below with the
+reason, and must fail to export with the error naming the op: a new op without an export
+rule shows up here."""
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -110,15 +112,23 @@ def _export_and_compare(row, i, tmp_path, unknown_dims):
     got = session.run(None, {s.name: a for s, a in zip(session.get_inputs(), arrays)})
     want = f(*arrays)
     want = want if isinstance(want, list) else [want]
+    _same(got, want, "onnxruntime")
+    # and back: th.onnx.load of the exported file gives theon's own results
+    back = th.onnx.load(path)
+    again = th.function(back.inputs, back.outputs)(*arrays)
+    _same(again if isinstance(again, list) else [again], want, "the re-imported file")
+
+
+def _same(got, want, who):
     assert len(got) == len(want)
     for g, w in zip(got, want):
-        assert g.dtype == w.dtype and g.shape == w.shape, f"onnxruntime gave {g.dtype}{g.shape}, theon {w.dtype}{w.shape}"
+        assert g.dtype == w.dtype and g.shape == w.shape, f"{who} gave {g.dtype}{g.shape}, theon {w.dtype}{w.shape}"
         if w.dtype == np.float64:
-            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12, err_msg=who)
         elif w.dtype.kind == "f":
-            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6, err_msg=who)
         else:
-            np.testing.assert_array_equal(g, w)
+            np.testing.assert_array_equal(g, w, err_msg=who)
 
 
 def test_listed_rows_exist():
