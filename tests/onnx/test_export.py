@@ -235,7 +235,7 @@ def test_bad_arguments_are_refused_before_writing(tmp_path):
 
 
 def test_imported_models_export_again(tmp_path):
-    # a graph with an If whose branch depends on the data, exported by hand, round-trips
+    # a model th.onnx.load made exports as any other model, keeping the file's dim names
     model = lenet()
     x = np.random.default_rng(9).normal(size=(2, 1, 28, 28)).astype(np.float32)
     th.onnx.export(model, tmp_path / "a.onnx", [x])
@@ -244,3 +244,31 @@ def test_imported_models_export_again(tmp_path):
     proto = onnx.load(tmp_path / "b.onnx")
     assert _dims(proto.graph.input[0]) == ["batch", 1, 28, 28]  # the file's symbolic dims are kept
     _close(_ort(session, x), [model.predict(x)])
+
+
+def test_external_data_beside_the_file(tmp_path, monkeypatch):
+    model = nn.Sequential([nn.Dense(300, activation="relu"), nn.Dense(4)], input_shape=(20,), seed=10)
+    x = np.random.default_rng(10).normal(size=(3, 20)).astype(np.float32)
+    path = tmp_path / "big.onnx"
+    th.onnx.export(model, path, [x], external_data=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.onnx", "big.onnx.data"]  # no temporary files
+    assert path.stat().st_size < 2000 and (tmp_path / "big.onnx.data").stat().st_size >= 4 * (20 * 300 + 300 * 4)
+    proto = onnx.load(path, load_external_data=False)
+    external = {t.name for t in proto.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL}
+    assert external == {"dense_1/kernel", "dense_1/bias", "dense_2/kernel"}  # 16 bytes of bias stay inline
+    onnx.checker.check_model(str(path), full_check=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    _close(_ort(session, x), [model.predict(x)])
+    _reloaded_matches(path, model, x)
+    # past protobuf's 2 GB limit (here made small) the weights go beside the file by default ...
+    monkeypatch.setattr("theon.onnx.exporter.api.PROTOBUF_LIMIT", 1000)
+    auto = tmp_path / "auto.onnx"
+    th.onnx.export(model, auto, [x])
+    assert (tmp_path / "auto.onnx.data").exists()
+    _close(_ort(ort.InferenceSession(str(auto), providers=["CPUExecutionProvider"]), x), [model.predict(x)])
+    # ... and external_data=False is refused before anything is written
+    with pytest.raises(OnnxExportError, match="past protobuf's 2 GB limit"):
+        th.onnx.export(model, tmp_path / "one.onnx", [x], external_data=False)
+    with pytest.raises(OnnxExportError, match="external_data must be"):
+        th.onnx.export(model, tmp_path / "one.onnx", [x], external_data="yes")
+    assert not (tmp_path / "one.onnx").exists()

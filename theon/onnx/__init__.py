@@ -52,12 +52,12 @@ def supported_ops() -> list:
 
 
 def export(model_or_function, path, example_inputs=None, opset=None, dynamic_axes=None, input_names=None,
-           output_names=None):
+           output_names=None, external_data=None):
     """Write a th.nn.Model (inference graph), a th.function or a list of output variables as
     an ONNX file at `path` (atomically); see theon.onnx.exporter.api.export. Every op with no
     ONNX form is listed in one UnexportableOpsError before anything is written."""
     return _exporter().export(model_or_function, path, example_inputs, opset=opset, dynamic_axes=dynamic_axes,
-                              input_names=input_names, output_names=output_names)
+                              input_names=input_names, output_names=output_names, external_data=external_data)
 
 
 def exportable_ops() -> list:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import helper
+from onnx.external_data_helper import set_external_data
 
 from ... import __version__
 from ...compile.function import Function
@@ -27,6 +28,10 @@ from .rnn import recurrent_layers_as_onnx
 
 DEFAULT_OPSET = 18
 OLDEST_OPSET = 17
+PROTOBUF_LIMIT = 2**31 - 2**26   # one serialised message's limit (2 GB), less room for the graph
+EXTERNAL_MIN_BYTES = 1024        # smaller tensors stay in the model file, as onnx.save does
+DATA_SUFFIX = ".data"
+_ALIGN = 4096                    # external tensors start at page offsets (so readers can map them)
 
 
 def latest_opset() -> int:
@@ -34,7 +39,7 @@ def latest_opset() -> int:
 
 
 def export(model_or_function, path, example_inputs=None, opset: int | None = None, dynamic_axes=None,
-           input_names=None, output_names=None) -> Path:
+           input_names=None, output_names=None, external_data: bool | None = None) -> Path:
     """Write a theon graph as an ONNX model file at `path`; returns the path.
 
     model_or_function: a `th.nn.Model` (its inference graph: batch norm with its running
@@ -52,6 +57,8 @@ def export(model_or_function, path, example_inputs=None, opset: int | None = Non
     model imported with th.onnx.load keeps the dims its file left symbolic.
     input_names / output_names: the ONNX names (default: the variables' names, else
     input_k / output_k).
+    external_data: write the weights (tensors of 1 KB or more) to `<path>.data` beside the
+    file, as ONNX's external data; by default only when they pass protobuf's 2 GB limit.
 
     Loops and branches become ONNX Scan, Loop and If with their bodies as subgraphs; LSTM
     and GRU layers whose configuration ONNX's LSTM/GRU/RNN express exactly become those
@@ -60,6 +67,8 @@ def export(model_or_function, path, example_inputs=None, opset: int | None = Non
     Run-time checks (`th.ops.assertion`) are not carried into ONNX.
     """
     path = Path(path)
+    if external_data not in (None, True, False):
+        raise OnnxExportError(f"external_data must be True, False or None (when needed), got {external_data!r}")
     inputs, outputs, label, default_dynamic = _target(model_or_function, example_inputs)
     opset = _opset(opset)
     in_names = _names(input_names, inputs, "input")
@@ -88,7 +97,17 @@ def export(model_or_function, path, example_inputs=None, opset: int | None = Non
         raise UnexportableOpsError(str(path), ex.problems)
     graph.set_outputs(body_outputs, out_names, out_dims)
     model = _model_proto(graph, ex, opset)
-    _write(model, path)
+    weight_bytes = sum(len(t.raw_data) for t in model.graph.initializer)
+    if external_data is None:
+        external_data = weight_bytes > PROTOBUF_LIMIT
+    elif not external_data and weight_bytes > PROTOBUF_LIMIT:
+        raise OnnxExportError(f"the weights take {weight_bytes / 2**30:.2f} GiB, past protobuf's 2 GB limit "
+                              f"for one ONNX file: export with external_data=True (or None)")
+    huge = weight_bytes > PROTOBUF_LIMIT
+    if not huge:
+        _check(model)
+    data = _externalise(model.graph.initializer, path.name + DATA_SUFFIX) if external_data else None
+    _write(model, path, data, check_written=huge)  # (the checker reads a model past 2 GB from its file)
     return path
 
 
@@ -262,27 +281,63 @@ def _model_proto(graph: Graph, ex: Exporter, opset: int):
     model = helper.make_model(graph.proto(ex.initializers), opset_imports=opsets + custom,
                               producer_name="theon", producer_version=__version__)
     model.ir_version = helper.find_min_ir_version_for(opsets)
+    return model
+
+
+def _check(model) -> None:
+    """onnx.checker on a ModelProto, or on a file (whose external data it then reads)."""
     try:
         onnx.checker.check_model(model)
     except (onnx.checker.ValidationError, ValueError) as e:
         raise OnnxExportError(f"theon made an ONNX model that onnx.checker rejects (a bug in theon's "
                               f"exporter; please report it): {e}") from None
-    return model
 
 
-def _write(model, path: Path) -> None:
-    """Serialise to a temporary file next to `path`, then rename it over `path`."""
+def _externalise(initializers, location: str) -> list:
+    """Move the data of tensors of EXTERNAL_MIN_BYTES or more out of the protos, each now
+    pointing at its offset in `location`; returns the pieces of that file's bytes."""
+    pieces, offset = [], 0
+    for t in initializers:
+        if not t.HasField("raw_data") or len(t.raw_data) < EXTERNAL_MIN_BYTES:
+            continue
+        pad = -offset % _ALIGN
+        pieces.append(bytes(pad))
+        offset += pad
+        pieces.append(t.raw_data)
+        set_external_data(t, location, offset, len(t.raw_data))
+        t.data_location = onnx.TensorProto.EXTERNAL
+        t.ClearField("raw_data")
+        offset += len(pieces[-1])
+    return pieces
+
+
+def _write(model, path: Path, data=None, check_written: bool = False) -> None:
+    """Serialise to temporary files next to `path`, then rename them over `path` (and its
+    external data file, renamed first, when `data` holds its pieces); with check_written,
+    onnx.checker reads the written model before it takes `path`'s name."""
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise OnnxExportError(f"{path}: the folder {folder} does not exist")
-    data = model.SerializeToString()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    files = [(path, [model.SerializeToString()])]
+    if data is not None:
+        files.insert(0, (path.with_name(path.name + DATA_SUFFIX), data))
+    written = []
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        for target, pieces in files:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+            written.append((tmp, target))
+            with os.fdopen(fd, "wb") as f:
+                for piece in pieces:
+                    f.write(piece)
+                f.flush()
+                os.fsync(f.fileno())
+        for k, (tmp, target) in enumerate(written):
+            if check_written and target == path:
+                _check(tmp)
+            os.replace(tmp, target)
+            written[k] = (None, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp, _ in written:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
         raise
