@@ -2,7 +2,7 @@
 full check, keeps the original inputs (names, dtypes, symbolic dims) and, run with
 onnxruntime, gives the original file's outputs on the same realistic inputs (PP-OCR's
 classifier, detector and recogniser; silero-vad exports with If subgraphs, LSTM and
-streaming state)."""
+streaming state; a MiniLM BERT exported by torch)."""
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -10,6 +10,7 @@ import pytest
 
 import theon as th
 
+from .minilm import tokenize
 from .models import ppocr, silero, speech_chunk, text_image
 from .test_models import rel_err
 
@@ -65,3 +66,13 @@ def test_silero_vad_exports_again(name, tmp_path):
             feeds[i.name] = np.random.default_rng(1).normal(0, 0.1, (1, 1, 128)).astype(np.float32)
     other = dict(feeds, sr=np.array(8000, np.int64), input=speech_chunk(288, seed=2)) if "sr" in feeds else None
     _exported_again_matches(path, feeds, tmp_path, 1e-4, other_feeds=other)
+
+
+def test_minilm_bert_exported_by_torch_exports_again(minilm_onnx, tmp_path):
+    path = minilm_onnx
+    ids, mask = tokenize(["the cat sat on the mat", "theon exports onnx models for deployment"], 12)
+    short_ids, short_mask = tokenize(["a shorter batch of one"], 7)
+    _exported_again_matches(path, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+                            tmp_path, 1e-4,
+                            other_feeds={"input_ids": short_ids, "attention_mask": short_mask,
+                                         "token_type_ids": np.zeros_like(short_ids)})
