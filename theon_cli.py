@@ -2,10 +2,12 @@
 
     theon train lenet --dataset fashion-mnist --epochs 5 --batch-size 64 --out runs/lenet
     theon train --resume runs/lenet --epochs 10     # continue (epochs is the total)
+    theon train mlp --tensorboard runs/tb/mlp       # curves, histograms and graph for TensorBoard
     theon evaluate --checkpoint runs/lenet
     theon convert model.onnx --check --to safetensors weights.safetensors
     theon profile lenet --batch-size 64 --repeat 10 --trace lenet-trace.json
     theon info
+    theon convert deploy.prototxt weights.caffemodel --check --to safetensors
 
 This module lives outside the `theon` package on purpose: importing `theon` imports torch,
 which takes seconds, and `theon --help` or a mistyped argument should answer at once. So it
@@ -24,12 +26,14 @@ from pathlib import Path
 
 MODELS = ("lenet", "mlp", "lstm")
 # `theon convert` reads these formats, told apart by the first file's extension:
-# format -> (extensions, (fewest, most) files, usage). theon/convert.py has each one's reader;
-# a new format is one line here and one there.
+# format -> (extensions, (fewest, most) files, usage). theon/convert.py reads ONNX files
+# (a new format there is one line here and its reader); theon/caffe reads Caffe models.
 CONVERT_FORMATS = {
     "onnx": ((".onnx",), (1, 1), "MODEL.onnx"),
+    "caffe": ((".prototxt", ".pbtxt", ".txt"), (1, 2), "deploy.prototxt [weights.caffemodel]"),
 }
 CONVERT_TARGETS = {"safetensors": ".safetensors", "onnx": ".onnx"}  # --to FORMAT -> default suffix
+CAFFE_TARGETS = ("safetensors",)  # a Caffe model becomes a theon model file
 DATASETS = ("fashion-mnist", "mnist", "digits")
 USAGE_ERROR = 2  # exit status for a bad command line, as argparse uses
 _DEVICE_RE = re.compile(r"cpu|cuda(:\d+)?")
@@ -103,9 +107,21 @@ def convert_format(path: str):
     return next((f for f, (exts, _, _) in CONVERT_FORMATS.items() if suffix in exts), None)
 
 
+def input_shape(text: str) -> tuple:
+    """An argparse type: a shape without the batch dim, e.g. 3,224,224."""
+    try:
+        dims = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers joined by commas (3,224,224), got {text!r}") \
+            from None
+    if not dims or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive dims, got {text!r}")
+    return dims
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="theon", description="theon: train, evaluate and profile models, convert model files, "
-                                          "show the set-up")
+    p = _Parser(prog="theon", description="theon: train, evaluate and profile models, convert model "
+                                          "files, show the set-up")
     sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,profile,convert,info}")
 
     t = sub.add_parser("train", help="train a built-in model",
@@ -129,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="train on the first N training examples only")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    t.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also write TensorBoard event files to DIR (scalars, weight histograms, the "
+                        "step's graph; needs pip install 'theon[tensorboard]'); view: tensorboard --logdir DIR")
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on a test set",
                        description="Evaluate a training checkpoint on a test set.")
@@ -157,24 +176,30 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also write a Chrome trace (open in chrome://tracing or ui.perfetto.dev)")
 
     usage = ", ".join(u for _, _, u in CONVERT_FORMATS.values())
-    c = sub.add_parser("convert", help="inspect, check and convert a model file",
-                       description=f"Load a model file ({usage}); print its inputs and outputs, op "
-                                   f"histogram, unsupported ops, parameter count and memory estimate; "
-                                   f"with --check run it on random inputs and compare with the format's "
-                                   f"own runtime (onnxruntime); with --to write it in another format.")
+    c = sub.add_parser("convert", help="inspect, check and convert a model file (ONNX or Caffe)",
+                       description=f"Load a model file ({usage}). An ONNX file: print its inputs and "
+                                   f"outputs, op histogram, unsupported ops, parameter count and memory "
+                                   f"estimate; with --check run it on random inputs and compare with "
+                                   f"onnxruntime; with --to write it in another format. A Caffe model "
+                                   f"(its deploy prototxt and caffemodel weights): write it as a theon model "
+                                   f"file (weights in safetensors, the config in its metadata); with --check "
+                                   f"read it back and compare with OpenCV's Caffe runtime.")
     c.add_argument("files", nargs="+", metavar="FILE", help=usage)
     c.add_argument("--check", action="store_true",
                    help="run the model and report the largest difference per output from the reference "
                         "runtime, if installed (exit status 1 past 1e-4 relative)")
     c.add_argument("--to", nargs="+", metavar=("FORMAT", "OUT"), default=None,
-                   help=f"write the model as FORMAT ({' or '.join(CONVERT_TARGETS)}: its weights, or the model "
-                        f"exported again) to OUT (default: the model's name with the format's suffix, here)")
+                   help=f"write the model as FORMAT (ONNX: {' or '.join(CONVERT_TARGETS)}: its weights, or the "
+                        f"model exported again; Caffe: {' or '.join(CAFFE_TARGETS)}, a theon model file, the "
+                        f"default) to OUT (default: the model's name with the format's suffix, here)")
     c.add_argument("--out", default=None, metavar="PATH", help="where --to writes (the same as its OUT)")
     c.add_argument("--input", action="append", type=named_value, default=[], metavar="NAME=FILE.npy",
-                   help="run on this array (a .npy file) for input NAME instead of random values")
+                   help="ONNX: run on this array (a .npy file) for input NAME instead of random values")
     c.add_argument("--dim", action="append", type=dim_size, default=[], metavar="NAME=SIZE",
-                   help="size of a symbolic dim for random inputs (default 1 for a first dim, else 64)")
-    c.add_argument("--seed", type=seed_value, default=0, help="seed of the random inputs (default 0)")
+                   help="ONNX: size of a symbolic dim for random inputs (default 1 for a first dim, else 64)")
+    c.add_argument("--seed", type=seed_value, default=0, help="ONNX: seed of the random inputs (default 0)")
+    c.add_argument("--input-shape", type=input_shape, default=None, metavar="C,H,W",
+                   help="Caffe: the input's shape without the batch dim, where the prototxt does not give it")
 
     sub.add_parser("info", help="versions, devices and the data sets found",
                    description="Print versions, devices and where the data sets were found.")
@@ -234,7 +259,11 @@ def check(args):
             if problem:
                 return problem
         if args.out is not None:
-            return _writable_folder(args.out, "--out")
+            problem = _writable_folder(args.out, "--out")
+            if problem:
+                return problem
+        if args.tensorboard is not None:
+            return _writable_folder(args.tensorboard, "--tensorboard")
     elif args.command == "evaluate":
         return _existing_folder(args.checkpoint, "--checkpoint")
     elif args.command == "profile" and args.trace is not None:
@@ -254,10 +283,15 @@ def _check_convert(args):
     fmt = convert_format(args.files[0])
     if fmt is None:
         known = ", ".join(e for exts, _, _ in CONVERT_FORMATS.values() for e in exts)
-        return f"{args.files[0]}: not a model file theon converts (by its extension: {known})"
+        return (f"{args.files[0]}: not a model file theon converts (by its extension: {known}; a Caffe model: "
+                f"expected a Caffe .prototxt first, deploy.prototxt weights.caffemodel)")
+    if fmt == "caffe":
+        return _check_convert_caffe(args)
     _, (fewest, most), usage = CONVERT_FORMATS[fmt]
     if not fewest <= len(args.files) <= most:
         return f"{fmt} takes {usage}, got {len(args.files)} file(s)"
+    if args.input_shape is not None:
+        return "--input-shape is for Caffe models: an ONNX file gives its input shapes (--dim NAME=SIZE sets a symbolic one)"
     for name, path in args.input:
         if not Path(path).is_file():
             return f"--input {name}={path}: no such file"
@@ -277,6 +311,25 @@ def _check_convert(args):
         return f"--to {target} {out}: would overwrite the file being converted"
     args.to, args.out = target, str(out)
     return _writable_folder(str(out.parent), "--to") if str(out.parent) else None
+
+
+def _check_convert_caffe(args):
+    if len(args.files) > 2:
+        return f"takes a prototxt and a caffemodel, got {len(args.files)} files"
+    if args.input or args.dim:
+        return "--input and --dim are for ONNX files; a Caffe model takes --input-shape C,H,W"
+    target, *rest = args.to or ["safetensors"]
+    if target not in CAFFE_TARGETS:
+        return f"argument --to: invalid choice: {target!r} (a Caffe model converts to {', '.join(CAFFE_TARGETS)})"
+    if len(rest) > 1 or (rest and args.out):
+        return "--to takes FORMAT and at most one OUT (or --out OUT)"
+    args.to, args.out = target, rest[0] if rest else args.out
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        if out.is_dir():
+            return f"--out {out}: is a folder; give a file name (model.safetensors)"
+        return _writable_folder(str(out.parent), "--out")
+    return None
 
 
 def main(argv=None) -> int:

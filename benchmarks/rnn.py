@@ -1,11 +1,14 @@
-"""LSTM language-model training step: theon's scan against PyTorch eager, in one run.
+"""LSTM language-model training step: theon against PyTorch eager, in one run.
 
-    python -m benchmarks.rnn [--device cpu|cuda] [--steps 20]
+    python -m benchmarks.rnn [--device cpu|cuda] [--steps 15] [--repeat 3]
 
 Vocabulary 1,000, embedding 64, hidden 128, 35 time steps, batch 32, full back-propagation
-through time, SGD. theon runs one compiled function (forward scan, reverse scan, updates);
-the peers are a PyTorch eager loop over nn.LSTMCell and the fused torch.nn.LSTM (cuDNN on
-GPU, oneDNN/ATen on CPU), both with torch.autograd. Same initial weights and batches.
+through time, SGD. theon runs one compiled function per step in two forms: the fused `rnn`
+op (what nn.LSTM builds: one oneDNN call each way on the CPU, cuDNN on GPU) and a
+hand-written th.scan cell (forward scan, reverse scan). The peers are a PyTorch eager loop
+over nn.LSTMCell and the fused torch.nn.LSTM, both with torch.autograd. Same initial
+weights and batches. Each round times every variant once, in turn, so the machine's drift
+hits all alike; ratios are per round.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import numpy as np
 import torch
 
 import theon as th
+from theon.ops.nn_rnn import rnn
 
 VOCAB, EMB, HID, STEPS, BATCH = 1000, 64, 128, 35, 32
 
@@ -34,11 +38,8 @@ def init_weights(seed=0):
     }
 
 
-def theon_step(weights, lr, device):
-    p = {k: th.shared(v, name=k, device=device) for k, v in weights.items()}
-    tokens = th.tensor("tokens", (STEPS, BATCH), "int64")
-    targets = th.tensor("targets", (STEPS, BATCH), "int64")
-    x = th.nn.embedding(tokens, p["emb"])                       # (T, B, E)
+def scan_lstm(p, x):
+    """A hand-written th.scan cell: h for every step."""
     xw = x @ p["w_ih"].T + p["b"]                                # input projection, all steps at once
 
     def cell(carry, xt):
@@ -51,6 +52,22 @@ def theon_step(weights, lr, device):
 
     zeros = th.zeros((BATCH, HID))
     _, hs = th.scan(cell, init=(zeros, zeros), xs=xw)
+    return hs
+
+
+def fused_lstm(p, x):
+    """The fused op nn.LSTM builds (b_hh zero: the scan has one bias)."""
+    zeros = th.zeros((BATCH, HID))
+    hs, _, _ = rnn("lstm", x, [zeros, zeros], p["w_ih"], p["w_hh"], p["b"], th.zeros((4 * HID,)))
+    return hs
+
+
+def theon_step(weights, lr, device, lstm):
+    p = {k: th.shared(v, name=k, device=device) for k, v in weights.items()}
+    tokens = th.tensor("tokens", (STEPS, BATCH), "int64")
+    targets = th.tensor("targets", (STEPS, BATCH), "int64")
+    x = th.nn.embedding(tokens, p["emb"])                       # (T, B, E)
+    hs = lstm(p, x)
     logits = hs @ p["w_out"].T + p["b_out"]                      # (T, B, V)
     loss = th.nn.cross_entropy(logits.reshape((STEPS * BATCH, VOCAB)), targets.reshape((STEPS * BATCH,))).mean()
     params = list(p.values())
@@ -103,28 +120,40 @@ def torch_step(weights, lr, device, fused):
     return step
 
 
-WARMUP = 3
+WARMUP = 2
 
 
-def measure(step, batches, sync):
-    start = time.perf_counter()
-    losses = [step(*batches[0])]
-    sync()
-    first_s = time.perf_counter() - start
-    losses += [step(*b) for b in batches[1:WARMUP]]
-    sync()
-    start = time.perf_counter()
-    for b in batches[WARMUP:]:
-        losses.append(step(*b))
-    sync()
-    per_step = (time.perf_counter() - start) / (len(batches) - WARMUP)
-    return first_s, per_step, [float(l) for l in losses]
+def measure(steps: dict, batches, sync, repeat):
+    """Per round, each variant's median step time: the variants take turns one step at a
+    time, so the machine's drift hits all alike. Also every variant's losses."""
+    losses = {name: [] for name in steps}
+    rounds = []
+    for _ in range(repeat):
+        times = {name: [] for name in steps}
+        for b in batches:
+            for name, step in steps.items():
+                sync()
+                start = time.perf_counter()
+                losses[name].append(float(step(*b)))
+                sync()
+                times[name].append(time.perf_counter() - start)
+        rounds.append({name: float(np.median(t)) for name, t in times.items()})
+    return rounds, losses
+
+
+VARIANTS = {
+    "theon fused rnn": lambda w, dev, tdev: theon_step(w, 0.5, dev, fused_lstm),
+    "theon scan cell": lambda w, dev, tdev: theon_step(w, 0.5, dev, scan_lstm),
+    "torch LSTMCell loop": lambda w, dev, tdev: torch_step(w, 0.5, tdev, False),
+    "torch nn.LSTM": lambda w, dev, tdev: torch_step(w, 0.5, tdev, True),
+}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     dev = torch.device(args.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -133,22 +162,30 @@ def main(argv=None):
                   for _ in range(args.steps)]
     batches = [tuple(torch.from_numpy(a).to(dev) for a in b) for b in np_batches]
     weights = init_weights()
-    print(f"LSTM LM step (vocab {VOCAB}, emb {EMB}, hidden {HID}, {STEPS} steps, batch {BATCH}) on {dev}")
-    rows = {}
-    for name, make in (("theon scan", lambda: theon_step(weights, 0.5, args.device)),
-                       ("torch LSTMCell loop", lambda: torch_step(weights, 0.5, dev, False)),
-                       ("torch nn.LSTM", lambda: torch_step(weights, 0.5, dev, True))):
+    print(f"LSTM LM step (vocab {VOCAB}, emb {EMB}, hidden {HID}, {STEPS} steps, batch {BATCH}) on {dev}, "
+          f"{torch.get_num_threads()} threads")
+    steps = {}
+    for name, make in VARIANTS.items():  # build, then first step and warm-up, one at a time
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        first, per, losses = measure(make(), batches, sync)
+        start = time.perf_counter()
+        steps[name] = make(weights, args.device, dev)
+        steps[name](*batches[0])
+        sync()
+        first = time.perf_counter() - start
+        for b in batches[1:WARMUP]:
+            steps[name](*b)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0
-        rows[name] = (first, per, losses)
-        print(f"{name:<22} {BATCH / per:9.1f} sequences/s   step {per * 1e3:7.2f} ms   "
-              f"first step {first * 1e3:8.1f} ms   maxrss growth {rss / 1024:7.1f} MiB")
-    base = rows["theon scan"][1]
-    for name in ("torch LSTMCell loop", "torch nn.LSTM"):
-        print(f"theon speed / {name}: {rows[name][1] / base:5.2f}x")
-    drift = max(abs(a - b) for a, b in zip(rows["theon scan"][2], rows["torch nn.LSTM"][2]))
-    print(f"max loss difference theon vs torch over {args.steps} steps: {drift:.2e}")
+        print(f"{name:<20} first step (build included) {first * 1e3:7.1f} ms  maxrss growth {rss / 1024:6.1f} MiB")
+    rounds, losses = measure(steps, batches[WARMUP:], sync, args.repeat)
+    for r, per in enumerate(rounds, 1):
+        eager = per["torch nn.LSTM"]
+        print(f"[round {r}] " + "  ".join(f"{name} {per[name] * 1e3:.1f} ms" for name in VARIANTS))
+        print(f"[round {r}] speed / torch nn.LSTM: " +
+              "  ".join(f"{name} {eager / per[name]:.2f}x" for name in VARIANTS if name != "torch nn.LSTM"))
+    n = min(len(v) for v in losses.values())
+    drift = max(abs(a - b) for name in ("theon fused rnn", "theon scan cell")
+                for a, b in zip(losses[name][:n], losses["torch nn.LSTM"][:n]))
+    print(f"max loss difference theon vs torch nn.LSTM over {n} steps: {drift:.2e}")
 
 
 if __name__ == "__main__":

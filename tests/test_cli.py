@@ -104,6 +104,7 @@ BAD_COMMAND_LINES = [
     (["train", "--resume", "no/such/run"], "--resume no/such/run: no such folder"),
     (["train", "mlp", "--out", "README.md"], "--out README.md: is a file, not a folder"),
     (["train", "mlp", "--out", "README.md/run"], "--out README.md/run: README.md is a file"),
+    (["train", "mlp", "--tensorboard", "README.md"], "--tensorboard README.md: is a file, not a folder"),
     (["evaluate", "--checkpoint", "no/such/run"], "--checkpoint no/such/run: no such folder"),
     (["evaluate", "--checkpoint", "README.md", "--batch-size", "0"], "--batch-size: expected a whole number >= 1"),
     ([], "the following arguments are required"),

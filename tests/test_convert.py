@@ -97,7 +97,7 @@ def test_bad_files_and_inputs_are_one_line(small_cnn, tmp_path, capsys):
 
 
 BAD_COMMAND_LINES = [
-    (["convert", "README.md"], "README.md: not a model file theon converts (by its extension: .onnx)"),
+    (["convert", "README.md"], "README.md: not a model file theon converts (by its extension: .onnx, .prototxt"),
     (["convert", "no/such.onnx"], "no/such.onnx: no such file"),
     (["convert", "tests"], "tests: is a folder, not a file"),
     (["convert", "{model}", "{model}"], "onnx takes MODEL.onnx, got 2 file(s)"),

@@ -1,12 +1,13 @@
 """The work behind the `theon` command: train, evaluate and profile the built-in models,
-inspect and convert model files (theon/convert.py), describe the set-up. The command line itself
-(parsing, and every check that needs no torch) is the
+inspect and convert model files (ONNX: theon/convert.py; Caffe: theon/caffe), describe the set-up.
+The command line itself (parsing, and every check that needs no torch) is the
 top-level module theon_cli, so that `theon --help` answers without importing torch; run(args)
 here takes its parsed, checked arguments.
 
 `train` shows a progress bar (a line every few seconds when the output is not a terminal),
 prints the test accuracy after each epoch, and keeps in --out a resumable checkpoint
-(replaced after every epoch), history.csv and curves.png (loss and accuracy per epoch).
+(replaced after every epoch), history.csv and curves.png (loss and accuracy per epoch);
+with --tensorboard DIR, TensorBoard event files in DIR as well.
 """
 from __future__ import annotations
 
@@ -19,13 +20,15 @@ import torch
 
 import theon_cli
 
-from . import __version__, callbacks, config, convert, data, nn, optim
+from . import __version__, caffe, callbacks, config, convert, data, nn, optim
 from .autodiff import grad
 from .backend.device import default_device, resolve_device
+from .caffe.reference import opencv_outputs, relative_difference
 from .callbacks import Callback
 from .compile import function
 from .errors import TheonError
 from .nn import load_model
+from .nn.layer import call_of
 from .nn.saving import load_training_checkpoint
 from .ops.base import tensor
 from .ops.random import seed as seed_rng
@@ -127,6 +130,11 @@ def cmd_train(args) -> int:
     curves = TrainingCurves(out / "history.csv", out / "curves.png", title=f"{model_name} on {settings['dataset']}",
                             validation_label="test", append=bool(args.resume))
     cbs = [callbacks.ModelCheckpoint(out, meta=settings), curves]
+    if args.tensorboard:
+        try:
+            cbs.append(callbacks.TensorBoard(args.tensorboard))
+        except ImportError as e:  # the optional package is missing: one line, not a traceback
+            raise CommandError(f"--tensorboard: {e}") from None
     if not args.quiet:  # the epoch line (closing the progress display), then the test accuracy
         cbs += [callbacks.ProgressDisplay(1), TestAccuracy()]
     history = model.fit(xtr, ytr, epochs=args.epochs, batch_size=settings["batch_size"],
@@ -148,6 +156,54 @@ def cmd_evaluate(args) -> int:
     print(f"{args.checkpoint} (epoch {meta['epoch']}) on the {dataset} test set ({len(xte)} examples):")
     for k, v in results.items():
         print(f"  {k}: {v:.4f}" + (f" ({v:.2%})" if "acc" in k else ""))
+    return 0
+
+
+CHECK_RTOL = 1e-4
+
+
+def _check_conversion(net, model, path: Path) -> bool:
+    """Reload the written file and compare; then compare with OpenCV. True when all agree."""
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((2, *v.type.shape[1:])).astype(np.float32) for v in model.inputs]
+    ours = model.predict(xs[0] if len(xs) == 1 else xs)
+    ours = ours if isinstance(ours, list) else [ours]
+    reloaded = load_model(path)
+    again = reloaded.predict(xs[0] if len(xs) == 1 else xs)
+    again = again if isinstance(again, list) else [again]
+    same = all(np.array_equal(a, b) for a, b in zip(ours, again))
+    print(f"check: {path} reads back into the same model: {'ok' if same else 'FAILED (outputs differ)'}")
+    caffe_names = {spec.layer_name: spec.name for spec in net.layers}
+    # OpenCV names outputs by Caffe layer (a Slice's later pieces are "<layer>:<top>" in theon)
+    out_layers = [caffe_names[call_of(v).layer.name.split(":")[0]] for v in model.outputs]
+    version, theirs = opencv_outputs(net.prototxt, net.caffemodel, {v.name: x for v, x in zip(model.inputs, xs)},
+                                     out_layers)
+    ok = same
+    for name, a, b in zip(out_layers, ours, theirs):
+        diff = relative_difference(a, np.reshape(b, a.shape) if np.size(a) == np.size(b) else b)
+        good = diff <= CHECK_RTOL
+        ok = ok and good
+        print(f"check: output {name!r} against OpenCV {version} on 2 random inputs: max relative "
+              f"difference {diff:.2e} (limit {CHECK_RTOL:g}): {'ok' if good else 'FAILED'}")
+    return ok
+
+
+def convert_caffe(args) -> int:
+    """`theon convert` of a Caffe model: a theon model file (weights and config), checked on request."""
+    prototxt = args.files[0]
+    caffemodel = args.files[1] if len(args.files) > 1 else None
+    try:
+        net = caffe.read_net(prototxt, caffemodel, args.input_shape)
+    except caffe.MissingInputShapeError as e:
+        raise CommandError(f"{prototxt}: the shape of the input {e.blob!r} is not in the file; give it without "
+                           f"the batch dim: --input-shape 3,224,224") from None
+    model = caffe.build_model(net)
+    out = Path(args.out) if args.out else Path(Path(caffemodel or prototxt).stem + ".safetensors")
+    model.save(out)
+    source = prototxt + (f" + {caffemodel}" if caffemodel else " (no weights: freshly initialised)")
+    print(f"{source} -> {out}: {len(model.layers)} layers, {model.count_params():,} parameters")
+    if args.check:
+        return 0 if _check_conversion(net, model, out) else 1
     return 0
 
 
@@ -189,7 +245,10 @@ def cmd_profile(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    source = convert.READERS[theon_cli.convert_format(args.files[0])](args.files)
+    fmt = theon_cli.convert_format(args.files[0])
+    if fmt == "caffe":
+        return convert_caffe(args)
+    source = convert.READERS[fmt](args.files)
     print(f"{source.label} ({source.format}; {'; '.join(source.details)})")
     for kind, specs in (("inputs", source.inputs), ("outputs", source.outputs)):
         print(f"{kind}:")

@@ -164,7 +164,7 @@ def _input(case, dtype):
 def _randomise_state(layer, dtype):
     """Non-trivial values for parameters initialised to constants (norm scales, running stats)."""
     for p, key in zip(layer.params, layer._param_keys):
-        if key in ("gamma", "beta", "bias", "running_mean"):
+        if key in ("gamma", "beta", "running_mean", "alpha") or key.endswith("bias"):
             p.set_value(RNG.standard_normal(p.type.shape).astype(dtype))
         elif key == "running_var":
             p.set_value(RNG.uniform(0.5, 2.0, p.type.shape).astype(dtype))

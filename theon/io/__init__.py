@@ -1,8 +1,11 @@
-"""Reading and writing tensors and training checkpoints (safetensors + checksummed JSON).
+"""Reading and writing tensors and training checkpoints (safetensors + checksummed JSON), and
+reading PyTorch state dicts.
 
-Nothing here ever unpickles: files hold raw little-endian tensor data and JSON."""
+Nothing here ever runs code from a file: theon's files hold raw little-endian tensor data and
+JSON, and torch files are read with torch's weights-only unpickler."""
 
 from .safetensors import CheckpointError, load, load_file, read_metadata, save, save_file
+from .torch_state import StateDictError, load_state_dict
 from .checkpoint import CHECKPOINT_JSON, load_checkpoint, save_checkpoint, weights_path
 
 __all__ = [
@@ -16,4 +19,6 @@ __all__ = [
     "load_checkpoint",
     "weights_path",
     "CHECKPOINT_JSON",
+    "load_state_dict",
+    "StateDictError",
 ]

@@ -15,6 +15,12 @@ from .layers_conv import Conv1D, Conv2D, Conv2DTranspose, Conv3D, DepthwiseConv2
 from .layers_norm import BatchNorm, LayerNorm  # noqa: F401
 from .layers_pool import AvgPool2D, GlobalAvgPool2D, MaxPool2D  # noqa: F401
 from .layers_rnn import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: F401
+from .layers_activation import ELU, PReLU, ReLU, Softmax  # noqa: F401
+from .layers_attention import MultiHeadAttention  # noqa: F401
+from .layers_channel_norm import GroupNorm, LocalResponseNormalization  # noqa: F401
+from .layers_conv_separable import SeparableConv2D  # noqa: F401
+from .layers_pool_global import GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPool2D  # noqa: F401
+from .layers_spatial import Cropping2D, UpSampling2D, ZeroPadding2D  # noqa: F401
 from .model import Model, Sequential, load_model, model_from_config  # noqa: F401
 from .trainer import Trainer  # noqa: F401
 from . import callbacks, losses, metrics  # noqa: F401
@@ -25,6 +31,9 @@ _layers = ["Layer", "Input", "Dense", "Flatten", "Reshape", "Activation", "Dropo
            "Concatenate", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "DepthwiseConv2D", "MaxPool2D",
            "AvgPool2D", "GlobalAvgPool2D", "BatchNorm", "LayerNorm", "Model", "Sequential",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+           "ReLU", "ELU", "Softmax", "PReLU", "SeparableConv2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
+           "GlobalAvgPool1D", "GroupNorm", "LocalResponseNormalization", "UpSampling2D", "ZeroPadding2D",
+           "Cropping2D", "MultiHeadAttention",
            "model_from_config", "load_model", "layer_from_config", "Trainer", "activations", "initializers",
            "callbacks", "losses", "metrics"]
 

@@ -6,15 +6,20 @@ Weights use torch's layouts and gate orders, so torch state dicts load 1:1:
   LSTM G=4 (i, f, g, o):  c' = f * c + i * g,  h' = o * tanh(c')
   GRU G=3 (r, z, n):  n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h
 
-The input projection of every step is one matmul outside the loop (with the biases that
-are purely additive folded in); the loop body holds only the recurrent matmul and the gates.
+An LSTM or GRU without a mask is one fused op over the whole sequence (ops/nn_rnn.py:
+oneDNN / cuDNN kernels); THEON_FUSED_RNN=0 (or THEON_FUSE=0) and masked calls take the
+scan. In the scan the input projection of every step is one matmul outside the loop (with
+the biases that are purely additive folded in); the loop body holds only the recurrent
+matmul and the gates.
 """
 from __future__ import annotations
 
+from .. import config
 from ..control import scan
-from ..ops.elementwise import sigmoid, tanh, where
+from ..ops.elementwise import where
 from ..ops.nn_conv import linear
-from ..ops.shape import expand_dims, split, swapaxes
+from ..ops.nn_rnn import gru_step, lstm_step, rnn
+from ..ops.shape import expand_dims, swapaxes
 
 __all__ = ["CELLS", "run_recurrence"]
 
@@ -26,32 +31,14 @@ def _simple_step(activation):
     return step
 
 
-def _lstm_step(xp, states, w_hh, b_hh):
-    h, c = states
-    i, f, g, o = split(xp + linear(h, w_hh), 4, axis=-1)
-    c = sigmoid(f) * c + sigmoid(i) * tanh(g)
-    return sigmoid(o) * tanh(c), c
-
-
-def _gru_step(xp, states, w_hh, b_hh):
-    (h,) = states
-    gh = linear(h, w_hh) if b_hh is None else linear(h, w_hh, b_hh)
-    xr, xz, xn = split(xp, 3, axis=-1)
-    hr, hz, hn = split(gh, 3, axis=-1)
-    r = sigmoid(xr + hr)
-    z = sigmoid(xz + hz)
-    n = tanh(xn + r * hn)
-    return (n + z * (h - n),)
-
-
 # name -> (gates, number of states, whether b_hh stays inside the loop (GRU's b_hn is
 # multiplied by r, so it cannot be folded into the input projection))
 CELLS = {"simple_rnn": (1, 1, False), "lstm": (4, 2, False), "gru": (3, 1, True)}
 
 
 def cell_step(kind: str, activation=None):
-    return {"simple_rnn": lambda: _simple_step(activation), "lstm": lambda: _lstm_step,
-            "gru": lambda: _gru_step}[kind]()
+    return {"simple_rnn": lambda: _simple_step(activation), "lstm": lambda: lstm_step,
+            "gru": lambda: gru_step}[kind]()
 
 
 def run_recurrence(kind, x, states, weights, mask=None, reverse=False, return_sequences=False,
@@ -65,6 +52,9 @@ def run_recurrence(kind, x, states, weights, mask=None, reverse=False, return_se
     else the final h (the state after each sequence's last valid step).
     """
     w_ih, w_hh, b_ih, b_hh = weights
+    if kind in ("lstm", "gru") and mask is None and config.FUSE and config.FUSED_RNN:
+        y, *final = rnn(kind, swapaxes(x, 0, 1), states, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
+        return (swapaxes(y, 0, 1) if return_sequences else final[0]), final
     _, _, bias_inside = CELLS[kind]
     if b_hh is not None and not bias_inside:
         b_in, b_loop = b_ih + b_hh, None

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..graph import Constant, Shared, Variable, apply, format_shape
 from ..io import CheckpointError
+from ..io.torch_state import fill_from_state_dict
 from ..ops.base import as_variable, tensor
 from .layer import Input, Layer, _snake, call_of, layer_from_config, next_name, serialize_layer
 from .saving import group, load_training_checkpoint, parameters_from, read_model_file, save_model_file
@@ -279,6 +280,15 @@ class Model(Trainer):
             raise ValueError("set_weights changed nothing:\n  " + "\n  ".join(problems))
         for name, arr in values.items():
             params[name].set_value(arr)
+
+    def load_state_dict(self, state: dict, mapping=None, strict: bool = True) -> None:
+        """Set parameters from a PyTorch state dict ({torch name: tensor or array}, e.g. from
+        `th.io.load_state_dict(path)`), converting torch's layouts (a Linear weight is a Dense
+        kernel transposed). Layers named like the torch modules ("layer1.0.conv1") take their
+        keys; `mapping` ({torch prefix: layer name} or a function key -> key) renames the
+        others. Every missing, unexpected and mis-shaped key is reported at once (missing and
+        unexpected only when strict), and then nothing is changed."""
+        fill_from_state_dict(self, state, mapping, strict)
 
     # ---- configs ----------------------------------------------------------------------
 
