@@ -11,29 +11,32 @@ from .ops.custom import op
 from .ops.axes import broadcast_shapes
 from .ops.base import result_dtype
 from .ops.broadcast import broadcast_to
-from .ops.constructors import arange, eye, full, full_like, ones, ones_like, zeros, zeros_like
+from .ops.constructors import (
+    arange, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, zeros, zeros_like,
+)
 from .ops.dims import dim
 from .ops.elementwise import (
-    abs, add, arccos, arcsin, arctan, arctan2, bitwise_and, bitwise_or, bitwise_xor, cast, ceil,
-    clip, cos, cosh, divide, elu, equal, erf, exp, expm1, floor, floor_divide, gelu, greater,
-    greater_equal, invert, isfinite, isinf, isnan, leaky_relu, less, less_equal, log, log1p, log2,
-    logical_and, logical_not, logical_or, logical_xor, maximum, minimum, mod, multiply, negative,
-    not_equal, power, reciprocal, relu, round, rsqrt, sigmoid, sign, silu, sin, sinh, softplus,
-    sqrt, square, subtract, tan, tanh, true_divide, where,
+    abs, add, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, bitwise_and, bitwise_or,
+    bitwise_xor, cast, ceil, clip, conj, copysign, cos, cosh, divide, elu, equal, erf, exp, expm1,
+    floor, floor_divide, gelu, greater, greater_equal, hypot, imag, invert, isfinite, isinf, isnan,
+    leaky_relu, left_shift, less, less_equal, log, log1p, log2, log10, logaddexp, logical_and,
+    logical_not, logical_or, logical_xor, maximum, minimum, mod, multiply, negative, nextafter,
+    not_equal, power, real, reciprocal, relu, right_shift, round, rsqrt, sigmoid, sign, signbit,
+    silu, sin, sinh, softplus, sqrt, square, subtract, tan, tanh, true_divide, trunc, where,
 )
 from .ops.gradient import stop_gradient
 from .ops.index import index_add, one_hot, take, take_along_axis
 from .ops.linalg import (
     cholesky, det, dot, einsum, inv, matmul, matrix_transpose, outer, slogdet, solve,
-    solve_triangular, tensordot, vdot,
+    solve_triangular, tensordot, tril, triu, vdot,
 )
 from .ops.random import (
     RandomState, bernoulli, categorical, default_rng, normal, permutation, seed, uniform,
 )
 from .ops.rearrange import flip, pad, repeat, roll, tile
 from .ops.reduce import (
-    all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, prod, std,
-    sum, var,
+    all, amax, amin, any, argmax, argmin, cumprod, cumsum, cumulative_prod, cumulative_sum,
+    logsumexp, max, mean, min, prod, std, sum, var,
 )
 from .ops.shape import (
     concatenate, expand_dims, flatten, moveaxis, ravel, reshape, split, squeeze, stack, swapaxes,

@@ -27,3 +27,13 @@ class KernelError(TheonError, RuntimeError):
 
 class NonFiniteError(TheonError, FloatingPointError):
     """With the NaN guard on, the first op whose output holds a NaN or an infinity."""
+
+
+class AxisError(ShapeError, IndexError):
+    """An axis out of range for a tensor's rank. Like NumPy's AxisError it is a ValueError
+    and an IndexError; it is also a ShapeError, so `except ShapeError` still catches it."""
+
+
+class TensorIndexError(ShapeError, IndexError):
+    """An index that does not fit a tensor: out of bounds for its axis (`x[5]` on length 3)
+    or more indices than dims. An IndexError, as in NumPy and the Array API, and a ShapeError."""

@@ -32,7 +32,7 @@ def _rnn():
 
 
 # what the whole-graph passes must have made of each graph
-MERGED = {"logistic": set(), "convnet": {"ConvBackward", "MaxPool2dWithIndices"}, "rnn": {"Scan"}}
+MERGED = {"logistic": set(), "convnet": {"ConvBackward", "MaxPoolWithIndices"}, "rnn": {"Scan"}}
 
 
 @pytest.mark.parametrize("name,build", [("logistic", _logistic), ("convnet", _convnet), ("rnn", _rnn)])

@@ -42,7 +42,7 @@ def test_scan_over_pytrees_with_length_and_no_sequences():
     a = th.tensor("a", (), "float64")
     (total, count), ys = th.scan(
         lambda c, _: ((c[0] + a, c[1] + 1), {"double": c[0] * 2, "n": c[1]}),
-        init=(th.constant(0.0), th.constant(np.int64(0))), xs=None, length=4)
+        init=(th.constant(0.0, dtype="float64"), th.constant(np.int64(0))), xs=None, length=4)
     f = th.function([a], [total, count, ys["double"], ys["n"]])
     t, n, d, ns = f(np.float64(1.5))
     assert t == 6.0 and n == 4
@@ -219,7 +219,7 @@ def test_cond_branches_whose_shapes_differ_at_the_call_are_an_error():
 
 def test_scan_sequences_of_different_lengths_at_the_call_are_an_error():
     a, b = th.tensor("a", (None,), "float64"), th.tensor("b", (None,), "float64")
-    total, _ = th.scan(lambda c, xs: (c + xs[0] * xs[1], None), init=th.constant(0.0), xs=(a, b))
+    total, _ = th.scan(lambda c, xs: (c + xs[0] * xs[1], None), init=th.constant(0.0, dtype="float64"), xs=(a, b))
     f = th.function([a, b], total)
     assert f(np.ones(3), np.ones(3)) == 3
     with pytest.raises(ShapeError, match="different lengths"):
@@ -229,7 +229,7 @@ def test_scan_sequences_of_different_lengths_at_the_call_are_an_error():
 def test_scan_length_may_be_symbolic():
     n = th.tensor("n", (), "int64")
     a = th.tensor("a", (), "float64")
-    total, ys = th.scan(lambda c, _: (c * a, c), init=th.constant(1.0), length=n)
+    total, ys = th.scan(lambda c, _: (c * a, c), init=th.constant(1.0, dtype="float64"), length=n)
     f = th.function([n, a], [total, ys, th.grad(total, a)])
     t, y, g = f(4, 2.0)
     assert t == 16.0 and g == 4 * 2.0 ** 3
@@ -237,7 +237,7 @@ def test_scan_length_may_be_symbolic():
     t0, y0, g0 = f(0, 2.0)
     assert t0 == 1.0 and y0.shape == (0,) and g0 == 0.0
     seq = th.tensor("seq", (None,), "float64")
-    summed, _ = th.scan(lambda c, x: (c + x, None), init=th.constant(0.0), xs=seq, length=n)
+    summed, _ = th.scan(lambda c, x: (c + x, None), init=th.constant(0.0, dtype="float64"), xs=seq, length=n)
     g = th.function([seq, n], summed)
     assert g(np.ones(3), 3) == 3.0
     with pytest.raises(ShapeError, match="length=4 but the sequences have length 3"):

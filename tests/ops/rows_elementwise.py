@@ -73,6 +73,9 @@ UNARY = [
     ("round", th.round, np.round, _off_integers),
     ("round_decimals", lambda x: th.round(x, 1), lambda x: np.round(x, 1), _off_integers),
     ("clip", lambda x: th.clip(x, -0.5, 0.25), lambda x: np.clip(x, -0.5, 0.25), _away_from_zero),
+    ("log10", th.log10, np.log10, positive), ("arcsinh", th.arcsinh, np.arcsinh, rand),
+    ("arccosh", th.arccosh, np.arccosh, lambda rng, *shape: np.asarray(positive(rng, *shape) + 1.0)),
+    ("arctanh", th.arctanh, np.arctanh, _unit), ("trunc", th.trunc, np.trunc, _off_integers),
 ]
 
 ROWS = [OpInfo(name, fn, ref, _unary_samples(make), second_order=name in ("exp", "tanh", "sigmoid", "log"))
@@ -80,7 +83,7 @@ ROWS = [OpInfo(name, fn, ref, _unary_samples(make), second_order=name in ("exp",
 
 ROWS += [OpInfo(name, fn, ref, _unary_samples(rand), grad=False) for name, fn, ref in [
     ("isnan", th.isnan, np.isnan), ("isinf", th.isinf, np.isinf), ("isfinite", th.isfinite, np.isfinite),
-    ("logical_not", th.logical_not, np.logical_not),
+    ("logical_not", th.logical_not, np.logical_not), ("signbit", th.signbit, np.signbit),
 ]]
 
 _shape_error = [ErrorCase((np.zeros((3, 4)), np.zeros((5,))), {}, ShapeError, r"\(3, 4\) and \(5,\)")]
@@ -90,7 +93,8 @@ BINARY = [
     ("multiply", th.multiply, np.multiply, rand), ("divide", th.divide, np.divide, positive),
     ("power", th.power, np.power, positive), ("arctan2", th.arctan2, np.arctan2, positive),
     ("maximum", th.maximum, np.maximum, rand), ("minimum", th.minimum, np.minimum, rand),
-    ("mod", th.mod, np.mod, positive),
+    ("mod", th.mod, np.mod, positive), ("copysign", th.copysign, np.copysign, _away_from_zero),
+    ("hypot", th.hypot, np.hypot, _away_from_zero), ("logaddexp", th.logaddexp, np.logaddexp, rand),
 ]
 ROWS += [OpInfo(name, fn, ref, _binary_samples(make), errors=_shape_error,
                 second_order=name in ("multiply", "divide", "power"))
@@ -102,7 +106,7 @@ ROWS += [OpInfo(name, fn, ref, _binary_samples(positive), grad=False, errors=_sh
              ("less", th.less, np.less), ("less_equal", th.less_equal, np.less_equal),
              ("greater", th.greater, np.greater), ("greater_equal", th.greater_equal, np.greater_equal),
              ("logical_and", th.logical_and, np.logical_and), ("logical_or", th.logical_or, np.logical_or),
-             ("logical_xor", th.logical_xor, np.logical_xor)]]
+             ("logical_xor", th.logical_xor, np.logical_xor), ("nextafter", th.nextafter, np.nextafter)]]
 
 
 def _int_samples(rng):
@@ -116,6 +120,7 @@ ROWS += [OpInfo(f"{name}_int", fn, ref, _int_samples, grad=False) for name, fn, 
     ("floor_divide", th.floor_divide, np.floor_divide), ("mod", th.mod, np.mod),
     ("maximum", th.maximum, np.maximum), ("bitwise_and", th.bitwise_and, np.bitwise_and),
     ("bitwise_or", th.bitwise_or, np.bitwise_or), ("bitwise_xor", th.bitwise_xor, np.bitwise_xor),
+    ("left_shift", th.left_shift, np.left_shift), ("right_shift", th.right_shift, np.right_shift),
 ]]
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 import theon as th
-from theon.errors import DTypeError, ShapeError
+from theon.errors import DTypeError, ShapeError, TensorIndexError
 from theon.testing import ErrorCase, OpInfo, Sample, integers, rand
 
 _ALL = slice(None)
@@ -91,9 +91,9 @@ def _one_hot_ref(i, num_classes, dtype="float32"):
 
 ROWS = [
     OpInfo("getitem", _getitem, _getitem, _basic_samples, second_order=True, errors=[
-        ErrorCase((np.zeros((3, 4)),), {"key": (5,)}, ShapeError, "index 5 is out of bounds for axis 0 with size 3"),
-        ErrorCase((np.zeros((3, 4)),), {"key": (0, 0, 0)}, ShapeError, "too many indices"),
-        ErrorCase((np.zeros((3, 4)),), {"key": ([0, 4],)}, ShapeError, "index 4 is out of bounds"),
+        ErrorCase((np.zeros((3, 4)),), {"key": (5,)}, TensorIndexError, "index 5 is out of bounds for axis 0 with size 3"),
+        ErrorCase((np.zeros((3, 4)),), {"key": (0, 0, 0)}, TensorIndexError, "too many indices"),
+        ErrorCase((np.zeros((3, 4)),), {"key": ([0, 4],)}, TensorIndexError, "index 4 is out of bounds"),
         ErrorCase((np.zeros((3, 4)),), {"key": (np.ones(4, bool),)}, ShapeError, "boolean index of shape"),
         ErrorCase((np.zeros((3, 4)),), {"key": ([0.5],)}, DTypeError, "integers or booleans"),
         ErrorCase((np.zeros((3, 4)),), {"key": (slice(0, 2.5),)}, TypeError, "Python ints"),

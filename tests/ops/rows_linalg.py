@@ -62,6 +62,30 @@ def _einsum_samples(rng):
     return [Sample(tuple(rand(rng, *s) for s in shapes), {"subscripts": sub}) for sub, shapes in _EINSUM]
 
 
+_SUBLISTS = [  # NumPy's sublist form: operands each followed by its indices, then the output
+    ([(2, 3), (3, 4)], [[0, 1], [1, 2]], [0, 2]), ([(2, 3), (3, 4)], [[0, 1], [1, 2]], None),
+    ([(3, 3)], [[0, 0]], None), ([(2, 3, 4)], [[Ellipsis, 1, 2]], [Ellipsis, 2, 1]),
+    ([(2,), (3,), (2, 3)], [[0], [1], [0, 1]], []),
+]
+
+
+def _sublist_samples(rng):
+    return [Sample(tuple(rand(rng, *s) for s in shapes), {"sublists": subs, "out": out})
+            for shapes, subs, out in _SUBLISTS]
+
+
+def _interleave(xs, sublists, out):
+    args = [a for pair in zip(xs, sublists) for a in pair]
+    return args + ([out] if out is not None else [])
+
+
+def _singular(rng, *shape):
+    """Square matrices of rank n - 1 (the last row is the sum of the others), and zeros."""
+    a = rand(rng, *shape)
+    a[..., -1, :] = a[..., :-1, :].sum(-2)
+    return a
+
+
 def _solve_samples(rng):
     return [
         Sample((_well_conditioned(rng, 3, 3), rand(rng, 3))),
@@ -110,11 +134,23 @@ ROWS = [
                ErrorCase((np.zeros((2, 3)),), {"subscripts": "ijk"}, ShapeError, "rank 2"),
                ErrorCase((np.zeros((2, 3)),), {"subscripts": "ij->ik"}, ShapeError, "output label 'k'")],
            second_order=True),
+    OpInfo("einsum_sublist", lambda *xs, sublists, out: th.einsum(*_interleave(xs, sublists, out)),
+           lambda *xs, sublists, out: np.einsum(*_interleave(xs, sublists, out)), _sublist_samples,
+           errors=[ErrorCase((np.zeros((2, 3)), np.zeros((3, 2))), {"sublists": [[0, 1], [1, 99]], "out": None},
+                             ShapeError, "sublist index 99"),
+                   ErrorCase((np.zeros((2, 3)), np.zeros((4, 2))), {"sublists": [[0, 1], [1, 2]], "out": None},
+                             ShapeError, "index 'b' has sizes 3 in operand 0, 4 in operand 1")]),
     OpInfo("outer", th.outer, np.outer, lambda rng: [
         Sample((rand(rng, 3), rand(rng, 4))), Sample((rand(rng, 2, 2), rand(rng, 3)))]),
     OpInfo("matrix_transpose", th.matrix_transpose, lambda a: np.swapaxes(a, -1, -2),
            lambda rng: [Sample((rand(rng, 2, 3),)), Sample((rand(rng, 2, 3, 4),))],
            errors=[ErrorCase((np.zeros(3),), {}, ShapeError, "at least 2 dims")]),
+    OpInfo("tril", th.tril, np.tril, lambda rng: [
+        Sample((rand(rng, 3, 4),)), Sample((rand(rng, 2, 3, 3),), {"k": 1}), Sample((rand(rng, 4, 2),), {"k": -2}),
+        Sample((integers(rng, 0, 5, 3, 3),), grad=False)],
+        errors=[ErrorCase((np.zeros(3),), {}, ShapeError, "at least 2 dims")]),
+    OpInfo("triu", th.triu, np.triu, lambda rng: [
+        Sample((rand(rng, 3, 4),)), Sample((rand(rng, 2, 3, 3),), {"k": -1}), Sample((rand(rng, 4, 2),), {"k": 3})]),
     OpInfo("solve", th.solve, np.linalg.solve, _solve_samples, errors=[
         ErrorCase((np.zeros((3, 3)), np.zeros((4, 2))), {}, ShapeError, r"rows 4 != 3"),
         ErrorCase((np.zeros((3, 4)), np.zeros(3)), {}, ShapeError, "must be square"),
@@ -129,6 +165,11 @@ ROWS = [
            second_order=True),
     OpInfo("det", th.det, np.linalg.det, _square_samples(_well_conditioned), errors=[_not_square("det")],
            second_order=True),
+    # the gradient (the adjugate, transposed) exists where inv does not
+    OpInfo("det_singular", th.det, np.linalg.det,
+           lambda rng: [Sample((_singular(rng, 3, 3),)), Sample((_singular(rng, 2, 4, 4),)),
+                        Sample((np.zeros((3, 3)),)), Sample((np.array([[1.0, 2.0], [2.0, 4.0]]),))],
+           atol=1e-12),
     OpInfo("slogdet", th.slogdet, lambda a: tuple(np.linalg.slogdet(a)),
            lambda rng: [Sample((_well_conditioned(rng, 3, 3),)), Sample((-_well_conditioned(rng, 2, 3, 3),))],
            errors=[_not_square("slogdet")]),

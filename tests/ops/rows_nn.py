@@ -106,47 +106,6 @@ ROWS = [
 ]
 
 
-# ---- pooling ----------------------------------------------------------------------------
-
-def _max_pool_samples(rng):
-    return [Sample((_distinct(rng, 2, 2, 4, 4),), {"kernel_size": 2}),
-            Sample((_distinct(rng, 1, 2, 5, 5),), {"kernel_size": 3, "stride": 2, "padding": 1,
-                                                   "ceil_mode": True}),
-            Sample((_distinct(rng, 1, 1, 6, 5),), {"kernel_size": (2, 3), "stride": 1, "dilation": 2}),
-            Sample((_distinct(rng, 2, 5, 4),), {"kernel_size": 2, "stride": (1, 2)})]
-
-
-def _avg_pool_samples(rng):
-    return [Sample((rand(rng, 2, 2, 4, 4),), {"kernel_size": 2}),
-            Sample((rand(rng, 1, 2, 5, 5),), {"kernel_size": 3, "stride": 2, "padding": 1,
-                                              "ceil_mode": True, "count_include_pad": False}),
-            Sample((rand(rng, 1, 1, 5, 4),), {"kernel_size": (2, 3), "stride": 1, "padding": (1, 1)}),
-            Sample((rand(rng, 1, 1, 4, 4),), {"kernel_size": 2, "divisor_override": 3}),
-            Sample((rand(rng, 2, 5, 4),), {"kernel_size": 2, "stride": (1, 2)})]
-
-
-def _adaptive_samples(rng):
-    return [Sample((rand(rng, 2, 2, 5, 7),), {"output_size": (2, 3)}),
-            Sample((rand(rng, 1, 2, 4, 4),), {"output_size": 1}),
-            Sample((rand(rng, 2, 3, 5),), {"output_size": (None, 2)})]
-
-
-_pool_errors = [
-    ErrorCase((np.zeros((1, 3, 2, 2)),), {"kernel_size": 3}, ShapeError,
-              r"window of size 3 is larger than the padded input.*\(1, 3, 2, 2\)"),
-    ErrorCase((np.zeros((3, 4)),), {"kernel_size": 2}, ShapeError, r"rank 3 or 4.*\(3, 4\)"),
-]
-
-ROWS += [
-    OpInfo("max_pool2d", nn.max_pool2d, _torch(F.max_pool2d), _max_pool_samples, second_order=True,
-           errors=_pool_errors),
-    OpInfo("avg_pool2d", nn.avg_pool2d, _torch(F.avg_pool2d), _avg_pool_samples, second_order=True,
-           errors=_pool_errors),
-    OpInfo("adaptive_avg_pool2d", nn.adaptive_avg_pool2d, _torch(F.adaptive_avg_pool2d),
-           _adaptive_samples, second_order=True),
-]
-
-
 # ---- normalisation ----------------------------------------------------------------------
 
 def _bn_eval_samples(rng):
@@ -177,6 +136,26 @@ def _bn_ref(training):
     return ref
 
 
+def _bn_cumulative_samples(rng):
+    """momentum=None: a cumulative average over the batches so far (the last argument)."""
+    return [Sample((rand(rng, 4, 3, 2), rand(rng, 3), positive(rng, 3), rand(rng, 3), rand(rng, 3),
+                    np.array(0)),),
+            Sample((rand(rng, 5, 2), rand(rng, 2), positive(rng, 2), None, None, np.array(3))),
+            Sample((rand(rng, 3, 2, 2, 2), rand(rng, 2), positive(rng, 2), None, None, np.array(7, "int32")))]
+
+
+def _bn_cumulative(x, rm, rv, w, b, n):
+    return nn.batch_norm(x, rm, rv, w, b, training=True, momentum=None, num_batches_tracked=n)
+
+
+def _bn_cumulative_ref(x, rm, rv, w, b, n):
+    """torch's BatchNorm with momentum=None weighs batch k by 1 / k."""
+    rm, rv = rm.copy(), rv.copy()
+    t = [None if a is None else torch.from_numpy(a) for a in (x, rm, rv, w, b)]
+    y = F.batch_norm(*t, training=True, momentum=1.0 / (int(n) + 1)).numpy()
+    return [y, rm, rv, n + 1]
+
+
 def _ln_samples(rng):
     return [Sample((rand(rng, 3, 5), rand(rng, 5), rand(rng, 5)), {"normalized_shape": (5,)}),
             Sample((rand(rng, 2, 3, 4), rand(rng, 3, 4), rand(rng, 3, 4)), {"normalized_shape": (3, 4)}),
@@ -191,6 +170,11 @@ ROWS += [
     OpInfo("batch_norm_train", _bn(True), _bn_ref(True), _bn_train_samples, second_order=True,
            errors=[ErrorCase((np.zeros((1, 3)), np.zeros(3), np.ones(3), None, None), {}, ShapeError,
                              r"more than one value per channel.*\(1, 3\)")]),
+    OpInfo("batch_norm_cumulative", _bn_cumulative, _bn_cumulative_ref, _bn_cumulative_samples,
+           errors=[ErrorCase((np.zeros((2, 3)), np.zeros(3), np.ones(3), None, None, np.zeros(2, "int64")), {},
+                             DTypeError, "num_batches_tracked must be an integer scalar"),
+                   ErrorCase((np.zeros((2, 3)), np.zeros(3), np.ones(3), None, None, None), {},
+                             ValueError, "needs num_batches_tracked")]),
     OpInfo("layer_norm", lambda x, w, b, **kw: nn.layer_norm(x, weight=w, bias=b, **kw),
            _torch(lambda x, w, b, normalized_shape, **kw: F.layer_norm(
                x, (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape,

@@ -3,7 +3,7 @@ import numpy as np
 import scipy.special as sp
 
 import theon as th
-from theon.errors import DTypeError, ShapeError
+from theon.errors import AxisError, DTypeError, ShapeError
 from theon.testing import ErrorCase, OpInfo, Sample, integers, rand
 
 
@@ -22,7 +22,7 @@ def _axis_samples(extra=lambda rng: []):
 
 
 def _axis_errors():
-    return [ErrorCase((np.zeros((3, 4)),), {"axis": 2}, ShapeError, r"axis 2 is out of range.*\(3, 4\)"),
+    return [ErrorCase((np.zeros((3, 4)),), {"axis": 2}, AxisError, r"axis 2 is out of range.*\(3, 4\)"),
             ErrorCase((np.zeros((3, 4)),), {"axis": (0, -2)}, ShapeError, "repeated axis")]
 
 
@@ -101,6 +101,13 @@ def _scan_samples(rng):
             Sample((rand(rng, 3, 4),), {"axis": 0, "dtype": "float32"}, grad=False)]
 
 
+def _cumulative_samples(rng):
+    return [Sample((rand(rng, 4),)), Sample((rand(rng, 2, 3),), {"axis": 1, "include_initial": True}),
+            Sample((rand(rng, 2, 3),), {"axis": -2}), Sample((rand(rng),), {"include_initial": True}),
+            Sample((integers(rng, -3, 4, 5, dtype="int8"),), {"include_initial": True}, grad=False),
+            Sample((rand(rng, 3, 2),), {"axis": 0, "dtype": "float32"}, grad=False)]
+
+
 def _cumprod_zeros(rng):
     x = rand(rng, 3, 5)
     x[0, 2] = 0.0            # one zero
@@ -128,7 +135,7 @@ ROWS = [
     OpInfo("min", th.min, np.min, _axis_samples(extra=_max_extra), second_order=True,
            errors=_axis_errors()),
     OpInfo("argmax", th.argmax, np.argmax, _arg_samples, grad=False,
-           errors=[ErrorCase((np.zeros((3, 4)),), {"axis": 2}, ShapeError, "out of range"),
+           errors=[ErrorCase((np.zeros((3, 4)),), {"axis": 2}, AxisError, "out of range"),
                    ErrorCase((np.zeros((2, 0)),), {"axis": 1}, ShapeError, "zero-size")]),
     OpInfo("argmin", th.argmin, np.argmin, _arg_samples, grad=False),
     OpInfo("logsumexp", th.logsumexp, sp.logsumexp, _axis_samples(extra=_logsumexp_extra),
@@ -136,7 +143,11 @@ ROWS = [
     OpInfo("any", th.any, np.any, _bool_samples, grad=False, errors=_axis_errors()),
     OpInfo("all", th.all, np.all, _bool_samples, grad=False),
     OpInfo("cumsum", th.cumsum, np.cumsum, _scan_samples, second_order=True,
-           errors=[ErrorCase((np.zeros((3, 4)),), {"axis": 3}, ShapeError, "out of range")]),
+           errors=[ErrorCase((np.zeros((3, 4)),), {"axis": 3}, AxisError, "out of range")]),
     OpInfo("cumprod", th.cumprod, np.cumprod, _scan_samples, second_order=True),
     OpInfo("cumprod_zeros", th.cumprod, np.cumprod, _cumprod_zeros),
+    OpInfo("cumulative_sum", th.cumulative_sum, np.cumulative_sum, _cumulative_samples, second_order=True,
+           errors=[ErrorCase((np.zeros((2, 3)),), {}, ValueError, "axis is required")]),
+    OpInfo("cumulative_prod", th.cumulative_prod, np.cumulative_prod, _cumulative_samples,
+           errors=[ErrorCase((np.zeros((2, 3)),), {"axis": 2}, AxisError, "out of range")]),
 ]

@@ -2,8 +2,8 @@
 import numpy as np
 
 import theon as th
-from theon.errors import ShapeError
-from theon.testing import ErrorCase, OpInfo, Sample, integers, rand
+from theon.errors import AxisError, ShapeError
+from theon.testing import Const, ErrorCase, OpInfo, Sample, integers, rand
 
 
 def _one(*samples):
@@ -89,7 +89,10 @@ def _tile_samples(rng):
 def _repeat_samples(rng):
     return [Sample((rand(rng, 2, 3), 2)), Sample((rand(rng, 2, 3), 3), {"axis": 1}),
             Sample((rand(rng, 2, 3), 2), {"axis": -2}), Sample((rand(rng, 2, 3), 0), {"axis": 0}),
-            Sample((rand(rng), 2))]
+            Sample((rand(rng), 2)),
+            # one count per slice (NumPy's repeats array)
+            Sample((rand(rng, 2, 3), (1, 0, 3)), {"axis": 1}), Sample((rand(rng, 2, 2), [2, 1, 0, 1])),
+            Sample((rand(rng, 0, 3), Const(np.zeros(0, "int64"))), {"axis": 0})]
 
 
 def _pad_samples(mode):
@@ -108,7 +111,7 @@ def _pad_samples(mode):
 
 _join_errors = [ErrorCase((np.zeros((2, 3)), np.zeros((3, 4))), {}, ShapeError, r"\(2, 3\), \(3, 4\) differ along axis 1"),
                 ErrorCase((np.zeros((2, 3)), np.zeros(3)), {}, ShapeError, "different ranks"),
-                ErrorCase((np.zeros((2, 3)), np.zeros((2, 3))), {"axis": 3}, ShapeError, "out of range")]
+                ErrorCase((np.zeros((2, 3)), np.zeros((2, 3))), {"axis": 3}, AxisError, "out of range")]
 
 _pad_errors = [ErrorCase((np.zeros((3, 4)), ((1, 2), (1, 2), (1, 2))), {}, ValueError, "does not fit"),
                ErrorCase((np.zeros((0, 4)), 1), {"mode": "edge"}, ShapeError, "empty axis 0")]
@@ -122,14 +125,14 @@ ROWS = [
     OpInfo("ravel", th.ravel, np.ravel, _one(lambda r: Sample((rand(r, 2, 3, 2),)), lambda r: Sample((rand(r),)))),
     OpInfo("transpose", th.transpose, np.transpose, _transpose_samples, second_order=True, errors=[
         ErrorCase((np.zeros((3, 4)),), {"axes": (0, 0)}, ShapeError, r"not a permutation.*\(3, 4\)"),
-        ErrorCase((np.zeros((3, 4)),), {"axes": (0, 2)}, ShapeError, "axis 2 is out of range")]),
+        ErrorCase((np.zeros((3, 4)),), {"axes": (0, 2)}, AxisError, "axis 2 is out of range")]),
     OpInfo("swapaxes", th.swapaxes, np.swapaxes,
            _one(lambda r: Sample((rand(r, 2, 3, 4), 0, 2)), lambda r: Sample((rand(r, 2, 3), -1, 0))),
-           errors=[ErrorCase((np.zeros((3, 4)), 0, 4), {}, ShapeError, "axis 4 is out of range")]),
+           errors=[ErrorCase((np.zeros((3, 4)), 0, 4), {}, AxisError, "axis 4 is out of range")]),
     OpInfo("moveaxis", th.moveaxis, np.moveaxis,
            _one(lambda r: Sample((rand(r, 2, 3, 4), 0, -1)), lambda r: Sample((rand(r, 2, 3, 4), (0, 1), (2, 0))))),
     OpInfo("expand_dims", th.expand_dims, np.expand_dims, _expand_samples, errors=[
-        ErrorCase((np.zeros((3, 4)), 4), {}, ShapeError, "out of range")]),
+        ErrorCase((np.zeros((3, 4)), 4), {}, AxisError, "out of range")]),
     OpInfo("squeeze", th.squeeze, np.squeeze, _squeeze_samples, errors=[
         ErrorCase((np.zeros((3, 4)), 0), {}, ShapeError, r"axis 0 of a tensor of shape \(3, 4\)")]),
     OpInfo("squeeze_all", th.squeeze, np.squeeze, _squeeze_all_samples, known_failures={
@@ -140,7 +143,7 @@ ROWS = [
         ErrorCase((np.zeros((2, 3)), (3,)), {}, ShapeError, "fewer dims")]),
     OpInfo("concatenate", lambda *xs, axis=0: th.concatenate(xs, axis=axis),
            lambda *xs, axis=0: np.concatenate(xs, axis=axis), _join_samples, second_order=True,
-           errors=_join_errors[:2] + [ErrorCase((np.zeros(2), np.zeros(2)), {"axis": 1}, ShapeError, "out of range"),
+           errors=_join_errors[:2] + [ErrorCase((np.zeros(2), np.zeros(2)), {"axis": 1}, AxisError, "out of range"),
                                       ErrorCase((np.zeros(()), np.zeros(())), {}, ShapeError, "zero-dimensional")]),
     OpInfo("stack", lambda *xs, axis=0: th.stack(xs, axis=axis),
            lambda *xs, axis=0: np.stack(xs, axis=axis), _stack_samples, second_order=True,
@@ -149,10 +152,12 @@ ROWS = [
     OpInfo("split", th.split, np.split, _split_samples, second_order=True, errors=[
         ErrorCase((np.zeros((3, 4)), 3), {"axis": 1}, ShapeError, r"size 4 does not divide into 3.*\(3, 4\)")]),
     OpInfo("flip", th.flip, np.flip, _flip_samples, errors=[
-        ErrorCase((np.zeros((3, 4)),), {"axis": 2}, ShapeError, "out of range")]),
+        ErrorCase((np.zeros((3, 4)),), {"axis": 2}, AxisError, "out of range")]),
     OpInfo("roll", th.roll, np.roll, _roll_samples),
     OpInfo("tile", th.tile, np.tile, _tile_samples, second_order=True),
-    OpInfo("repeat", th.repeat, np.repeat, _repeat_samples, second_order=True),
+    OpInfo("repeat", th.repeat, np.repeat, _repeat_samples, second_order=True, errors=[
+        ErrorCase((np.zeros((2, 3)), (1, 2)), {"axis": 1}, ShapeError, "2 repeat counts for axis 1 of size 3"),
+        ErrorCase((np.zeros((2, 3)), (1, -2)), {"axis": 0}, ValueError, "negative repeats")]),
     *[OpInfo(f"pad_{mode}", th.pad, np.pad, _pad_samples(mode), second_order=mode in ("constant", "reflect"),
              errors=_pad_errors if mode == "constant" else [])
       for mode in ("constant", "edge", "reflect", "symmetric", "wrap")],

@@ -4,7 +4,7 @@ from .inner import InnerGraph
 from .shared import Shared, shared
 from .source import SourceLoc, current_scope, located, scope, user_location
 from .traverse import ancestors, clone, depends_on, graph_inputs, replace, toposort
-from .types import TensorType, canonical_dtype, format_shape, is_float, is_int, shapes_agree
+from .types import TensorType, canonical_dtype, default_dtype, format_shape, is_float, is_int, shapes_agree
 from .verify import verify
 
 __all__ = [

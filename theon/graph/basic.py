@@ -10,7 +10,7 @@ from ..backend.dtypes import DTYPES as _SUPPORTED
 from ..backend.interop import to_torch
 from ..errors import TheonError
 from .source import SourceLoc, user_location
-from .types import TensorType, canonical_dtype
+from .types import TensorType, canonical_dtype, default_dtype
 
 _ids = itertools.count()
 
@@ -94,6 +94,11 @@ class Constant(Variable):
         return t
 
 
+def is_python_data(value) -> bool:
+    """A Python number or (nested) list of them, not NumPy or torch data (which keep their dtype)."""
+    return not isinstance(value, (np.ndarray, np.generic)) and type(value).__module__ != "torch"
+
+
 _constants: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
 _INTERN_MAX_SIZE = 256
 
@@ -101,6 +106,10 @@ _INTERN_MAX_SIZE = 256
 def constant(value, dtype=None, weak: bool = False) -> Constant:
     """Make (or reuse) a constant of `value`, cast to `dtype` if given."""
     arr = np.asarray(value, dtype=None if dtype is None else canonical_dtype(dtype))
+    if dtype is None and not weak and arr.dtype.kind in "fc" and is_python_data(value):
+        # Python floats (and lists of them) get the default dtype; NumPy data keeps its own;
+        # weak scalars keep full precision until they meet the dtype they adopt
+        arr = arr.astype(default_dtype(arr.dtype.kind))
     if arr.dtype.name not in _SUPPORTED:
         if arr.dtype.kind == "U" or arr.dtype == object:
             raise TypeError(f"cannot make a tensor constant from {value!r}")

@@ -6,8 +6,8 @@ import numpy as np
 from ..backend import interop
 from ..backend.device import default_device, resolve_device
 from ..errors import InputError
-from .basic import Variable
-from .types import TensorType, canonical_dtype, format_shape
+from .basic import Variable, is_python_data
+from .types import TensorType, canonical_dtype, default_dtype, format_shape
 
 
 class Shared(Variable):
@@ -69,4 +69,7 @@ def shared(value, name: str | None = None, dtype=None, shape=None, device=None) 
     """
     if dtype is not None:
         dtype = canonical_dtype(dtype)
+    elif is_python_data(value):
+        kind = np.asarray(value).dtype.kind   # Python floats follow the one default-dtype rule
+        dtype = default_dtype(kind) if kind in "fc" else None
     return Shared(value, name=name, dtype=dtype, shape=shape, device=device)

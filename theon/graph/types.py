@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backend.dtypes import DTYPE_SET, DTYPES, FLOAT_DTYPES, INT_DTYPES, canonical_dtype  # noqa: F401
+from ..backend.dtypes import (  # noqa: F401
+    DEFAULT_FLOAT,
+    DTYPE_SET,
+    DTYPES,
+    FLOAT_DTYPES,
+    INT_DTYPES,
+    canonical_dtype,
+    default_dtype,
+)
 
 
 def is_float(dtype: str) -> bool:

@@ -8,7 +8,19 @@ from . import operators  # noqa: F401  (attaches +, @, [] ... to Variable)
 from .axes import broadcast_shapes, normalize_axis
 from .base import Op, as_variable, result_dtype, tensor
 from .broadcast import broadcast_to
-from .constructors import arange, eye, full, full_like, ones, ones_like, zeros, zeros_like
+from .constructors import (
+    arange,
+    empty,
+    empty_like,
+    eye,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    zeros,
+    zeros_like,
+)
 from .dims import dim
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import __all__ as _ew_all
@@ -31,6 +43,6 @@ from .shape import __all__ as _shape_all
 __all__ = [
     "Op", "as_variable", "broadcast_shapes", "broadcast_to", "cast_to", "normalize_axis",
     "load_inline", "result_dtype", "tensor", "unify", "stop_gradient", "arange", "dim", "eye", "full",
-    "full_like", "ones", "ones_like", "zeros", "zeros_like",
+    "full_like", "ones", "ones_like", "zeros", "zeros_like", "empty", "empty_like", "linspace",
     *_ew_all, *_index_all, *_linalg_all, *_random_all, *_rearrange_all, *_reduce_all, *_shape_all,
 ]

@@ -5,7 +5,7 @@ import operator
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import AxisError, ShapeError
 from ..graph import format_shape
 
 
@@ -37,7 +37,7 @@ def normalize_axis(axis, ndim: int, op: str = "") -> tuple:
     for a in axes:
         a = int(a)
         if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
-            raise ShapeError(f"axis {a} is out of range for a tensor of rank {ndim}")
+            raise AxisError(f"axis {a} is out of range for a tensor of rank {ndim}")
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
         raise ShapeError(f"repeated axis in {axis}")
@@ -70,7 +70,7 @@ def check_axes(axes, shape, ndim=None) -> None:
     ndim = len(shape) if ndim is None else ndim
     for a in axes:
         if not 0 <= a < ndim:
-            raise ShapeError(f"axis {a} is out of range for a tensor of shape {format_shape(shape)}"
+            raise AxisError(f"axis {a} is out of range for a tensor of shape {format_shape(shape)}"
                              + (f" (result rank {ndim})" if ndim != len(shape) else ""))
     if len(set(axes)) != len(axes):
         raise ShapeError(f"repeated axis in {tuple(axes)}")

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..backend.interop import to_numpy
 from ..errors import DTypeError, GradientError, TheonError
-from ..graph import Constant, TensorType, Variable, apply, constant, user_location
+from ..graph import Constant, TensorType, Variable, apply, constant, default_dtype, user_location
+from ..graph.types import DEFAULT_FLOAT, INT_DTYPES
 from ..graph.basic import Node
 
 
@@ -84,24 +85,51 @@ def as_variable(value, dtype=None) -> Variable:
     if isinstance(value, Variable):
         return value
     if isinstance(value, (bool, int, float, complex)) and dtype is None:
+        if isinstance(value, int) and not isinstance(value, bool) and not _INT64.min <= value <= _INT64.max:
+            raise OverflowError(f"Python integer {value} out of bounds for int64")
         return constant(value, weak=True)
     if type(value).__module__ == "torch":
         value = to_numpy(value)
     return constant(value, dtype=dtype)
 
 
-def _promotion_operand(v: Variable):
-    if isinstance(v, Constant) and v.weak:
-        return {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}[v.value.dtype.kind]
+_INT64 = np.iinfo(np.int64)
+
+
+def is_weak(v) -> bool:
+    """A constant made from a Python scalar: it adopts the dtype of what it meets."""
+    return isinstance(v, Constant) and v.weak
+
+
+def promotion_operand(v: Variable):
+    """What NumPy's promotion sees for `v`: its dtype, or for a weak scalar the Python type
+    (NEP 50)."""
+    if is_weak(v):
+        return {"b": np.dtype("bool"), "i": int, "u": int, "f": float, "c": complex}[v.value.dtype.kind]
     return np.dtype(v.dtype)
+
+
+def promotion_operands(variables) -> list:
+    """promotion_operand of each; an expression of weak scalars alone computes in the
+    default dtype of their common kind (1.5 + 2 is float32, like th.constant(3.5))."""
+    if variables and all(is_weak(v) for v in variables):
+        kind = np.result_type(*[v.value.item() for v in variables]).kind
+        return [np.dtype(default_dtype(kind))] * len(variables)
+    return [promotion_operand(v) for v in variables]
 
 
 def result_dtype(*variables: Variable) -> str:
     """NumPy's promotion of the inputs' dtypes; Python scalars are weak (NEP 50)."""
+    operands = [_as_operand(p) for p in promotion_operands(variables)]
     try:
-        return np.result_type(*[_promotion_operand(v) for v in variables]).name
+        return np.result_type(*operands).name
     except TypeError as e:
         raise DTypeError(f"no common dtype for {', '.join(v.dtype for v in variables)}: {e}") from None
+
+
+def _as_operand(p):
+    # np.result_type reads a Python type as a dtype; a Python value stays weak
+    return {bool: False, int: 0, float: 0.0, complex: 0j}.get(p, p)
 
 
 def float_dtype(dtype: str) -> str:
@@ -111,8 +139,19 @@ def float_dtype(dtype: str) -> str:
     return np.result_type(np.dtype(dtype), np.float16).name
 
 
-def tensor(name: str | None = None, shape=(), dtype="float32") -> Variable:
-    """A graph input: `th.tensor("x", shape=(None, 784))`; dims may be None until called."""
+def check_fits(value, dtype: str) -> None:
+    """NumPy 2's rule for a Python integer meeting an integer dtype: out of range is an
+    OverflowError (`int8_tensor + 1000`), never a silent wrap."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) \
+            and dtype in INT_DTYPES:
+        info = np.iinfo(dtype)
+        if not info.min <= int(value) <= info.max:
+            raise OverflowError(f"Python integer {int(value)} out of bounds for {dtype}")
+
+
+def tensor(name: str | None = None, shape=(), dtype=DEFAULT_FLOAT) -> Variable:
+    """A graph input: `th.tensor("x", shape=(None, 784))`; dims may be None until called
+    (dtype: the default float dtype, float32, unless given)."""
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
     return Variable(TensorType(dtype, tuple(shape)), name=name)

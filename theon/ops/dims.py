@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..errors import ShapeError
+from ..errors import AxisError, ShapeError
 from ..graph import Constant, TensorType, Variable
 from .base import Op, as_variable
 
@@ -62,7 +62,7 @@ class ShapeOf(Op):
 
     def infer(self, x):
         if not 0 <= self.axis < x.ndim:
-            raise ShapeError(f"axis {self.axis} out of range for rank {x.ndim}")
+            raise AxisError(f"axis {self.axis} out of range for rank {x.ndim}")
         return [TensorType("int64", ())]
 
     def kernel(self, x):

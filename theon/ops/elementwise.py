@@ -6,6 +6,7 @@ inputs of one dtype and torch's own promotion rules never matter.
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import math
 from dataclasses import dataclass
@@ -17,10 +18,11 @@ import torch.nn.functional as F
 
 from ..backend.interop import torch_dtype
 from ..errors import DTypeError
-from ..graph import Constant, TensorType, Variable, canonical_dtype, constant
+from ..graph import Constant, TensorType, Variable, canonical_dtype, constant, is_float
+from ..graph.types import INT_DTYPES
 from .axes import broadcast_shapes
-from .base import Op, as_variable, float_dtype, result_dtype
-from .constructors import zeros_like as _zl
+from .base import Op, as_variable, check_fits, float_dtype, is_weak, promotion_operands, result_dtype
+from .constructors import full_like
 
 
 @dataclass(frozen=True)
@@ -29,51 +31,53 @@ class Elementwise(Op):
     supports_out: ClassVar[bool] = True
     allocates: ClassVar[bool] = True  # with or without out=, never a view of an input
     bool_out: ClassVar[bool] = False  # output is bool whatever the inputs
+    ufunc: ClassVar = None            # the NumPy ufunc whose loops give the output dtype
 
     def infer(self, *inputs):
-        dtypes = {i.dtype for i in inputs}
-        if len(dtypes) > 1:
-            raise DTypeError(f"inputs must share one dtype, got {', '.join(i.dtype for i in inputs)}")
+        dtypes = tuple(i.dtype for i in inputs)
         shape = broadcast_shapes(*(i.type.shape for i in inputs))
+        if self.ufunc is not None:
+            loop = loop_dtypes(self.ufunc, dtypes)
+            if loop[:-1] != dtypes:
+                raise DTypeError(f"inputs must be {', '.join(loop[:-1])} (NumPy's loop), "
+                                 f"got {', '.join(dtypes)}")
+            return [TensorType(loop[-1], shape)]
+        if len(set(dtypes)) > 1:
+            raise DTypeError(f"inputs must share one dtype, got {', '.join(dtypes)}")
         return [TensorType("bool" if self.bool_out else inputs[0].dtype, shape)]
 
 
 @functools.lru_cache(maxsize=None)
-def _numpy_dtype(ufunc, operands: tuple) -> str:
-    """The dtype NumPy's ufunc gives for operands: dtype names, or Python types for weak scalars."""
-    args = [t(1) if isinstance(t, type) else np.ones(1, dtype=t) for t in operands]
-    with np.errstate(all="ignore"):
-        return ufunc(*args).dtype.name
-
-
-def _operand_key(v):
-    if isinstance(v, Constant) and v.weak:
-        return {"b": bool, "i": int, "u": int, "f": float, "c": complex}[v.value.dtype.kind]
-    return v.dtype
-
-
-def _compute_dtype(ufunc, variables) -> str:
-    """The dtype to compute in: NumPy's result dtype, for bool results the promoted inputs."""
+def loop_dtypes(ufunc, operands: tuple) -> tuple:
+    """NumPy's loop for these operands (dtype names, or Python types for weak scalars):
+    the input dtypes it computes in, then the output dtype."""
+    args = tuple(o if isinstance(o, type) else np.dtype(o) for o in operands)
     try:
-        dtype = _numpy_dtype(ufunc, tuple(_operand_key(v) for v in variables))
+        resolved = ufunc.resolve_dtypes(args + (None,) * ufunc.nout)
     except TypeError as e:
-        raise DTypeError(f"{ufunc.__name__} does not take {', '.join(v.dtype for v in variables)}: {e}") from None
-    if dtype == "bool" and ufunc not in _BOOL_COMPUTE:
-        return unify_dtype(variables)
-    return dtype
+        names = ", ".join(o.__name__ if isinstance(o, type) else o for o in operands)
+        raise DTypeError(f"{ufunc.__name__} does not take {names}: {e}") from None
+    return tuple(np.dtype(d).name for d in resolved)
 
 
-def unify_dtype(variables) -> str:
-    return result_dtype(*variables)
+def _loop_inputs(ufunc, variables) -> list:
+    """The inputs cast to the dtypes NumPy's ufunc loop computes in."""
+    keys = tuple(p if isinstance(p, type) else p.name for p in promotion_operands(variables))
+    loop = loop_dtypes(ufunc, keys)
+    return [cast_to(v, d) for v, d in zip(variables, loop)]
 
 
-_BOOL_COMPUTE = {np.logical_and, np.logical_or, np.logical_xor, np.logical_not}
+def _refuse_complex_order(name, variables):
+    if any(v.dtype.startswith("complex") for v in variables):
+        raise DTypeError(f"{name}: complex numbers have no order (NumPy 2 and the Array API "
+                         f"refuse it); compare th.real/th.abs of them instead")
 
 
-def _make(name, base, fn, grad, bool_out=False, differentiable=True, supports_out=True, fields=None):
+def _make(name, base, fn, grad, bool_out=False, differentiable=True, supports_out=True, ufunc=None):
     attrs = {"name": name, "torch_fn": staticmethod(fn), "_grad": staticmethod(grad) if grad else None,
              "bool_out": bool_out, "differentiable": differentiable and not bool_out,
-             "supports_out": supports_out, "__module__": __name__, "__qualname__": _camel(name)}
+             "supports_out": supports_out, "ufunc": ufunc, "__module__": __name__,
+             "__qualname__": _camel(name)}
     return dataclass(frozen=True)(type(_camel(name), (base,), attrs))
 
 
@@ -88,7 +92,7 @@ class Unary(Elementwise):
     def grad(self, inputs, outputs, output_grads):
         if self._grad is None:
             return [zeros_like(inputs[0])] if inputs[0].dtype.startswith("float") else [None]
-        return [self._grad(inputs[0], outputs[0], output_grads[0])]
+        return [self._grad(*_conj_args(inputs[0], outputs[0]), output_grads[0])]
 
 
 @dataclass(frozen=True)
@@ -98,23 +102,38 @@ class Binary(Elementwise):
     def grad(self, inputs, outputs, output_grads):
         if self._grad is None:
             return [zeros_like(i) for i in inputs]
-        return list(self._grad(inputs[0], inputs[1], outputs[0], output_grads[0]))
+        return list(self._grad(*_conj_args(*inputs, outputs[0]), output_grads[0]))
+
+
+def _conj_args(*values):
+    """The grad rules are written as g * f'(x). For complex values theon follows torch's
+    convention for a real loss L (the gradient is dL/dRe + i dL/dIm), under which a
+    holomorphic f with real coefficients pulls g back as g * conj(f'(x)) = g * f'(conj(x)):
+    the rule runs on the conjugated inputs and output."""
+    if not any(v.dtype.startswith("complex") for v in values):
+        return values
+    return tuple(conj(v) if v.dtype.startswith("complex") else v for v in values)
 
 
 def unary(name, fn, grad=None, *, ufunc=None, float_only=False, bool_out=False,
-          differentiable=True, supports_out=True):
+          differentiable=True, supports_out=True, orders=False):
     """Define a one-input elementwise op and its public function from a table line.
 
-    `ufunc` is the NumPy function whose dtype rules apply; `float_only` casts integer
-    inputs to the float dtype NumPy would give.
+    `ufunc` is the NumPy function whose loops (input and output dtypes) apply;
+    `float_only` casts integer inputs to the float dtype NumPy would give; `orders` refuses
+    complex inputs (ops that compare values).
     """
-    cls = _make(name, Unary, fn, grad, bool_out, differentiable, supports_out)
+    cls = _make(name, Unary, fn, grad, bool_out, differentiable, supports_out, ufunc)
 
     def public(x):
         x = as_variable(x)
+        if orders:
+            _refuse_complex_order(name, [x])
         if ufunc is not None:
-            x = cast_to(x, _compute_dtype(ufunc, [x]))
+            (x,) = _loop_inputs(ufunc, [x])
         elif float_only:
+            if is_weak(x):
+                x = cast_to(x, result_dtype(x))
             x = cast_to(x, float_dtype(x.dtype))
         return cls()(x)
 
@@ -124,13 +143,27 @@ def unary(name, fn, grad=None, *, ufunc=None, float_only=False, bool_out=False,
     return public
 
 
-def binary(name, fn, grad=None, *, ufunc, bool_out=False, differentiable=True, supports_out=True):
-    """Define a two-input elementwise op and its public function from a table line."""
-    cls = _make(name, Binary, fn, grad, bool_out, differentiable, supports_out)
+def binary(name, fn, grad=None, *, ufunc, bool_out=False, differentiable=True, supports_out=True,
+           orders=False, compares=False, check=None):
+    """Define a two-input elementwise op and its public function from a table line.
+
+    `compares`: a comparison, which answers a Python int outside the other input's
+    integer range without casting it (`uint8_x > -1` is all True, as in NumPy 2).
+    `check(x, y)`: build-time validation of the loop-cast inputs.
+    """
+    cls = _make(name, Binary, fn, grad, bool_out, differentiable, supports_out, ufunc)
 
     def public(x, y):
+        if compares:
+            known = _out_of_range_comparison(ufunc, x, y)
+            if known is not None:
+                return known
         x, y = as_variable(x), as_variable(y)
-        x, y = unify(x, y, dtype=_compute_dtype(ufunc, [x, y]))
+        if orders:
+            _refuse_complex_order(name, [x, y])
+        x, y = _loop_inputs(ufunc, [x, y])
+        if check is not None:
+            check(x, y)
         return cls()(x, y)
 
     public.__name__ = public.__qualname__ = name
@@ -139,10 +172,31 @@ def binary(name, fn, grad=None, *, ufunc, bool_out=False, differentiable=True, s
     return public
 
 
+def _out_of_range_comparison(ufunc, x, y):
+    """`int_tensor OP n` for a Python int n outside the tensor's range: every element
+    compares the same way, so the answer is a constant of the tensor's shape."""
+    for tensor, n, swapped in ((x, y, False), (y, x, True)):
+        if not isinstance(tensor, Variable) or is_weak(tensor) \
+                or not isinstance(n, int) or isinstance(n, (bool, np.generic)):
+            continue
+        if tensor.dtype not in INT_DTYPES:
+            continue
+        info = np.iinfo(tensor.dtype)
+        if info.min <= n <= info.max:
+            return None
+        # any in-range stand-in on the same side of the range gives the same answers
+        stand_in = np.array(info.max if n > info.max else info.min, tensor.dtype)
+        probe = np.array(n, dtype=object)
+        a, b = (probe, stand_in) if swapped else (stand_in, probe)
+        value = bool(ufunc(a, b))
+        return full_like(tensor, value, dtype="bool")
+    return None
+
+
 # ---- helpers used by gradient rules -----------------------------------------------------
 
 def zeros_like(x, dtype=None):
-    return _zl(x, dtype=dtype)
+    return full_like(x, 0, dtype)
 
 
 def _mask(cond, like):
@@ -150,11 +204,134 @@ def _mask(cond, like):
     return cast(cond, like.dtype)
 
 
+# ---- kernels where torch's function differs from NumPy's ---------------------------------
+# Each takes torch tensors already in NumPy's loop dtypes and an optional `out=`.
+
+def _into(result, out):
+    return result if out is None else out.copy_(result)
+
+
+def _copy(x, out=None):
+    return x.clone() if out is None else out.copy_(x)
+
+
+def _abs(x, out=None):
+    if x.dtype == torch.bool:
+        return _copy(x, out)
+    return torch.abs(x) if out is None else torch.abs(x, out=out)
+
+
+def _sign(x, out=None):
+    if x.is_complex():
+        return _into(torch.sgn(x), out)     # z / |z|, NumPy 2's complex sign
+    y = torch.sign(x) if out is None else torch.sign(x, out=out)
+    if x.is_floating_point():
+        y = torch.where(torch.isnan(x), x, y, out=y)  # torch's sign(nan) is 0; NumPy's is nan
+    return y
+
+
+def _rounding(fn):
+    def kernel(x, out=None):
+        if not (x.is_floating_point() or x.is_complex()):
+            return _copy(x, out)   # integers and bools are already whole
+        return fn(x) if out is None else fn(x, out=out)
+    kernel.__name__ = fn.__name__
+    return kernel
+
+
+def _fmod(a, b):
+    """C's fmod (exact). torch's vectorised fmod gives NaN when a / b overflows; there,
+    reduce a by b * 2**k first (a multiple of b, so the remainder is unchanged), with k
+    falling in steps small enough that some step neither overflows b * 2**k nor a / it."""
+    mod = torch.fmod(a, b)
+    bad = torch.isnan(mod) & torch.isfinite(a) & torch.isfinite(b) & (b != 0)
+    if not bool(bad.any()):
+        return mod
+    info = np.finfo(str(a.dtype).replace("torch.", ""))
+    gap = info.maxexp - info.minexp + info.nmant + 2      # the widest exponent difference
+    r = a
+    for k in range(gap, 0, -(info.maxexp // 2)):
+        big = b
+        for chunk in range(k, 0, -(info.maxexp - 1)):   # b * 2**k without 2**k overflowing
+            big = big * 2.0 ** min(chunk, info.maxexp - 1)
+        step = torch.fmod(r, big)
+        r = torch.where(bad & torch.isfinite(big) & ~torch.isnan(step), step, r)
+    return torch.where(bad, torch.fmod(r, b), mod)
+
+
+def _safe_divisor(y):
+    """Integer division by zero is 0 in NumPy (with a warning); torch raises. Divide by 1
+    where y is 0 and zero those results."""
+    zero = y == 0
+    return zero, torch.where(zero, torch.ones_like(y), y)
+
+
+def _float_divmod(a, b):
+    """NumPy's float floor division and remainder (npy_divmod), step by step: the remainder
+    takes the divisor's sign (zeros too), 1 // inf is 0 and -1 // inf is -1, and division
+    by zero gives a / b and NaN. float16 computes in float32, as NumPy's half loops do."""
+    half = a.dtype == torch.float16
+    if half:
+        a, b = a.float(), b.float()
+    mod = _fmod(a, b)
+    div = (a - mod) / b
+    fix = (mod != 0) & ((b < 0) != (mod < 0))
+    zero_mod = mod == 0
+    mod = torch.where(fix, mod + b, mod)
+    div = torch.where(fix, div - 1, div)
+    mod = torch.where(zero_mod, torch.copysign(torch.zeros_like(mod), b), mod)
+    floor = torch.floor(div)
+    floor = torch.where(div - floor > 0.5, floor + 1, floor)
+    quotient = a / b
+    floor = torch.where(div == 0, torch.copysign(torch.zeros_like(div), quotient), floor)
+    floor = torch.where(b == 0, quotient, floor)
+    mod = torch.where(b == 0, torch.fmod(a, b), mod)
+    if half:
+        floor, mod = floor.half(), mod.half()
+    return floor, mod
+
+
+def _floor_divide(x, y, out=None):
+    if x.is_floating_point():
+        return _into(_float_divmod(x, y)[0], out)
+    zero, safe = _safe_divisor(y)
+    q = torch.floor_divide(x, safe)
+    return _into(torch.where(zero, torch.zeros_like(q), q), out)
+
+
+def _mod(x, y, out=None):
+    if x.is_floating_point():
+        return _into(_float_divmod(x, y)[1], out)
+    zero, safe = _safe_divisor(y)
+    r = torch.remainder(x, safe)
+    return _into(torch.where(zero, torch.zeros_like(r), r), out)
+
+
+def _power(x, y, out=None):
+    if not (x.is_floating_point() or x.is_complex()) and x.dtype != torch.bool:
+        if bool((y < 0).any()):
+            raise ValueError("Integers to negative integer powers are not allowed.")
+    return torch.pow(x, y) if out is None else torch.pow(x, y, out=out)
+
+
+def _check_power(x, y):
+    """Integer powers with a constant negative exponent fail when the graph is built."""
+    if x.dtype in INT_DTYPES and isinstance(y, Constant) and y.value.size and (y.value < 0).any():
+        raise ValueError("Integers to negative integer powers are not allowed "
+                         f"(exponent {y.value.min()}; NumPy raises too): use a float base")
+
+
+def _conj(x, out=None):
+    if not x.is_complex():
+        return _copy(x, out)
+    return _into(torch.conj_physical(x), out)
+
+
 # ---- one-input ops ----------------------------------------------------------------------
 
 negative = unary("negative", torch.neg, lambda x, y, g: -g, ufunc=np.negative)
-abs = unary("abs", torch.abs, lambda x, y, g: g * sign(x), ufunc=np.absolute)
-sign = unary("sign", torch.sign, ufunc=np.sign)
+abs = unary("abs", _abs, lambda x, y, g: g * _abs_slope(x), ufunc=np.absolute)
+sign = unary("sign", _sign, ufunc=np.sign)
 exp = unary("exp", torch.exp, lambda x, y, g: g * y, ufunc=np.exp)
 expm1 = unary("expm1", torch.expm1, lambda x, y, g: g * (y + 1), ufunc=np.expm1)
 log = unary("log", torch.log, lambda x, y, g: g / x, ufunc=np.log)
@@ -177,22 +354,89 @@ sigmoid = unary("sigmoid", torch.sigmoid, lambda x, y, g: g * y * (1 - y), float
 softplus = unary("softplus", F.softplus, lambda x, y, g: g * sigmoid(x), float_only=True,
                  supports_out=False)
 relu = unary("relu", torch.relu, lambda x, y, g: ReluGrad()(g, y), ufunc=np.negative,
-             supports_out=False)
+             supports_out=False, orders=True)
 silu = unary("silu", F.silu, lambda x, y, g: g * _silu_slope(x), float_only=True, supports_out=False)
 erf = unary("erf", torch.erf, lambda x, y, g: g * exp(-x * x) * (2 / math.sqrt(math.pi)),
             float_only=True)
-floor = unary("floor", torch.floor, ufunc=np.floor)
-ceil = unary("ceil", torch.ceil, ufunc=np.ceil)
-isnan = unary("isnan", torch.isnan, bool_out=True, supports_out=False)
-isinf = unary("isinf", torch.isinf, bool_out=True, supports_out=False)
-isfinite = unary("isfinite", torch.isfinite, bool_out=True, supports_out=False)
+floor = unary("floor", _rounding(torch.floor), ufunc=np.floor, orders=True)
+ceil = unary("ceil", _rounding(torch.ceil), ufunc=np.ceil, orders=True)
+isnan = unary("isnan", torch.isnan, ufunc=np.isnan, bool_out=True, supports_out=False)
+isinf = unary("isinf", torch.isinf, ufunc=np.isinf, bool_out=True, supports_out=False)
+isfinite = unary("isfinite", torch.isfinite, ufunc=np.isfinite, bool_out=True, supports_out=False)
 logical_not = unary("logical_not", torch.logical_not, ufunc=np.logical_not, bool_out=True)
 invert = unary("invert", torch.bitwise_not, ufunc=np.invert, differentiable=False)
+conj = unary("conj", _conj, lambda x, y, g: conj(g), ufunc=np.conjugate)
+log10 = unary("log10", torch.log10, lambda x, y, g: g / (x * math.log(10.0)), ufunc=np.log10)
+arcsinh = unary("arcsinh", torch.asinh, lambda x, y, g: g * rsqrt(x * x + 1), ufunc=np.arcsinh)
+arccosh = unary("arccosh", torch.acosh, lambda x, y, g: g * rsqrt(x * x - 1), ufunc=np.arccosh)
+arctanh = unary("arctanh", torch.atanh, lambda x, y, g: g / (1 - x * x), ufunc=np.arctanh)
+trunc = unary("trunc", _rounding(torch.trunc), ufunc=np.trunc, orders=True)
+signbit = unary("signbit", torch.signbit, ufunc=np.signbit, bool_out=True, supports_out=False)
+
+
+def _abs_slope(x):
+    """d|x|: sign(x) for reals; for complex x, under the conjugate convention, x / |x|
+    (the rule receives conj(x), so conj back); 0 at 0 either way."""
+    if x.dtype.startswith("complex"):
+        return sign(conj(x))
+    return sign(x)
 
 
 def _silu_slope(x):
     s = sigmoid(x)
     return s * (1 + x * (1 - s))
+
+
+def _real_dtype(dtype: str) -> str:
+    return {"complex64": "float32", "complex128": "float64"}.get(dtype, dtype)
+
+
+@dataclass(frozen=True)
+class Real(Elementwise):
+    """The real part (the value itself for real dtypes), NumPy's np.real."""
+    name: ClassVar[str] = "real"
+    supports_out: ClassVar[bool] = False
+
+    def infer(self, x):
+        return [x.type.with_dtype(_real_dtype(x.dtype))]
+
+    def kernel(self, x):
+        return (x.real if x.is_complex() else x).clone()
+
+    def grad(self, inputs, outputs, output_grads):
+        (x,), (g,) = inputs, output_grads
+        return [cast(g, x.dtype) if is_float(x.dtype) else None]
+
+
+@dataclass(frozen=True)
+class Imag(Elementwise):
+    """The imaginary part (zeros for real dtypes), NumPy's np.imag."""
+    name: ClassVar[str] = "imag"
+    supports_out: ClassVar[bool] = False
+
+    def infer(self, x):
+        return [x.type.with_dtype(_real_dtype(x.dtype))]
+
+    def kernel(self, x):
+        return x.imag.clone() if x.is_complex() else torch.zeros_like(x)
+
+    def grad(self, inputs, outputs, output_grads):
+        (x,), (g,) = inputs, output_grads
+        if not x.dtype.startswith("complex"):
+            return [zeros_like(x) if is_float(x.dtype) else None]
+        # torch's convention for a real loss: dL/dRe + i dL/dIm, here i * g
+        return [cast(g, x.dtype) * 1j]
+
+
+def real(x):
+    """The real part of x (x itself for real dtypes)."""
+    x = as_variable(x)
+    return x if not x.dtype.startswith("complex") else Real()(x)
+
+
+def imag(x):
+    """The imaginary part of x (zeros of x's dtype for real dtypes)."""
+    return Imag()(as_variable(x))
 
 
 @dataclass(frozen=True)
@@ -214,13 +458,13 @@ class ReluGrad(Elementwise):
 
 def _pow_grad(x, y, out, g):
     gx = g * y * power(x, y - 1)
-    safe_log = log(where(x > 0, x, 1))
+    safe_log = log(where(x > 0, x, 1)) if not x.dtype.startswith("complex") else log(x)
     return gx, g * out * safe_log
 
 
 def _minmax_grad(pick):
     def rule(x, y, out, g):
-        half = _mask(x == y, g) * 0.5
+        half = _mask(equal(x, y), g) * 0.5
         wx = _mask(pick(x, y), g) + half
         return g * wx, g * (1 - wx)
     return rule
@@ -230,20 +474,24 @@ add = binary("add", torch.add, lambda x, y, o, g: (g, g), ufunc=np.add)
 subtract = binary("subtract", torch.sub, lambda x, y, o, g: (g, -g), ufunc=np.subtract)
 multiply = binary("multiply", torch.mul, lambda x, y, o, g: (g * y, g * x), ufunc=np.multiply)
 divide = binary("divide", torch.div, lambda x, y, o, g: (g / y, -g * o / y), ufunc=np.divide)
-floor_divide = binary("floor_divide", torch.floor_divide, ufunc=np.floor_divide)
-mod = binary("mod", torch.remainder, lambda x, y, o, g: (g, -g * floor_divide(x, y)), ufunc=np.mod)
-power = binary("power", torch.pow, _pow_grad, ufunc=np.power)
+floor_divide = binary("floor_divide", _floor_divide, ufunc=np.floor_divide)
+mod = binary("mod", _mod, lambda x, y, o, g: (g, -g * floor_divide(x, y)), ufunc=np.mod)
+power = binary("power", _power, _pow_grad, ufunc=np.power, check=_check_power)
 arctan2 = binary("arctan2", torch.atan2,
                  lambda y, x, o, g: (g * x / (x * x + y * y), -g * y / (x * x + y * y)),
                  ufunc=np.arctan2)
-maximum = binary("maximum", torch.maximum, _minmax_grad(lambda x, y: x > y), ufunc=np.maximum)
-minimum = binary("minimum", torch.minimum, _minmax_grad(lambda x, y: x < y), ufunc=np.minimum)
-equal = binary("equal", torch.eq, ufunc=np.equal, bool_out=True)
-not_equal = binary("not_equal", torch.ne, ufunc=np.not_equal, bool_out=True)
-less = binary("less", torch.lt, ufunc=np.less, bool_out=True)
-less_equal = binary("less_equal", torch.le, ufunc=np.less_equal, bool_out=True)
-greater = binary("greater", torch.gt, ufunc=np.greater, bool_out=True)
-greater_equal = binary("greater_equal", torch.ge, ufunc=np.greater_equal, bool_out=True)
+maximum = binary("maximum", torch.maximum, _minmax_grad(lambda x, y: x > y), ufunc=np.maximum,
+                 orders=True)
+minimum = binary("minimum", torch.minimum, _minmax_grad(lambda x, y: x < y), ufunc=np.minimum,
+                 orders=True)
+equal = binary("equal", torch.eq, ufunc=np.equal, bool_out=True, compares=True)
+not_equal = binary("not_equal", torch.ne, ufunc=np.not_equal, bool_out=True, compares=True)
+less = binary("less", torch.lt, ufunc=np.less, bool_out=True, orders=True, compares=True)
+less_equal = binary("less_equal", torch.le, ufunc=np.less_equal, bool_out=True, orders=True,
+                    compares=True)
+greater = binary("greater", torch.gt, ufunc=np.greater, bool_out=True, orders=True, compares=True)
+greater_equal = binary("greater_equal", torch.ge, ufunc=np.greater_equal, bool_out=True, orders=True,
+                       compares=True)
 logical_and = binary("logical_and", torch.logical_and, ufunc=np.logical_and, bool_out=True)
 logical_or = binary("logical_or", torch.logical_or, ufunc=np.logical_or, bool_out=True)
 logical_xor = binary("logical_xor", torch.logical_xor, ufunc=np.logical_xor, bool_out=True)
@@ -251,6 +499,15 @@ bitwise_and = binary("bitwise_and", torch.bitwise_and, ufunc=np.bitwise_and, dif
 bitwise_or = binary("bitwise_or", torch.bitwise_or, ufunc=np.bitwise_or, differentiable=False)
 bitwise_xor = binary("bitwise_xor", torch.bitwise_xor, ufunc=np.bitwise_xor, differentiable=False)
 true_divide = divide
+copysign = binary("copysign", torch.copysign,
+                  lambda x, y, o, g: (g * sign(x) * where(signbit(y), -1.0, 1.0), zeros_like(y)),
+                  ufunc=np.copysign)
+hypot = binary("hypot", torch.hypot, lambda x, y, o, g: (g * x / o, g * y / o), ufunc=np.hypot)
+logaddexp = binary("logaddexp", torch.logaddexp,
+                   lambda x, y, o, g: (g * exp(x - o), g * exp(y - o)), ufunc=np.logaddexp)
+nextafter = binary("nextafter", torch.nextafter, ufunc=np.nextafter, differentiable=False)
+left_shift = binary("left_shift", torch.bitwise_left_shift, ufunc=np.left_shift, differentiable=False)
+right_shift = binary("right_shift", torch.bitwise_right_shift, ufunc=np.right_shift, differentiable=False)
 
 
 # ---- ops with attributes ----------------------------------------------------------------
@@ -269,9 +526,13 @@ class Cast(Elementwise):
         return x.to(torch_dtype(self.dtype), copy=True)  # a new tensor, as `allocates` says
 
     def grad(self, inputs, outputs, output_grads):
+        # float -> complex: the real part of g; complex -> float (NumPy drops the imaginary
+        # part): g as the real part, as torch's convention for a real loss has it
         (x,), (g,) = inputs, output_grads
-        if not x.dtype.startswith("float"):
+        if not is_float(x.dtype):
             return [None]
+        if g.dtype.startswith("complex") and not x.dtype.startswith("complex"):
+            g = real(g)
         return [cast(g, x.dtype)]
 
 
@@ -289,6 +550,8 @@ def cast_to(v: Variable, dtype: str) -> Variable:
     if v.dtype == dtype:
         return v
     if isinstance(v, Constant):
+        if v.weak:
+            check_fits(v.value.item(), dtype)
         return constant(v.value.astype(dtype))
     return cast(v, dtype)
 
@@ -371,23 +634,48 @@ def gelu(x, approximate="none"):
 
 @dataclass(frozen=True)
 class Round(Elementwise):
+    """NumPy's round: half to even at `decimals` digits (negative: tens, hundreds...)."""
     decimals: int = 0
     name: ClassVar[str] = "round"
 
     def kernel(self, x, out=None):
-        if not x.is_floating_point():
-            return x.clone() if out is None else out.copy_(x)
-        if out is None:
-            return torch.round(x, decimals=self.decimals)
-        return torch.round(x, decimals=self.decimals, out=out)
+        return _into(_round(x, self.decimals), out)
 
     def grad(self, inputs, outputs, output_grads):
         return [zeros_like(inputs[0])]
 
 
+def _round(x, decimals):
+    if x.is_complex():
+        return torch.complex(_round(x.real, decimals), _round(x.imag, decimals))
+    if x.is_floating_point() and x.dtype != torch.float16:
+        return torch.round(x, decimals=decimals)
+    if decimals >= 0 and not x.is_floating_point():
+        return x.clone()   # integers are whole
+    # NumPy's steps: x * 10**d (or / 10**-d), rint, then back, in float16 for float16 (which
+    # may overflow) and in float64 for integers, cast back as astype does
+    y = x if x.is_floating_point() else x.to(torch.float64)
+    scale = 10.0 ** builtins.abs(decimals)
+    if decimals >= 0:
+        y = torch.round(y * scale) / scale
+    else:
+        y = torch.round(y / scale) * scale
+    return y.to(x.dtype)
+
+
 def round(x, decimals=0):
-    """Round half to even, as NumPy does."""
-    return Round(int(decimals))(as_variable(x))
+    """Round half to even, as NumPy does; integers round to tens, hundreds... when
+    `decimals` is negative; bools round through float16 as in NumPy."""
+    x = as_variable(x)
+    if is_weak(x):
+        x = cast_to(x, result_dtype(x))
+    if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)):
+        raise TypeError(f"round: decimals must be an int, got {decimals!r}")
+    if x.dtype == "bool":
+        if decimals:
+            raise DTypeError("round: bool tensors round only with decimals=0 (as in NumPy)")
+        x = cast(x, "float16")
+    return Round(int(decimals))(x)
 
 
 @dataclass(frozen=True)
@@ -413,22 +701,38 @@ class Clip(Elementwise):
 
 
 def clip(x, a_min=None, a_max=None):
-    """Limit values to [a_min, a_max]; either bound may be None, a scalar or a tensor."""
+    """Limit values to [a_min, a_max] (NumPy 2): either bound may be None, a scalar or a
+    tensor; with neither, x itself. A Python-int bound beyond an integer dtype's range on the
+    side that clips nothing is dropped (int8 in [-1000, 1000] is every int8); one that would
+    clip everything outside the range is an OverflowError."""
     x = as_variable(x)
-    scalar = lambda b: b is None or isinstance(b, (int, float, np.number))
-    if scalar(a_min) and scalar(a_max):
+    if a_min is None and a_max is None:
+        return x
+    _refuse_complex_order("clip", [x] + [as_variable(b) for b in (a_min, a_max) if b is not None])
+    scalar = lambda b: b is None or isinstance(b, (bool, int, float, np.number))
+    if x.dtype in INT_DTYPES:
+        info = np.iinfo(x.dtype)
+        if _python_int(a_min) and a_min < info.min:
+            a_min = None
+        if _python_int(a_max) and a_max > info.max:
+            a_max = None
         if a_min is None and a_max is None:
-            raise ValueError("clip: give at least one of a_min and a_max")
-        dtype = x.dtype if x.dtype.startswith("float") or all(
-            b is None or float(b).is_integer() for b in (a_min, a_max)) else "float64"
+            return x
+    if scalar(a_min) and scalar(a_max):
+        bounds = [as_variable(b) for b in (a_min, a_max) if b is not None]
+        dtype = result_dtype(x, *bounds)
         x = cast_to(x, dtype)
-        conv = float if dtype.startswith("float") else int
-        return Clip(None if a_min is None else conv(a_min), None if a_max is None else conv(a_max))(x)
+        lo, hi = (None if b is None else cast_to(as_variable(b), dtype).value.item() for b in (a_min, a_max))
+        return Clip(lo, hi)(x)
     if a_min is not None:
         x = maximum(x, a_min)
     if a_max is not None:
         x = minimum(x, a_max)
     return x
+
+
+def _python_int(b) -> bool:
+    return isinstance(b, int) and not isinstance(b, (bool, np.generic))
 
 
 @dataclass(frozen=True)
@@ -468,5 +772,7 @@ __all__ = [
     "logical_not", "invert", "add", "subtract", "multiply", "divide", "true_divide",
     "floor_divide", "mod", "power", "arctan2", "maximum", "minimum", "equal", "not_equal",
     "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
-    "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "conj", "real", "imag",
+    "log10", "arcsinh", "arccosh", "arctanh", "trunc", "signbit", "copysign", "hypot", "logaddexp",
+    "nextafter", "left_shift", "right_shift",
 ]

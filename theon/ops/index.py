@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..backend.interop import to_numpy, torch_dtype
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, ShapeError, TensorIndexError
 from ..graph import (
     Constant,
     TensorType,
@@ -120,7 +120,7 @@ def parse_key(x: Variable, key):
                             "slices, None, ..., or integer/boolean arrays")
     used = sum(1 for e in raw if e != "..." and e[0] != "none")
     if used > x.ndim:
-        raise ShapeError(f"too many indices: the tensor has shape {format_shape(x.type.shape)} "
+        raise TensorIndexError(f"too many indices: the tensor has shape {format_shape(x.type.shape)} "
                          f"({x.ndim}-D) but {used} were given")
     advanced = [k for k, e in enumerate(raw) if e != "..." and (e[0] == "adv" or arrays and e[0] == "int")]
     adjacent = not advanced or all(
@@ -154,7 +154,7 @@ def _slice_len(e: tuple, d):
 
 def _check_int(i: int, d, axis: int, shape):
     if d is not None and not -d <= i < d:
-        raise ShapeError(f"index {i} is out of bounds for axis {axis} with size {d} "
+        raise TensorIndexError(f"index {i} is out of bounds for axis {axis} with size {d} "
                          f"(shape {format_shape(shape)})")
 
 
@@ -375,6 +375,12 @@ class TakeFlat(Op):
     def infer(self, x, idx):
         if not is_int(idx.dtype):
             raise DTypeError(f"indices must be integers, got {idx.dtype}")
+        if isinstance(idx, Constant) and idx.value.size and x.type.is_concrete:
+            size = int(np.prod(x.type.shape))
+            lo, hi = int(idx.value.min()), int(idx.value.max())
+            if lo < -size or hi >= size:
+                raise TensorIndexError(f"index {lo if lo < -size else hi} is out of bounds for the "
+                                       f"flattened tensor of size {size} (shape {format_shape(x.type.shape)})")
         return [x.type.with_shape(idx.type.shape)]
 
     def kernel(self, x, idx):

@@ -13,14 +13,19 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..errors import DTypeError, ShapeError
+from ..errors import AxisError, DTypeError, GradientError, ShapeError
 from ..graph import TensorType, format_shape, is_float
 from .axes import broadcast_shapes
 from .base import Op, as_variable, result_dtype, user_errors
 from .broadcast import sum_to_like
 from .constructors import ones_like
-from .elementwise import cast_to, multiply, unify
+from .elementwise import cast_to, conj, multiply, unify
 from .shape import ravel, reshape
+
+
+def _conj(x):
+    """conj(x) for complex x (products' gradients conjugate the other factor), else x."""
+    return conj(x) if x.dtype.startswith("complex") else x
 
 
 def _unbroadcast(grad, like, core: int):
@@ -109,6 +114,7 @@ class Matmul(Op):
         (a, b), (g,) = inputs, output_grads
         if not is_float(a.dtype):
             return [None, None]
+        a, b = _conj(a), _conj(b)   # complex: g @ b^H and a^H @ g (torch's convention)
         if a.ndim == 1 and b.ndim == 1:
             return [g * b, g * a]
         if a.ndim == 1:     # (k,) @ (..., k, m) -> (..., m)
@@ -255,14 +261,17 @@ class Einsum(Op):
     def kernel(self, *xs):
         if xs[0].dtype == torch.bool:
             return torch.einsum(self.subscripts, *[x.to(torch.int64) for x in xs]) != 0
-        return torch.einsum(self.subscripts, *xs)
+        y = torch.einsum(self.subscripts, *xs)
+        # torch sums small integers in int64 (a one-operand reduction); NumPy keeps the dtype
+        return y if y.dtype == xs[0].dtype else y.to(xs[0].dtype)
 
     def grad(self, inputs, outputs, output_grads):
         if not is_float(inputs[0].dtype):
             return [None] * len(inputs)
         (g,) = output_grads
         terms, out = _split(self.subscripts)
-        return [_einsum_operand_grad(i, inputs, terms, out, g) for i in range(len(inputs))]
+        others = [_conj(x) for x in inputs]   # complex: the other operands conjugated
+        return [_einsum_operand_grad(i, others, terms, out, g) for i in range(len(inputs))]
 
 
 @dataclass(frozen=True)
@@ -335,8 +344,39 @@ def _make_einsum(subscripts: str, operands):
 
 @user_errors
 def einsum(subscripts, *operands):
-    """Einstein summation with NumPy's subscripts ('ij,jk->ik', '...ij->...ji', 'ii')."""
+    """Einstein summation with NumPy's subscripts ('ij,jk->ik', '...ij->...ji', 'ii'), or
+    NumPy's sublist form: einsum(a, [0, 1], b, [1, 2], [0, 2]) (ints name the indices,
+    `...` the broadcast dims; the last list, if unpaired, is the output)."""
+    if not isinstance(subscripts, str):
+        subscripts, operands = _from_sublists((subscripts,) + operands)
     return _make_einsum(subscripts, unify(*operands))
+
+
+def _from_sublists(args):
+    """(subscripts string, operands) from einsum(op0, sublist0, op1, sublist1, ..., [out])."""
+    pairs, out = list(args), None
+    if len(pairs) % 2:
+        out = pairs.pop()
+    operands, terms = pairs[0::2], pairs[1::2]
+    if not operands:
+        raise ShapeError("einsum: give subscripts, or operands each followed by its list of indices")
+    spelled = [_sublist_term(t) for t in terms]
+    spec = ",".join(spelled)
+    return (spec + "->" + _sublist_term(out) if out is not None else spec), operands
+
+
+def _sublist_term(sublist) -> str:
+    if isinstance(sublist, (str, bytes)) or not hasattr(sublist, "__iter__"):
+        raise TypeError(f"einsum: a sublist must be a list of ints and ..., got {sublist!r}")
+    text = ""
+    for s in sublist:
+        if s is Ellipsis:
+            text += "..."
+        elif isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 <= s < len(_LABELS):
+            text += _LABELS[int(s)]
+        else:
+            raise ShapeError(f"einsum: sublist index {s!r} must be an int in [0, {len(_LABELS)}) or ...")
+    return text
 
 
 @user_errors
@@ -356,7 +396,7 @@ def tensordot(a, b, axes=2):
         for ax, nd in ((ax_a, a.ndim), (ax_b, b.ndim)):
             for k, v in enumerate(ax):
                 if not -nd <= v < nd:
-                    raise ShapeError(f"tensordot: axis {v} is out of range for rank {nd}")
+                    raise AxisError(f"tensordot: axis {v} is out of range for rank {nd}")
                 ax[k] = int(v) % nd
     for p, q in zip(ax_a, ax_b):
         da, db = a.type.shape[p], b.type.shape[q]
@@ -398,6 +438,18 @@ class Triangle(Op):
 
     def grad(self, inputs, outputs, output_grads):
         return [self(output_grads[0])]
+
+
+@user_errors
+def tril(x, k=0):
+    """The lower triangle of the last two axes (zeros above diagonal k), NumPy's tril."""
+    return Triangle(int(k), upper=False)(as_variable(x))
+
+
+@user_errors
+def triu(x, k=0):
+    """The upper triangle of the last two axes (zeros below diagonal k), NumPy's triu."""
+    return Triangle(int(k), upper=True)(as_variable(x))
 
 
 # ---- solves and decompositions ------------------------------------------------------------
@@ -577,8 +629,41 @@ class Det(Op):
         return [a.type.with_shape(a.type.shape[:-2])]
 
     def grad(self, inputs, outputs, output_grads):
-        (a,), (d,), (g,) = inputs, outputs, output_grads
-        return [einsum("...,...ji->...ij", g * d, inv(a))]
+        # d det(A) / dA = adj(A)^T, which, unlike det(A) inv(A)^T, exists for singular A
+        (a,), (g,) = inputs, output_grads
+        return [einsum("...,...ji->...ij", g, Adjugate()(a))]
+
+
+@dataclass(frozen=True)
+class Adjugate(SquareOp):
+    """adj(A), with A adj(A) = det(A) I, from the SVD so that singular matrices have one too:
+    A = U S V^H gives adj(A) = conj(det V) det(U) V diag(prod_{j != i} s_j) U^H."""
+    name: ClassVar[str] = "adjugate"
+
+    def kernel(self, a):
+        u, s, vh = torch.linalg.svd(a)
+        n = s.shape[-1]
+        ones = torch.ones_like(s[..., :1])
+        # the product of the other singular values, without dividing (s may hold zeros)
+        before = torch.cumprod(torch.cat([ones, s[..., :-1]], -1), -1)
+        after = torch.cumprod(torch.cat([ones, s.flip(-1)[..., :-1]], -1), -1).flip(-1)
+        others = (before * after).to(a.dtype)
+        v, uh = vh.mH, u.mH
+        phase = torch.linalg.det(vh) * torch.linalg.det(u)   # conj(det V) det(U)
+        adj = (v * others.unsqueeze(-2)) @ uh
+        return adj * phase.unsqueeze(-1).unsqueeze(-1) if n else adj
+
+    def grad(self, inputs, outputs, output_grads):
+        # adj(A) = det(A) A^-1 away from singular matrices: its vjp for G is
+        # det(A) (<G, A^-1> A^-T - A^-T G A^-T) (the second derivative of det is exact there)
+        (a,), (g,) = inputs, output_grads
+        if a.dtype.startswith("complex"):
+            raise GradientError("adjugate: no second derivative for complex matrices here")
+        ai = inv(a)
+        ait = matrix_transpose(ai)
+        inner = einsum("...ij,...ij->...", g, ai)
+        return [einsum("...,...ij->...ij", det(a) * inner, ait) - einsum("...,...ij->...ij", det(a),
+                                                                      matmul(matmul(ait, g), ait))]
 
 
 @user_errors
@@ -614,8 +699,8 @@ def slogdet(a):
 
 
 __all__ = [
-    "matmul", "dot", "vdot", "tensordot", "einsum", "outer", "matrix_transpose", "solve",
+    "matmul", "dot", "vdot", "tensordot", "einsum", "outer", "matrix_transpose", "tril", "triu", "solve",
     "solve_triangular", "inv", "cholesky", "det", "slogdet",
     "Matmul", "MatrixTranspose", "Einsum", "Einsum1", "DiagonalMask", "Triangle", "Solve",
-    "SolveTriangular", "Inv", "Cholesky", "Det", "Slogdet",
+    "SolveTriangular", "Inv", "Cholesky", "Det", "Adjugate", "Slogdet",
 ]

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DTypeError, ShapeError
-from ..graph import TensorType
+from ..graph import TensorType, is_int
 from ..graph.types import format_shape
-from .base import Op
+from .base import Op, as_variable, user_errors
 from .constructors import ones, zeros
 from .dims import dim
 from .elementwise import cast_to, reciprocal, rsqrt
@@ -110,17 +110,26 @@ class BatchNormEval(Op):
         return [gy * channel_view(scale, x.ndim), -gb * scale, gw * scale * invstd * -0.5, gw, gb]
 
 
+@user_errors
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
+               momentum=0.1, eps=1e-5, num_batches_tracked=None):
     """Batch normalisation over every axis but 1 of x (N, C, ...), torch semantics.
 
     Inference (training=False): returns y, normalised with the running statistics.
     Training: returns (y, new_running_mean, new_running_var); put the new statistics in a
     function's `updates` (they are None when the running statistics are None). The running
     variance is updated with the unbiased batch variance, as torch does.
+
+    momentum=None keeps a cumulative average, as torch's BatchNorm does: pass
+    `num_batches_tracked`, the number of batches the running statistics already average
+    (an int64 scalar, usually a shared variable starting at 0); each batch then weighs
+    1 / (num_batches_tracked + 1), and the result has a fourth entry, the new count, to put
+    in the updates too.
     """
-    if momentum is None:
-        raise ValueError("batch_norm: momentum=None (a cumulative average) is not supported")
+    cumulative = momentum is None
+    if cumulative and training and num_batches_tracked is None:
+        raise ValueError("batch_norm: momentum=None (a cumulative average) needs num_batches_tracked, "
+                         "the number of batches the running statistics already average")
     (x,) = float_inputs(x, op="batch_norm")
     c = dim(x, 1) if x.ndim >= 2 else 1  # a rank error is raised by the op, at the user's line
     weight = ones((c,), x.dtype) if weight is None else weight
@@ -132,8 +141,14 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         rm, rv = (cast_to(v, x.dtype) for v in float_inputs(running_mean, running_var, op="batch_norm"))
         return BatchNormEval(float(eps))(x, rm, rv, weight, bias)
     y, mean, invstd = BatchNormTrain(float(eps))(x, weight, bias)
+    batches = None
+    if cumulative:
+        batches = as_variable(num_batches_tracked)
+        if batches.ndim != 0 or not is_int(batches.dtype):
+            raise DTypeError(f"batch_norm: num_batches_tracked must be an integer scalar, got {batches.type}")
+        batches = batches + 1
     if running_mean is None and running_var is None:
-        return y, None, None
+        return (y, None, None) if not cumulative else (y, None, None, batches)
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
     rm, rv = float_inputs(running_mean, running_var, op="batch_norm")
@@ -141,10 +156,10 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     m = count(x, (0,) + tuple(range(2, x.ndim)), x.dtype)
     var = reciprocal(invstd * invstd) - float(eps)
     unbiased = var * (m / (m - 1))
-    momentum = float(momentum)
-    new_mean = rm * (1 - momentum) + cast_to(mean, rm.dtype) * momentum
-    new_var = rv * (1 - momentum) + cast_to(unbiased, rv.dtype) * momentum
-    return y, new_mean, new_var
+    factor = cast_to(reciprocal(batches), rm.dtype) if cumulative else float(momentum)
+    new_mean = rm * (1 - factor) + cast_to(mean, rm.dtype) * factor
+    new_var = rv * (1 - factor) + cast_to(unbiased, rv.dtype) * factor
+    return (y, new_mean, new_var) if not cumulative else (y, new_mean, new_var, batches)
 
 
 # ---- layer norm -------------------------------------------------------------------------

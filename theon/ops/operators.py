@@ -50,6 +50,7 @@ _BINARY = {
     "add": ew.add, "sub": ew.subtract, "mul": ew.multiply, "truediv": ew.divide,
     "floordiv": ew.floor_divide, "mod": ew.mod, "pow": ew.power, "matmul": _matmul,
     "and": ew.bitwise_and, "or": ew.bitwise_or, "xor": ew.bitwise_xor,
+    "lshift": ew.left_shift, "rshift": ew.right_shift,
 }
 
 for _name, _fn in _BINARY.items():

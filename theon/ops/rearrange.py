@@ -124,18 +124,32 @@ def tile(x, reps):
 
 @dataclass(frozen=True)
 class Repeat(Op):
-    repeats: int = 1
+    """Each slice along `axis` repeated `repeats` times: one int for all, or a tuple with
+    one count per slice (NumPy's repeat)."""
+    repeats: int | tuple = 1
     axis: int = 0
     name: ClassVar[str] = "repeat"
 
     def infer(self, x):
         check_axes((self.axis,), x.type.shape)
         shape = list(x.type.shape)
-        shape[self.axis] = None if shape[self.axis] is None else shape[self.axis] * self.repeats
+        n = shape[self.axis]
+        if isinstance(self.repeats, tuple):
+            if n is not None and n != len(self.repeats):
+                raise ShapeError(f"repeat: {len(self.repeats)} repeat counts for axis {self.axis} of "
+                                 f"size {n} (shape {format_shape(x.type.shape)})")
+            shape[self.axis] = builtins.sum(self.repeats)
+        else:
+            shape[self.axis] = None if n is None else n * self.repeats
         return [x.type.with_shape(shape)]
 
+    def counts(self, device):
+        if isinstance(self.repeats, tuple):
+            return torch.tensor(self.repeats, dtype=torch.int64, device=device)
+        return self.repeats
+
     def kernel(self, x):
-        return torch.repeat_interleave(x, self.repeats, self.axis)
+        return torch.repeat_interleave(x, self.counts(x.device), self.axis)
 
     def grad(self, inputs, outputs, output_grads):
         return [RepeatGrad(self.repeats, self.axis)(output_grads[0], inputs[0])]
@@ -143,7 +157,7 @@ class Repeat(Op):
 
 @dataclass(frozen=True)
 class RepeatGrad(Op):
-    repeats: int = 1
+    repeats: int | tuple = 1
     axis: int = 0
     name: ClassVar[str] = "repeat_grad"
 
@@ -151,6 +165,11 @@ class RepeatGrad(Op):
         return [x.type.with_dtype(g.dtype)]
 
     def kernel(self, g, x):
+        if isinstance(self.repeats, tuple):   # sum each slice's copies back into it
+            n = x.shape[self.axis]
+            source = Repeat(self.repeats, 0).kernel(torch.arange(n, device=g.device))
+            out = torch.zeros(x.shape, dtype=g.dtype, device=g.device)
+            return out.index_add_(self.axis, source, g)
         shape = list(g.shape)
         shape[self.axis:self.axis + 1] = [x.shape[self.axis], self.repeats]
         return g.reshape(shape).sum(self.axis + 1)
@@ -160,17 +179,24 @@ class RepeatGrad(Op):
 
 
 def repeat(x, repeats, axis=None):
-    """Each element repeated `repeats` times along `axis` (flattened when None); int repeats."""
+    """Each element repeated `repeats` times along `axis` (flattened when None): one int,
+    or one count per element along the axis (a sequence or integer array, known when
+    building)."""
     x = as_variable(x)
+    if isinstance(repeats, Variable):
+        if not isinstance(repeats, Constant):
+            raise ValueError("repeat: repeats must be known when building (the output's size "
+                             "depends on them); pass ints or a NumPy array")
+        repeats = repeats.value
     r = np.asarray(repeats)
-    if r.size != 1 or r.dtype.kind not in "iu":
-        raise ValueError(f"repeat: repeats must be one int, got {repeats!r}")
-    r = int(r.reshape(()))
-    if r < 0:
-        raise ValueError(f"repeat: negative repeats {r}")
+    if r.dtype.kind not in "iu" and not (r.size == 0 and r.dtype.kind == "f") or r.ndim > 1:
+        raise ValueError(f"repeat: repeats must be an int or a 1-D sequence of ints, got {repeats!r}")
+    if (r < 0).any():
+        raise ValueError(f"repeat: negative repeats in {repeats!r}")
     if axis is None:
         x, axis = ravel(x), 0
-    return Repeat(r, axis_arg(axis, x.ndim))(x)
+    counts = int(r.reshape(())) if r.ndim == 0 or r.size == 1 else tuple(int(v) for v in r)
+    return Repeat(counts, axis_arg(axis, x.ndim))(x)
 
 
 # ---- padding --------------------------------------------------------------------------------

@@ -20,15 +20,19 @@ from ..graph import TensorType, canonical_dtype, format_shape, is_float
 from .axes import axes_arg, axis_arg, check_axes
 from .base import Op, as_variable
 from .broadcast import BroadcastLike
+from .constructors import full
 from .dims import dim
 from .elementwise import cast, cast_to, equal, exp, logical_and, where
-from .shape import expand_dims, ravel
+from .shape import concatenate, expand_dims, ravel
 
 
 def _axes(axis, ndim: int) -> tuple:
-    # a 0-d tensor has no axes to reduce (NumPy accepts axis=0 or -1 for it); invalid axes
-    # pass through raw so that infer rejects them naming the user's line
-    return axes_arg(axis, ndim) if ndim else ()
+    # invalid axes pass through raw so that infer rejects them naming the user's line
+    if ndim == 0 and axis is not None:
+        # a 0-d tensor has no axes to reduce; NumPy accepts axis=0 and -1 for it
+        raw = axes_arg(axis, 1)
+        return () if builtins.all(a == 0 for a in raw) else raw
+    return axes_arg(axis, ndim)
 
 
 def _reduced_shape(shape, axes, keepdims) -> tuple:
@@ -177,8 +181,10 @@ class Var(Reduction):
         return {"complex64": "float32", "complex128": "float64"}.get(dtype, dtype)
 
     def identity(self, x):
-        # one element per "slice": variance 0 (nan when ddof leaves no degrees of freedom)
-        return torch.full_like(x.real if x.is_complex() else x, 0.0 if self.ddof < 1 else math.nan)
+        # one element per "slice": NumPy's |x - x|**2 / max(1 - ddof, 0), so NaN and
+        # infinities give NaN, and so does a ddof that leaves no degrees of freedom
+        d = (x - x).abs()
+        return d * d / builtins.max(1 - self.ddof, 0)
 
     def reduce(self, x, out):
         return torch.var(x, self.axes, correction=self.ddof, keepdim=self.keepdims)
@@ -204,6 +210,9 @@ def _var_grad(op, x, g):
 @dataclass(frozen=True)
 class Std(Var):
     name: ClassVar[str] = "std"
+
+    def identity(self, x):
+        return torch.sqrt(super().identity(x))
 
     def reduce(self, x, out):
         return torch.std(x, self.axes, correction=self.ddof, keepdim=self.keepdims)
@@ -270,6 +279,9 @@ class Any(Reduction):
         return x != 0
 
     def reduce(self, x, out):
+        # torch's any/all keep uint8 (and reject some dtypes); NumPy's answer is always bool
+        if x.dtype != torch.bool:
+            x = x != 0
         return self.torch_reduce(x, self.axes, keepdim=self.keepdims)
 
     def grad(self, inputs, outputs, output_grads):
@@ -476,8 +488,35 @@ def cumprod(x, axis=None, dtype=None):
     return _scan(Cumprod, x, axis, dtype)
 
 
+def _cumulative(cls, identity, x, axis, dtype, include_initial):
+    x = as_variable(x)
+    if axis is None:
+        if x.ndim > 1:
+            raise ValueError(f"{cls.name}: axis is required for a tensor of more than one dimension "
+                             f"(shape {format_shape(x.type.shape)})")
+        axis = 0
+    y = _scan(cls, x, axis, dtype)
+    if not include_initial:
+        return y
+    axis = y.ndim - 1 if x.ndim == 0 else axis_arg(axis, y.ndim)
+    first = full(tuple(1 if a == axis else dim(y, a) for a in range(y.ndim)), identity, y.dtype)
+    return concatenate([first, y], axis=axis)
+
+
+def cumulative_sum(x, axis=None, dtype=None, include_initial=False):
+    """NumPy 2's cumulative_sum: cumsum along `axis` (required past 1-D), with a leading 0
+    when include_initial."""
+    return _cumulative(Cumsum, 0, x, axis, dtype, include_initial)
+
+
+def cumulative_prod(x, axis=None, dtype=None, include_initial=False):
+    """NumPy 2's cumulative_prod: cumprod along `axis` (required past 1-D), with a leading 1
+    when include_initial."""
+    return _cumulative(Cumprod, 1, x, axis, dtype, include_initial)
+
+
 __all__ = [
-    "sum", "prod", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
+    "cumulative_sum", "cumulative_prod", "sum", "prod", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
     "logsumexp", "any", "all", "cumsum", "cumprod",
     "Reduction", "Sum", "Prod", "Mean", "Var", "Std", "Max", "Min", "LogSumExp", "Any", "All",
     "ArgMax", "ArgMin", "Cumsum", "Cumprod",

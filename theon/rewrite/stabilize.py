@@ -28,17 +28,21 @@ def _one_plus_exp(v):
 
 @rule(ew.log.op, name="log_one_plus", registry=STABILIZE)
 def log_one_plus(node):
-    """log(1 + x) -> log1p(x)."""
+    """log(1 + x) -> log1p(x) + 0.0 (log(1 + -0.0) is +0.0 where log1p(-0.0) is -0.0)."""
     x = split_constant(node.inputs[0], 1)
-    return None if x is None else same_type(ew.log1p(x), node)
+    if x is None:
+        return None
+    if owner_is(x, ew.exp.op):  # log(1 + exp(u)) is softplus(u) (exp(u) is never -0.0)
+        return same_type(ew.softplus(x.owner.inputs[0]), node)
+    return same_type(ew.log1p(x) + 0.0, node)
 
 
 @rule(ew.subtract.op, name="exp_minus_one", registry=STABILIZE)
 def exp_minus_one(node):
-    """exp(x) - 1 -> expm1(x)."""
+    """exp(x) - 1 -> expm1(x) + 0.0 (exp(-0.0) - 1 is +0.0, expm1(-0.0) -0.0)."""
     e, one = node.inputs
     if owner_is(e, ew.exp.op) and const_value(one) == 1:
-        return same_type(ew.expm1(e.owner.inputs[0]), node)
+        return same_type(ew.expm1(e.owner.inputs[0]) + 0.0, node)
     return None
 
 
@@ -102,10 +106,11 @@ def log1p_minus_sigmoid(node):
 
 @rule(ew.log.op, name="log_sigmoid", registry=STABILIZE)
 def log_sigmoid(node):
-    """log(sigmoid(x)) -> -softplus(-x), finite for large negative x."""
+    """log(sigmoid(x)) -> 0 - softplus(-x), finite for large negative x (0 - s rather
+    than -s: log(sigmoid(inf)) is +0.0)."""
     (s,) = node.inputs
     if owner_is(s, ew.sigmoid.op):
-        return same_type(ew.negative(ew.softplus(negated(s.owner.inputs[0]))), node)
+        return same_type(0.0 - ew.softplus(negated(s.owner.inputs[0])), node)
     return None
 
 

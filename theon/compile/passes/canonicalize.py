@@ -1,8 +1,11 @@
 """Algebraic simplification: identities that remove work without changing values."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ...graph import Constant
 from ...ops import elementwise as ew
 from ...rewrite import rule
 from ...rewrite.patterns import const_value
@@ -18,28 +21,72 @@ def _same_result(keep, node):
     return None
 
 
+# Every rule here must hold for all IEEE values, signed zeros, infinities and NaN included:
+#   x + (-0.0) == x, but x + 0.0 turns -0.0 into +0.0;  x - 0.0 == x, but x - (-0.0) does not;
+#   x * 1 and x / 1 are exact for reals, not for complex (0 * inf terms and signed zeros).
+# Integer and bool identities hold for every value. Complex values keep every op: torch's
+# complex kernels do not keep signed zeros (its add computes x + 1 * y), so an identity
+# rule would make the program disagree with the same op folded.
+
+def _is(v, value) -> bool:
+    """Whether `v` is a constant (or Full) of exactly `value`, signs of zeros included."""
+    c = const_value(v)
+    if c is None or c != value:
+        return False
+    if isinstance(value, float) and value == 0:
+        return _zero_signs_are(v, c, math.copysign(1.0, value) < 0)
+    return True
+
+
+def _zero_signs_are(v, c, negative: bool) -> bool:
+    # +0.0 == -0.0, so a constant "uniformly" zero may still mix the two zeros
+    if isinstance(v, Constant):
+        parts = (v.value.real, v.value.imag) if v.value.dtype.kind == "c" else (v.value,)
+        return all(bool((np.signbit(p) == negative).all()) for p in parts)
+    parts = (c.real, c.imag) if isinstance(c, complex) else (float(c),)
+    return all((math.copysign(1.0, p) < 0) == negative for p in parts)
+
+
+def _additive_identity(dtype: str):
+    """The y with x + y == x for every x of `dtype`: -0.0 for floats, 0 else."""
+    return -0.0 if dtype.startswith("float") else 0
+
+
+def _real(dtype: str) -> bool:
+    return not dtype.startswith("complex")
+
+
 @rule(ew.add.op, name="add_zero", registry=CANONICALIZE)
 def add_zero(node):
     a, b = node.inputs
-    if const_value(b) == 0:
+    if not _real(node.outputs[0].dtype):
+        return None
+    zero = _additive_identity(node.outputs[0].dtype)
+    if _is(b, zero):
         return _same_result(a, node)
-    if const_value(a) == 0:
+    if _is(a, zero):
         return _same_result(b, node)
     return None
 
 
 @rule(ew.subtract.op, name="subtract_zero", registry=CANONICALIZE)
 def subtract_zero(node):
+    """x - 0 -> x (x - (+0.0) keeps -0.0; x - (-0.0) would not)."""
     a, b = node.inputs
-    return _same_result(a, node) if const_value(b) == 0 else None
+    if not _real(node.outputs[0].dtype):
+        return None
+    zero = 0.0 if node.outputs[0].dtype.startswith("float") else 0
+    return _same_result(a, node) if _is(b, zero) else None
 
 
 @rule(ew.multiply.op, name="multiply_one", registry=CANONICALIZE)
 def multiply_one(node):
     a, b = node.inputs
-    if const_value(b) == 1:
+    if not _real(node.outputs[0].dtype):
+        return None
+    if _is(b, 1):
         return _same_result(a, node)
-    if const_value(a) == 1:
+    if _is(a, 1):
         return _same_result(b, node)
     return None
 
@@ -47,7 +94,9 @@ def multiply_one(node):
 @rule(ew.divide.op, name="divide_one", registry=CANONICALIZE)
 def divide_one(node):
     a, b = node.inputs
-    return _same_result(a, node) if const_value(b) == 1 else None
+    if not _real(node.outputs[0].dtype):
+        return None
+    return _same_result(a, node) if _is(b, 1) else None
 
 
 @rule(ew.negative.op, name="double_negative", registry=CANONICALIZE)
@@ -60,11 +109,23 @@ def double_negative(node):
 
 @rule(ew.Cast, name="cast_chain", registry=CANONICALIZE)
 def cast_chain(node):
-    """cast(cast(x, a), b) -> cast(x, b) when the first cast lost nothing (a widens x)."""
+    """cast(cast(x, a), b) -> cast(x, b) when the first cast is exact for every value of x."""
     (x,) = node.inputs
     if x.owner is None or not isinstance(x.owner.op, ew.Cast):
         return None
     src = x.owner.inputs[0]
-    if not np.can_cast(src.dtype, x.dtype, "safe"):
+    if not exact_widening(src.dtype, x.dtype):
         return None
     return [src] if src.dtype == node.op.dtype else [ew.cast(src, node.op.dtype)]
+
+
+def exact_widening(src: str, dst: str) -> bool:
+    """Whether every value of `src` is exactly a value of `dst`. NumPy's "safe" casting is
+    not enough: int64 -> float64 is safe there, yet rounds integers above 2**53."""
+    if not np.can_cast(src, dst, "safe"):
+        return False
+    s, d = np.dtype(src), np.dtype(dst)
+    if s.kind in "iu" and d.kind in "fc":
+        mantissa = np.finfo(d).nmant + 1
+        return s.itemsize * 8 - (s.kind == "i") <= mantissa
+    return True

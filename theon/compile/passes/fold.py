@@ -17,6 +17,10 @@ _MAX_FOLD_ELEMENTS = 1 << 16
 
 @rule(name="fold_constants", registry=FOLD)
 def fold_constants(node):
+    """Run the node's own kernel on its constant inputs, exactly as the program would. The
+    result is taken as the kernel gives it, never cast: a kernel that disagrees with its
+    op's declared type, or fails, is left for the program (whose run-time error names the
+    op and the user's line), so folding can never change a value."""
     op = node.op
     # ops with no inputs (zeros, eye, arange of constants) fold too; loops never do
     if op.impure or op.bodies() or not all(isinstance(i, Constant) for i in node.inputs):
@@ -25,9 +29,16 @@ def fold_constants(node):
         return None
     args = [torch.from_numpy(np.array(i.value)) for i in node.inputs]
     kwargs = {"device": torch.device("cpu")} if op.needs_device else {}
-    result = op.kernel(*args, **kwargs)
+    try:
+        result = op.kernel(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - the same failure happens, with context, at run time
+        return None
     results = result if op.nout > 1 else (result,)
-    return [constant(to_numpy(r.contiguous()), dtype=o.dtype) for r, o in zip(results, node.outputs)]
+    folded = [constant(to_numpy(r.contiguous())) for r in results]
+    if any(f.dtype != o.dtype or not o.type.accepts(f.dtype, f.type.shape)
+           for f, o in zip(folded, node.outputs)):
+        return None
+    return folded
 
 
 @rule(ShapeOf, name="fold_known_dim", registry=FOLD)
