@@ -27,11 +27,38 @@ NO_EXPORT = {
     "sgd_step": "an optimiser's update: ONNX graphs hold no state",
     "adam_step": "an optimiser's update: ONNX graphs hold no state",
     "batch_norm_train": "batch statistics: the exporter writes inference graphs",
+    "batch_norm_cumulative": "batch statistics: the exporter writes inference graphs",
+    "cumulative_prod": "ONNX has CumProd from opset 26 only",
+    "signbit": "ONNX cannot read the sign of -0.0 or of NaN",
+    "copysign": "ONNX cannot read the sign of -0.0 or of NaN",
+    "nextafter": "ONNX has no nextafter (nor bit casts before opset 26)",
+    "hypot": "ONNX has no hypot; sqrt(a*a + b*b) overflows where NumPy's does not",
+    "logaddexp": "ONNX has no logaddexp; the stable form needs NumPy's inf handling",
+    "left_shift_int": "ONNX's BitShift takes unsigned ints only",
+    "right_shift_int": "ONNX's BitShift takes unsigned ints only",
+    "adaptive_max_pool1d": "ONNX has no adaptive max pooling",
+    "adaptive_max_pool2d": "ONNX has no adaptive max pooling",
+    "adaptive_max_pool3d": "ONNX has no adaptive max pooling",
+}
+# rows whose files with every dim symbolic onnxruntime runs but theon's importer cannot
+# build yet (why): loading them must fail with a clear OnnxImportError
+NO_DYNAMIC_IMPORT = {
+    "tril": "the importer's Trilu needs the matrix dims when building",
+    "triu": "the importer's Trilu needs the matrix dims when building",
+    "max_pool3d": "the importer's 3-D pooling with these attributes needs the spatial dims",
+    "avg_pool3d": "the importer's 3-D pooling with these attributes needs the spatial dims",
+}
+# rows that export with dims known when exporting, but not with every dim symbolic (why)
+NO_DYNAMIC_EXPORT = {
+    "rnn_lstm": "ONNX's LSTM takes hidden_size as an attribute",
+    "rnn_gru": "ONNX's GRU takes hidden_size as an attribute",
 }
 # rows onnxruntime runs in float32 only (its CPU kernels of these ops take no float64)
 ORT_FLOAT32 = {
     "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh", "erf", "gelu", "det", "conv1d", "conv2d",
     "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "avg_pool2d", "adaptive_avg_pool2d", "conv_relu",
+    "arcsinh", "arccosh", "arctanh", "det_singular", "rnn_lstm", "rnn_gru", "avg_pool1d", "avg_pool3d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool3d", "max_pool1d", "max_pool3d",
 }
 
 _SESSION = ort.SessionOptions()
@@ -68,7 +95,7 @@ def _graph(row, sample, float32: bool, unknown_dims: bool = False):
 
 def _builds_with_unknown_dims(row) -> bool:
     samples = row.samples(np.random.default_rng(0))
-    if not samples or row.name in NO_EXPORT:
+    if not samples or row.name in NO_EXPORT or row.name in NO_DYNAMIC_EXPORT:
         return False
     try:
         _graph(row, samples[0], False, unknown_dims=True)
@@ -114,6 +141,10 @@ def _export_and_compare(row, i, tmp_path, unknown_dims):
     want = want if isinstance(want, list) else [want]
     _same(got, want, "onnxruntime")
     # and back: th.onnx.load of the exported file gives theon's own results
+    if unknown_dims and row.name in NO_DYNAMIC_IMPORT:
+        with pytest.raises(th.onnx.OnnxImportError):
+            th.onnx.load(path)
+        return
     back = th.onnx.load(path)
     again = th.function(back.inputs, back.outputs)(*arrays)
     _same(again if isinstance(again, list) else [again], want, "the re-imported file")
@@ -133,4 +164,5 @@ def _same(got, want, who):
 
 def test_listed_rows_exist():
     names = {row.name for row in ROWS}
-    assert not set(NO_EXPORT) - names and not ORT_FLOAT32 - names
+    assert not set(NO_EXPORT) - names and not ORT_FLOAT32 - names and not set(NO_DYNAMIC_EXPORT) - names \
+        and not set(NO_DYNAMIC_IMPORT) - names

@@ -5,7 +5,8 @@ input projection of every step is one `linear` outside the loop, the loop reads 
 recurrent weights as its closure. Before the graph is walked, each scan that is exactly such
 a layer's loop (no mask, an activation ONNX names, weights where the layer keeps them) is
 replaced by an export-only op that writes one ONNX node with torch's gate order turned into
-ONNX's. Every other scan, those of masked layers included, is exported as a Scan.
+ONNX's. Every other scan, those of masked layers included, is exported as a Scan. The fused
+recurrent op (`th.ops.nn_rnn.rnn`, what LSTM and GRU layers run) is one ONNX LSTM/GRU node.
 """
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from ...nn.layers_rnn import GRU, LSTM, Bidirectional, Recurrent, SimpleRNN
 from ...ops import elementwise as E
 from ...ops.base import Op
 from ...ops.nn_conv import Linear
+from ...ops.nn_rnn import RNN
 from .ops.common import squeeze, unsqueeze
-from .registry import rule
+from .registry import Unsupported, rule
 
 # torch's gate blocks in ONNX's order: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h
 _GATES = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
@@ -148,3 +150,37 @@ def _recurrent(ctx):
     finals = [squeeze(ctx, s, [0]) for s in outs[1:]]
     ys = [squeeze(ctx, outs[0], [1])] if len(op.types) > n_states else []
     return finals + ys
+
+
+def _gates_in_graph(ctx, name: str, onnx_op: str) -> str:
+    """Torch's stacked gate blocks (rows) of a weight or bias in ONNX's order, as nodes."""
+    order = _GATES[onnx_op]
+    blocks = ctx.emit("Split", [name], n_out=len(order), axis=0, num_outputs=len(order)) \
+        if ctx.opset >= 18 else ctx.emit("Split", [name], n_out=len(order), axis=0)
+    return ctx.emit("Concat", [blocks[i] for i in order], axis=0)
+
+
+@rule(RNN)
+def _fused_rnn(ctx):
+    """The fused LSTM/GRU op (x time-major, torch's layouts) as one ONNX LSTM/GRU node."""
+    op = ctx.op
+    if op.workspace:
+        raise Unsupported("the training twin that keeps a workspace: export the inference graph")
+    onnx_op = op.cell.upper()
+    x, states, w_ih, w_hh, b_ih, b_hh = op.split_inputs(ctx.xs())
+    w = unsqueeze(ctx, _gates_in_graph(ctx, w_ih, onnx_op), [0])
+    r = unsqueeze(ctx, _gates_in_graph(ctx, w_hh, onnx_op), [0])
+    b = ""
+    if op.bias:
+        b = unsqueeze(ctx, ctx.emit("Concat", [_gates_in_graph(ctx, b_ih, onnx_op),
+                                               _gates_in_graph(ctx, b_hh, onnx_op)], axis=0), [0])
+    attrs = {"direction": "reverse" if op.reverse else "forward"}
+    hidden = ctx.shape(1 + op.n_states + 1)[1]  # w_hh's columns
+    if hidden is None:
+        raise Unsupported("a hidden size unknown when exporting")
+    attrs["hidden_size"] = int(hidden)
+    if onnx_op == "GRU":
+        attrs["linear_before_reset"] = 1  # torch's (and theon's) GRU
+    initial = [unsqueeze(ctx, s, [0]) for s in states]
+    outs = ctx.emit(onnx_op, [x, w, r, b, "", *initial], n_out=1 + op.n_states, **attrs)
+    return [squeeze(ctx, outs[0], [1])] + [squeeze(ctx, s, [0]) for s in outs[1:]]

@@ -1,5 +1,5 @@
 """Elementwise ops: one ONNX op each where ONNX has it, a few nodes where it does not
-(expm1, log1p, arctan2, NumPy's floor division and modulo)."""
+(expm1, log1p, log10, trunc, arctan2, NumPy's floor division and modulo)."""
 from __future__ import annotations
 
 import math
@@ -18,7 +18,7 @@ _UNARY = {
     "reciprocal": "Reciprocal", "sin": "Sin", "cos": "Cos", "tan": "Tan", "arcsin": "Asin",
     "arccos": "Acos", "arctan": "Atan", "sinh": "Sinh", "cosh": "Cosh", "tanh": "Tanh",
     "sigmoid": "Sigmoid", "softplus": "Softplus", "relu": "Relu", "erf": "Erf", "floor": "Floor",
-    "ceil": "Ceil",
+    "ceil": "Ceil", "arcsinh": "Asinh", "arccosh": "Acosh", "arctanh": "Atanh",
 }
 _BINARY = {
     "add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "power": "Pow",
@@ -45,6 +45,8 @@ def _unary_rule(onnx_op):
 def _binary_rule(name, onnx_op):
     def fn(ctx):
         a, b = ctx.xs()
+        if name.startswith("logical_"):  # NumPy's logic takes any numbers: nonzero is True
+            a, b = (v if ctx.dtype(k) == "bool" else cast(ctx, v, "bool") for k, v in enumerate((a, b)))
         if ctx.dtype(0) == "bool":
             if name in _BOOL_BINARY:
                 return ctx.emit(_BOOL_BINARY[name], [a, b])
@@ -92,7 +94,8 @@ def _not_equal(ctx):
 
 @rule(_op("logical_not"))
 def _logical_not(ctx):
-    return ctx.emit("Not", [ctx.x(0)])
+    x = ctx.x(0)
+    return ctx.emit("Not", [x if ctx.dtype() == "bool" else cast(ctx, x, "bool")])
 
 
 def _one(ctx, value=1):
@@ -274,3 +277,17 @@ def _relu_grad(ctx):
     g, y = ctx.xs()
     zero = ctx.scalar(0, ctx.dtype(1))
     return ctx.emit("Where", [ctx.emit("Greater", [y, zero]), g, ctx.scalar(0, ctx.dtype(0))])
+
+
+@rule(_op("log10"))
+def _log10(ctx):
+    return ctx.emit("Div", [ctx.emit("Log", [ctx.x(0)]), ctx.scalar(math.log(10), ctx.dtype())])
+
+
+@rule(_op("trunc"))
+def _trunc(ctx):
+    x = ctx.x(0)
+    if not is_float(ctx.dtype()):
+        return ctx.emit("Identity", [x])
+    negative = ctx.emit("Less", [x, ctx.scalar(0, ctx.dtype())])
+    return ctx.emit("Where", [negative, ctx.emit("Ceil", [x]), ctx.emit("Floor", [x])])

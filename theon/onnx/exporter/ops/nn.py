@@ -43,21 +43,27 @@ def _conv(ctx):
     return ctx.emit("Conv", inputs, **attrs)
 
 
+def _rank(ctx) -> int:
+    """The number of spatial dims a pool works over (1, 2 or 3)."""
+    return len(ctx.op.output_size if hasattr(ctx.op, "output_size") else ctx.op.kernel_size)
+
+
 def _batched(ctx, x: str):
-    """(x with a batch dim, whether one was added): pooling takes (C, H, W) inputs too."""
-    if len(ctx.shape()) == 3:
+    """(x with a batch dim, whether one was added): pooling takes (C, *spatial) inputs too."""
+    if len(ctx.shape()) == _rank(ctx) + 1:
         return unsqueeze(ctx, x, [0]), True
     return x, False
 
 
-def _ceil_mode(ctx, dilation=(1, 1)) -> int:
+def _ceil_mode(ctx, dilation=(1, 1, 1)) -> int:
     """ONNX's ceil_mode for a pool in ceil mode: torch drops a last window that would start
     in the right padding, which ONNX's formula does not; where theon's output size shows
     that, floor mode gives the same windows."""
     op = ctx.op
     if not op.ceil_mode:
         return 0
-    ins, outs = ctx.shape()[-2:], ctx.outputs[0].type.shape[-2:]
+    n = _rank(ctx)
+    ins, outs = ctx.shape()[-n:], ctx.outputs[0].type.shape[-n:]
     for n, o, k, s, p, d in zip(ins, outs, op.kernel_size, op.stride, op.padding, dilation):
         if n is None or o is None:
             return 1  # onnxruntime follows torch here
@@ -111,16 +117,17 @@ def _avg_pool(ctx):
 @rule(nn_pool.AdaptiveAvgPool2d)
 def _adaptive_avg_pool(ctx):
     x, added = _batched(ctx, ctx.x(0))
-    ins = ctx.shape()[-2:]
+    rank = _rank(ctx)
+    ins = ctx.shape()[-rank:]
     outs = [n if o is None else o for n, o in zip(ins, ctx.op.output_size)]
-    if outs == [1, 1]:
+    if outs == [1] * rank:
         y = ctx.emit("GlobalAveragePool", [x])
     elif None not in ins and all(n % o == 0 for n, o in zip(ins, outs)):
         kernel = [n // o for n, o in zip(ins, outs)]
         y = ctx.emit("AveragePool", [x], kernel_shape=kernel, strides=kernel)
     else:
         y = x  # windows of unequal sizes: the mean over each axis in turn (they are separable)
-        for axis, n, o in zip((2, 3), ins, outs):
+        for axis, n, o in zip(range(2, 2 + rank), ins, outs):
             if n != o:
                 y = _adaptive_axis(ctx, y, axis, n, o)
     return squeeze(ctx, y, [0]) if added else y

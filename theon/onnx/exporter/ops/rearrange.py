@@ -51,6 +51,9 @@ def _tile(ctx):
 @rule(A.Repeat)
 def _repeat(ctx):
     x, r, axis = ctx.x(0), ctx.op.repeats, ctx.op.axis
+    if isinstance(r, tuple):  # a count per slice: gather each slice's position that many times
+        positions = np.repeat(np.arange(len(r), dtype=np.int64), np.asarray(r, dtype=np.int64))
+        return ctx.emit("Gather", [x, ctx.const(positions)], axis=axis)
     ndim = len(ctx.shape())
     tiled = ctx.emit("Tile", [unsqueeze(ctx, x, [axis + 1]),
                               ctx.ints([r if i == axis + 1 else 1 for i in range(ndim + 1)])])
