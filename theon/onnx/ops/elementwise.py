@@ -152,7 +152,8 @@ def bitwise_not(ctx):
 @converter("BitShift")
 def bit_shift(ctx):
     a, b = _same(ctx, ctx.x(0), ctx.x(1))
-    two = T.power(T.full_like(b, 2), b)
+    # 2**b, and 0 for a negative shift (integers take no negative powers)
+    two = T.where(T.less(b, 0), T.zeros_like(b), T.power(T.full_like(b, 2), T.maximum(b, T.zeros_like(b))))
     if ctx.attr("direction") == "LEFT":
         return a * two
     return T.floor_divide(a, two)
