@@ -39,6 +39,10 @@ NO_EXPORT = {
     "adaptive_max_pool1d": "ONNX has no adaptive max pooling",
     "adaptive_max_pool2d": "ONNX has no adaptive max pooling",
     "adaptive_max_pool3d": "ONNX has no adaptive max pooling",
+    "conj": "ONNX has no complex dtypes",
+    "real": "ONNX has no complex dtypes",
+    "imag": "ONNX has no complex dtypes",
+    "linspace": "no export rule yet (Range's accumulated step is not NumPy's linspace)",
 }
 # rows whose files with every dim symbolic onnxruntime runs but theon's importer cannot
 # build yet (why): loading them must fail with a clear OnnxImportError
@@ -126,7 +130,8 @@ def _export_and_compare(row, i, tmp_path, unknown_dims):
     path = tmp_path / "row.onnx"
     f = th.function(inputs, outs)
     dynamic = {v.name: list(range(v.ndim)) for v in inputs if v.ndim} if unknown_dims else None
-    if row.name in NO_EXPORT:
+    # (a sample whose graph holds no node at all, such as real() of a real array, exports)
+    if row.name in NO_EXPORT and th.graph.toposort(outs):
         with pytest.raises(UnexportableOpsError) as info:
             export(f, path, arrays)
         assert not path.exists()
