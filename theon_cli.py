@@ -5,6 +5,7 @@
     theon train lenet --nproc 2                     # data-parallel over 2 local processes
     theon train mlp --tensorboard runs/tb/mlp       # curves, histograms and graph for TensorBoard
     theon evaluate --checkpoint runs/lenet
+    theon convert model.onnx --check --to safetensors weights.safetensors
     theon profile lenet --batch-size 64 --repeat 10 --trace lenet-trace.json
     theon info
     theon bench --workloads lenet,mlp --threads 2,1 --json
@@ -27,9 +28,16 @@ import sys
 from pathlib import Path
 
 MODELS = ("lenet", "mlp", "lstm")
-CONVERT_FORMATS = ("safetensors",)
-# files `theon convert` reads as Keras models (one file); anything else is Caffe's pair
-KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
+# `theon convert` reads these formats, told apart by the first file's extension:
+# format -> (extensions, (fewest, most) files, usage). theon/convert.py reads ONNX files
+# (a new format there is one line here and its reader); theon/caffe reads Caffe models.
+CONVERT_FORMATS = {
+    "onnx": ((".onnx",), (1, 1), "MODEL.onnx"),
+    "caffe": ((".prototxt", ".pbtxt", ".txt"), (1, 2), "deploy.prototxt [weights.caffemodel]"),
+    "keras": ((".h5", ".hdf5", ".keras"), (1, 1), "model.h5 (or .hdf5, .keras)"),
+}
+CONVERT_TARGETS = {"safetensors": ".safetensors", "onnx": ".onnx"}  # --to FORMAT -> default suffix
+CAFFE_TARGETS = ("safetensors",)  # a Caffe or Keras model becomes a theon model file
 DATASETS = ("fashion-mnist", "mnist", "digits")
 # `theon bench`'s workloads and peers (benchmarks/workloads.py holds them; a test keeps these equal)
 BENCH_WORKLOADS = ("lenet-train-64", "lenet-train-256", "lenet-infer-256", "mlp-adam-128", "lstm-lm")
@@ -108,6 +116,26 @@ def peer_list(text: str) -> list:
 def thread_list(text: str) -> list:
     """An argparse type: comma-separated torch thread counts, each >= 1."""
     return [positive_int(t.strip()) for t in text.split(",")]
+
+
+def named_value(text: str) -> tuple:
+    """An argparse type: NAME=VALUE."""
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def dim_size(text: str) -> tuple:
+    """An argparse type: NAME=SIZE, a symbolic dim's size."""
+    name, value = named_value(text)
+    return name, _whole_number(value, 1, f"a whole number >= 1 for {name}")
+
+
+def convert_format(path: str):
+    """The `theon convert` input format of a file, by its extension (None if unknown)."""
+    suffix = Path(path).suffix.lower()
+    return next((f for f, (exts, _, _) in CONVERT_FORMATS.items() if suffix in exts), None)
 
 
 def input_shape(text: str) -> tuple:
@@ -208,21 +236,32 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--trace", default=None, metavar="FILE",
                     help="also write a Chrome trace (open in chrome://tracing or ui.perfetto.dev)")
 
-    c = sub.add_parser("convert", help="convert a Caffe or Keras model to a theon model file",
-                       description="Read a Caffe model (its deploy prototxt and caffemodel weights) or a Keras "
-                                   "model (.h5/.hdf5 written by model.save, or .keras) and write it as a theon "
-                                   "model file: the weights in safetensors, the model's config in its metadata.")
-    c.add_argument("files", nargs="+", metavar="FILE",
-                   help="deploy.prototxt, then weights.caffemodel; or one Keras model file")
-    c.add_argument("--to", choices=CONVERT_FORMATS, default="safetensors", help="the output format (safetensors)")
-    c.add_argument("--out", default=None, metavar="PATH",
-                   help="the file to write (default: NAME.safetensors here, NAME being the caffemodel's "
-                        "(or prototxt's, or Keras file's) name)")
+    usage = ", ".join(u for _, _, u in CONVERT_FORMATS.values())
+    c = sub.add_parser("convert", help="inspect, check and convert a model file (ONNX, Caffe or Keras)",
+                       description=f"Load a model file ({usage}). An ONNX file: print its inputs and "
+                                   f"outputs, op histogram, unsupported ops, parameter count and memory "
+                                   f"estimate; with --check run it on random inputs and compare with "
+                                   f"onnxruntime; with --to write it in another format. A Caffe model "
+                                   f"(its deploy prototxt and caffemodel weights): write it as a theon model "
+                                   f"file (weights in safetensors, the config in its metadata); with --check "
+                                   f"read it back and compare with OpenCV's Caffe runtime. A Keras model (.h5/.hdf5 written by "
+                                   f"model.save, or .keras): the same, checked against Keras.")
+    c.add_argument("files", nargs="+", metavar="FILE", help=usage)
     c.add_argument("--check", action="store_true",
-                   help="read the written file back into a model and compare it, and compare the model's "
-                        "outputs with OpenCV's Caffe runtime (or Keras) on random inputs (1e-4 relative)")
+                   help="run the model and report the largest difference per output from the reference "
+                        "runtime, if installed (exit status 1 past 1e-4 relative)")
+    c.add_argument("--to", nargs="+", metavar=("FORMAT", "OUT"), default=None,
+                   help=f"write the model as FORMAT (ONNX: {' or '.join(CONVERT_TARGETS)}: its weights, or the "
+                        f"model exported again; Caffe: {' or '.join(CAFFE_TARGETS)}, a theon model file, the "
+                        f"default) to OUT (default: the model's name with the format's suffix, here)")
+    c.add_argument("--out", default=None, metavar="PATH", help="where --to writes (the same as its OUT)")
+    c.add_argument("--input", action="append", type=named_value, default=[], metavar="NAME=FILE.npy",
+                   help="ONNX: run on this array (a .npy file) for input NAME instead of random values")
+    c.add_argument("--dim", action="append", type=dim_size, default=[], metavar="NAME=SIZE",
+                   help="ONNX: size of a symbolic dim for random inputs (default 1 for a first dim, else 64)")
+    c.add_argument("--seed", type=seed_value, default=0, help="ONNX: seed of the random inputs (default 0)")
     c.add_argument("--input-shape", type=input_shape, default=None, metavar="C,H,W",
-                   help="the input's shape without the batch dim, where the prototxt does not give it")
+                   help="Caffe: the input's shape without the batch dim, where the prototxt does not give it")
 
     sub.add_parser("info", help="versions, devices and the data sets found",
                    description="Print versions, devices and where the data sets were found.")
@@ -305,22 +344,63 @@ def check(args):
 
 
 def _check_convert(args):
-    if Path(args.files[0]).suffix.lower() in KERAS_SUFFIXES:
-        if len(args.files) > 1:
-            return f"a Keras model is one file ({args.files[0]}), got {len(args.files)} files"
-        if args.input_shape is not None:
-            return "--input-shape is for Caffe models; a Keras model file gives its input shapes"
-    elif len(args.files) > 2:
-        return f"takes a prototxt and a caffemodel, got {len(args.files)} files"
     for path in args.files:
         p = Path(path)
         if not p.exists():
             return f"{path}: no such file"
         if p.is_dir():
             return f"{path}: is a folder, not a file"
-    if Path(args.files[0]).suffix.lower() not in (".prototxt", ".pbtxt", ".txt", *KERAS_SUFFIXES):
-        return (f"{args.files[0]}: expected a Caffe .prototxt first or a Keras .h5/.hdf5/.keras file (theon "
-                f"convert reads deploy.prototxt weights.caffemodel, or model.h5)")
+    fmt = convert_format(args.files[0])
+    if fmt is None:
+        known = ", ".join(e for exts, _, _ in CONVERT_FORMATS.values() for e in exts)
+        return (f"{args.files[0]}: not a model file theon converts (by its extension: {known}; a Caffe model: "
+                f"expected a Caffe .prototxt first, deploy.prototxt weights.caffemodel)")
+    if fmt in ("caffe", "keras"):
+        return _check_convert_caffe(args, fmt)
+    _, (fewest, most), usage = CONVERT_FORMATS[fmt]
+    if not fewest <= len(args.files) <= most:
+        return f"{fmt} takes {usage}, got {len(args.files)} file(s)"
+    if args.input_shape is not None:
+        return "--input-shape is for Caffe models: an ONNX file gives its input shapes (--dim NAME=SIZE sets a symbolic one)"
+    for name, path in args.input:
+        if not Path(path).is_file():
+            return f"--input {name}={path}: no such file"
+        if Path(path).suffix != ".npy":
+            return f"--input {name}={path}: expected a NumPy .npy file"
+    if args.to is None:
+        return "--out is where --to writes: give --to FORMAT" if args.out else None
+    target, *rest = args.to
+    if target not in CONVERT_TARGETS:
+        return f"--to {target}: expected one of {', '.join(CONVERT_TARGETS)}"
+    if len(rest) > 1 or (rest and args.out):
+        return "--to takes FORMAT and at most one OUT (or --out OUT)"
+    out = Path(rest[0] if rest else args.out or Path(args.files[-1]).stem + CONVERT_TARGETS[target])
+    if out.is_dir():
+        return f"--to {target} {out}: is a folder; give a file name"
+    if any(out.resolve() == Path(f).resolve() for f in args.files):
+        return f"--to {target} {out}: would overwrite the file being converted"
+    args.to, args.out = target, str(out)
+    return _writable_folder(str(out.parent), "--to") if str(out.parent) else None
+
+
+def _check_convert_caffe(args, fmt="caffe"):
+    if fmt == "keras":
+        if len(args.files) > 1:
+            return f"a Keras model is one file ({args.files[0]}), got {len(args.files)} files"
+        if args.input_shape is not None:
+            return "--input-shape is for Caffe models; a Keras model file gives its input shapes"
+        if args.input or args.dim:
+            return "--input and --dim are for ONNX files; a Keras model file gives its input shapes"
+    elif len(args.files) > 2:
+        return f"takes a prototxt and a caffemodel, got {len(args.files)} files"
+    if args.input or args.dim:
+        return "--input and --dim are for ONNX files; a Caffe model takes --input-shape C,H,W"
+    target, *rest = args.to or ["safetensors"]
+    if target not in CAFFE_TARGETS:
+        return f"argument --to: invalid choice: {target!r} (a Caffe model converts to {', '.join(CAFFE_TARGETS)})"
+    if len(rest) > 1 or (rest and args.out):
+        return "--to takes FORMAT and at most one OUT (or --out OUT)"
+    args.to, args.out = target, rest[0] if rest else args.out
     out = Path(args.out) if args.out else None
     if out is not None:
         if out.is_dir():

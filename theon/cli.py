@@ -1,8 +1,9 @@
 """The work behind the `theon` command: train, evaluate and profile the built-in models,
 measure theon against its peers (`bench`, which runs the benchmarks/ folder of this checkout),
-convert Caffe and Keras models, describe the set-up. The command line itself (parsing, and every
-check that needs no torch) is the top-level module theon_cli, so that `theon --help` answers
-without importing torch; run(args) here takes its parsed, checked arguments.
+inspect and convert model files (ONNX: theon/convert.py; Caffe: theon/caffe; Keras:
+theon/keras), describe the set-up. The command line itself (parsing, and every check that needs
+no torch) is the top-level module theon_cli, so that `theon --help` answers without importing
+torch; run(args) here takes its parsed, checked arguments.
 
 `train` shows a progress bar (a line every few seconds when the output is not a terminal),
 prints the test accuracy after each epoch, and keeps in --out a resumable checkpoint
@@ -22,7 +23,7 @@ import torch
 
 import theon_cli
 
-from . import __version__, caffe, callbacks, config, data, distributed, keras, nn, optim
+from . import __version__, caffe, callbacks, config, convert, data, distributed, keras, nn, optim
 from .autodiff import grad
 from .backend.device import default_device, resolve_device
 from .caffe.reference import opencv_outputs, relative_difference
@@ -270,9 +271,8 @@ def _convert_keras(args) -> int:
     return 0
 
 
-def cmd_convert(args) -> int:
-    if Path(args.files[0]).suffix.lower() in theon_cli.KERAS_SUFFIXES:
-        return _convert_keras(args)
+def convert_caffe(args) -> int:
+    """`theon convert` of a Caffe model: a theon model file (weights and config), checked on request."""
     prototxt = args.files[0]
     caffemodel = args.files[1] if len(args.files) > 1 else None
     try:
@@ -325,6 +325,58 @@ def cmd_profile(args) -> int:
     if args.trace:
         print(f"Chrome trace written to {table.export_chrome_trace(args.trace)}")
     return 0
+
+
+def cmd_convert(args) -> int:
+    fmt = theon_cli.convert_format(args.files[0])
+    if fmt == "caffe":
+        return convert_caffe(args)
+    if fmt == "keras":
+        return _convert_keras(args)
+    source = convert.READERS[fmt](args.files)
+    print(f"{source.label} ({source.format}; {'; '.join(source.details)})")
+    for kind, specs in (("inputs", source.inputs), ("outputs", source.outputs)):
+        print(f"{kind}:")
+        for spec in specs:
+            print(f"  {spec.text()}")
+    print(f"ops ({sum(source.ops.values())} nodes): "
+          + ", ".join(f"{op} {n}" for op, n in sorted(source.ops.items(), key=lambda kv: (-kv[1], kv[0]))))
+    if source.unsupported:
+        print("unsupported ops (theon cannot build this model): "
+              + ", ".join(f"{op} ({n} node{'s' if n != 1 else ''})" for op, n in sorted(source.unsupported.items())))
+        return 1
+    print("unsupported ops: none")
+    model = source.build()
+    inputs = convert.example_inputs(source, dict(args.input), dict(args.dim), args.seed)
+    f = function(model.inputs, model.outputs, name=model.name)
+    arrays = [inputs[v.name] for v in model.inputs]
+    memory = f.estimate_memory(*arrays)
+    shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in inputs.items())
+    print(f"parameters: {model.count_params():,} ({convert.size_text(memory['shared'])})")
+    print(f"memory for inputs {shapes}: {convert.size_text(memory['total'])} (inputs "
+          f"{convert.size_text(memory['inputs'])}, weights {convert.size_text(memory['shared'])}, peak of "
+          f"intermediates {convert.size_text(memory['intermediate_peak'])})")
+    ok = True
+    if args.check:
+        ours = f(*arrays)
+        ours = ours if isinstance(ours, list) else [ours]
+        if source.reference is None:
+            print(f"check: ran theon only: {source.reference_name}")
+            for spec, value in zip(source.outputs, ours):
+                print(f"  {spec.name}: {value.dtype}{list(value.shape)}")
+        else:
+            theirs = source.reference(inputs)
+            print(f"check against {source.reference_name} (relative limit {convert.CHECK_RTOL:g}):")
+            for spec, value, (diff, rel) in zip(source.outputs, ours, convert.differences(ours, theirs)):
+                good = rel <= convert.CHECK_RTOL
+                ok = ok and good
+                print(f"  {spec.name}: {value.dtype}{list(value.shape)}, largest difference {diff:.3g} "
+                      f"(relative {rel:.3g}): {'ok' if good else 'FAILED'}")
+    if args.to:
+        out = Path(args.out)
+        what = convert.WRITERS[args.to](model, out, source, inputs)
+        print(f"wrote {out} ({args.to}: {what})")
+    return 0 if ok else 1
 
 
 def cmd_info(args) -> int:

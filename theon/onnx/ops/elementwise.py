@@ -65,6 +65,8 @@ def div(ctx):
 @converter("Mod")
 def mod(ctx):
     a, b = _same(ctx, ctx.x(0), ctx.x(1))
+    if not ctx.attr("fmod", 0) and _is_int(a):  # shape arithmetic (a dim mod a size) follows
+        _elems_binary(ctx, lambda x, y: x % y)
     if ctx.attr("fmod", 0):
         if _is_int(a):
             return a - b * _trunc_div(a, b)
