@@ -2,6 +2,7 @@
 
     theon train lenet --dataset fashion-mnist --epochs 5 --batch-size 64 --out runs/lenet
     theon train --resume runs/lenet --epochs 10     # continue (epochs is the total)
+    theon train lenet --nproc 2                     # data-parallel over 2 local processes
     theon train mlp --tensorboard runs/tb/mlp       # curves, histograms and graph for TensorBoard
     theon evaluate --checkpoint runs/lenet
     theon profile lenet --batch-size 64 --repeat 10 --trace lenet-trace.json
@@ -116,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="train on the first N training examples only")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    t.add_argument("--nproc", type=positive_int, default=1, metavar="N",
+                   help="train data-parallel in N local processes (one per GPU on CUDA), "
+                        "launched through torch.distributed.run; --batch-size is the global batch")
     t.add_argument("--tensorboard", default=None, metavar="DIR",
                    help="also write TensorBoard event files to DIR (scalars, weight histograms, the "
                         "step's graph; needs pip install 'theon[tensorboard]'); view: tensorboard --logdir DIR")
@@ -264,6 +268,7 @@ def main(argv=None) -> int:
     if problem:
         print(f"theon {args.command}: {problem}", file=sys.stderr)
         return USAGE_ERROR
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for --nproc to relaunch
     from theon import cli  # deferred on purpose: it imports torch, needed only from here on
     return cli.run(args)
 

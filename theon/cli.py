@@ -19,12 +19,13 @@ import torch
 
 import theon_cli
 
-from . import __version__, caffe, callbacks, config, data, nn, optim
+from . import __version__, caffe, callbacks, config, data, distributed, nn, optim
 from .autodiff import grad
 from .backend.device import default_device, resolve_device
 from .caffe.reference import opencv_outputs, relative_difference
 from .callbacks import Callback
 from .compile import function
+from .distributed import launch
 from .errors import TheonError
 from .nn import load_model
 from .nn.layer import call_of
@@ -72,6 +73,8 @@ def load_dataset(name: str):
 class TestAccuracy(Callback):
     """Prints the test accuracy after each epoch (the validation set is the test set)."""
 
+    rank_zero_only = True
+
     def on_epoch_end(self, epoch, logs=None):
         acc = (logs or {}).get("val_accuracy")
         if acc is not None:
@@ -94,6 +97,10 @@ def check_device(name):
 
 def cmd_train(args) -> int:
     device = check_device(args.device)
+    if args.nproc > 1 and not launch.in_launched_process():
+        return launch.launch_local(args.nproc, getattr(args, "argv", sys.argv[1:]))
+    parallel = distributed.init()   # a rank of a launched run; else one process
+    main = distributed.is_main_process()
     saved, done = {}, 0
     if args.resume:
         _, meta = load_training_checkpoint(args.resume)
@@ -121,11 +128,14 @@ def cmd_train(args) -> int:
         xtr, ytr = xtr[:settings["limit"]], ytr[:settings["limit"]]
     seed_rng(settings["seed"])
     model = build_model(model_name, xtr.shape[1:], int(max(ytr.max(), yte.max())) + 1, settings["seed"])
-    model.compile(make_optimizer(model_name, settings["lr"]), "cross_entropy", ["accuracy"], device=device)
-    if not args.resume:
+    model.compile(make_optimizer(model_name, settings["lr"]), "cross_entropy", ["accuracy"], device=device,
+                  distributed=parallel)
+    if not args.resume and main:
         model.summary()
-    print(f"training {model_name} on {settings['dataset']} ({len(xtr)} examples, batch {settings['batch_size']}), "
-          f"saving to {out}", flush=True)
+    if main:
+        print(f"training {model_name} on {settings['dataset']} ({len(xtr)} examples, batch {settings['batch_size']}), "
+              f"saving to {out}" + (f" ({distributed.world_size()} processes)" if parallel else ""),
+              flush=True)
     curves = TrainingCurves(out / "history.csv", out / "curves.png", title=f"{model_name} on {settings['dataset']}",
                             validation_label="test", append=bool(args.resume))
     cbs = [callbacks.ModelCheckpoint(out, meta=settings), curves]
@@ -139,6 +149,10 @@ def cmd_train(args) -> int:
     history = model.fit(xtr, ytr, epochs=args.epochs, batch_size=settings["batch_size"],
                         validation_data=(xte, yte), callbacks=cbs, seed=settings["seed"],
                         verbose=0, resume_from=args.resume)
+    if parallel:
+        distributed.shutdown()
+    if not main:
+        return 0
     final = history.history.get("val_accuracy", [float("nan")])[-1]
     drawn = f", curves in {curves.png_path}" if curves.png_path.is_file() else ""
     print(f"test accuracy {final:.2%}; checkpoint in {out}, history in {curves.path}{drawn}")

@@ -11,6 +11,8 @@ TRACE = _flag("THEON_TRACE") == "1"               # log every rewrite rule that 
 INPLACE = _flag("THEON_INPLACE", "1") == "1"      # let the compiler reuse dead buffers
 NAN_GUARD = _flag("THEON_NAN_GUARD") == "1"     # check every op's output for NaN/inf (slow)
 FUSED_OPTIMIZERS = _flag("THEON_FUSED_OPTIMIZERS", "1") == "1"  # one multi-tensor op per step
+DIST_TIMEOUT = _flag("THEON_DIST_TIMEOUT", "300")      # seconds a collective may wait for the
+#                                                   other ranks (theon.distributed)
 FUSE = _flag("THEON_FUSE", "1") == "1"                  # fusion and layout rewrites (compile/passes/fuse.py)
 FUSED_RNN = _flag("THEON_FUSED_RNN", "1") == "1"        # LSTM/GRU layers as one fused op (ops/nn_rnn.py)
 CACHE_DIR = _flag("THEON_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "theon")

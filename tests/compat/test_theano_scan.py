@@ -41,9 +41,9 @@ def test_sequence_taps_and_go_backwards_and_gradients():
     np.testing.assert_array_equal(th.function([s], backwards)(values), values[::-1] * 2)
     w = th.tensor("w", (), "float64")
     h, _ = theano_scan(lambda x, prev, w: th.tanh(w * prev + x), sequences=s,
-                       outputs_info=th.constant(0.0), non_sequences=w)
+                       outputs_info=th.constant(0.0, dtype="float64"), non_sequences=w)
     th.testing.verify_grad(lambda s_, w_: theano_scan(lambda x, prev, ww: th.tanh(ww * prev + x),
-                                                      sequences=s_, outputs_info=th.constant(0.0),
+                                                      sequences=s_, outputs_info=th.constant(0.0, dtype="float64"),
                                                       non_sequences=w_)[0].sum(),
                            [values / 10, np.array(0.5)])
 

@@ -35,7 +35,21 @@ def _arange_symbolic_samples(rng):
             Sample((np.array(2), 2)), Sample((0, np.array(3)), {"dtype": "float64"})]
 
 
+def _complex(rng, *shape):
+    return rand(rng, *shape) + 1j * rand(rng, *shape)
+
+
 ROWS = [
+    OpInfo("linspace", th.linspace, np.linspace, lambda rng: [
+        Sample((0.0, 1.0, 5), {"dtype": "float64"}), Sample((-2, 3, 7), {"endpoint": False, "dtype": "float64"}),
+        Sample((1.0, 1.0, 1), {"dtype": "float32"}), Sample((0, 10, 0), {"dtype": "float64"}),
+    ], grad=False),
+    # complex gradients are checked against torch.autograd in test_complex_grad.py
+    OpInfo("conj", th.conj, np.conj, lambda rng: [Sample((_complex(rng, 3, 4),)), Sample((rand(rng, 5),))],
+           grad=False),
+    OpInfo("real", th.real, np.real, lambda rng: [Sample((_complex(rng, 3, 4),)), Sample((rand(rng, 5),))],
+           grad=False),
+    OpInfo("imag", th.imag, np.imag, lambda rng: [Sample((_complex(rng, 2, 3),))], grad=False),
     OpInfo("arange", th.arange, np.arange, lambda rng: [
         Sample((5,)), Sample((2, 11, 3)), Sample((-3, 3, 2), {"dtype": "int32"}),
         Sample((0.0, 1.0, 0.25), {"dtype": "float32"}), Sample((1.5, -1.0, -0.5), {"dtype": "float64"}),

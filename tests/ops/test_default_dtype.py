@@ -71,3 +71,9 @@ def test_linspace_matches_numpy():
 def test_full_refuses_a_fill_value_out_of_range():
     with pytest.raises(OverflowError):
         th.full(3, 1000, "int8")
+
+
+def test_empty_has_the_asked_shape_and_dtype():
+    n = th.tensor("n", (None, 3), "float64")
+    out = th.function([n], [th.empty((2, 3)), th.empty_like(n), th.empty((4,), dtype="int32")])(np.ones((5, 3)))
+    assert [(o.shape, o.dtype) for o in out] == [((2, 3), np.float32), ((5, 3), np.float64), ((4,), np.int32)]

@@ -29,6 +29,18 @@ TESTED_ELSEWHERE = {
     "GraphOp": "th.op_from_graph: tests/ops/test_graph_op.py, values against the expression "
                "and gradients by finite differences, compiled and inlined",
     "CustomOp": "the base of th.op's classes: tests/ops/test_user_op.py",
+    "Empty": "values unspecified by definition: tests/ops/test_default_dtype.py checks shapes and dtypes",
+    # collectives need several processes: tests/distributed spawns 2 gloo ranks
+    "AllReduce": "tests/distributed/test_collectives.py: values and gradients on 2 ranks "
+                 "against NumPy; one process (identity) by finite differences",
+    "Broadcast": "tests/distributed/test_collectives.py",
+    "Reduce": "tests/distributed/test_collectives.py",
+    "AllGather": "tests/distributed/test_collectives.py",
+    "ReduceScatter": "tests/distributed/test_collectives.py",
+    "AllReduceStart": "the gradient buckets of data-parallel training: "
+                      "tests/distributed/test_training.py (weights of 2 ranks = 1 process)",
+    "AllReduceWait": "tests/distributed/test_training.py, and the schedule in "
+                     "tests/distributed/test_data_and_buckets.py",
 }
 
 

@@ -7,11 +7,12 @@ import itertools
 import time
 
 from .. import config
-from ..graph import TensorType, Variable, toposort
+from ..graph import TensorType, Variable
 from .codegen import Program, generate, identifier
 from .memory import plan as plan_memory
 from .memory import updates_in_place
 from .pipeline import optimize
+from .schedule import schedule as order_nodes
 
 
 def build_program(params, shapes, outputs, updates, device, name: str = "program",
@@ -43,7 +44,7 @@ def build_program(params, shapes, outputs, updates, device, name: str = "program
     outs, upds = optimized[:len(outputs)], optimized[len(outputs):]
     if check_updates is not None:
         check_updates(upds)
-    schedule = toposort(outs + upds)
+    schedule = order_nodes(outs + upds)
     inplace = set()
     if update_params is not None and not hooks and config.INPLACE:
         schedule, inplace = updates_in_place(schedule, concrete, outs, upds, update_params)

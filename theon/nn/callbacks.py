@@ -52,6 +52,8 @@ class Callback:
 
     model = None
     params: dict = {}
+    # in a data-parallel fit only rank 0 runs it (it prints or writes files)
+    rank_zero_only = False
 
     def set_model(self, model) -> None:
         self.model = model
@@ -155,6 +157,8 @@ class ModelCheckpoint(Callback):
     `th.nn.load_model(directory)` loads the model alone. meta: extra JSON-able data stored
     with it (the `theon` command records its arguments there)."""
 
+    rank_zero_only = True
+
     def __init__(self, directory, save_best_only: bool = False, monitor: str = "val_loss",
                  mode: str = "auto", meta: dict | None = None, verbose: int = 0):
         self.directory = Path(directory)
@@ -235,6 +239,8 @@ class CSVLogger(Callback):
     """Write one row per epoch to `path`: 'epoch' (counting from 1) and every logged value.
     A resumed run (or append=True) adds rows to an existing file instead of replacing it."""
 
+    rank_zero_only = True
+
     def __init__(self, path, separator: str = ",", append: bool = False):
         self.path = Path(path)
         self.separator = separator
@@ -310,6 +316,8 @@ class ProgressDisplay(Callback):
     step, share of the epoch, examples/s since the last line, and the running means. Those
     refreshes are the only reads of device values during an epoch. verbose=2: no progress
     within an epoch. Each epoch ends with a line: epoch, time, logs."""
+
+    rank_zero_only = True
 
     def __init__(self, verbose: int = 1, stream=None, refresh_s: float = 0.5, interval_s: float = 5.0):
         if verbose not in (1, 2):

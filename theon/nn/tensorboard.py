@@ -63,6 +63,8 @@ class TensorBoard(Callback):
     training step's graph, once when fit starts. update_freq: 'epoch' (scalars once per
     epoch) or N (also the batch loss every N steps; each read waits for the device)."""
 
+    rank_zero_only = True
+
     def __init__(self, logdir, histogram_freq: int = 1, write_graph: bool = True, update_freq="epoch"):
         if isinstance(histogram_freq, bool) or not isinstance(histogram_freq, int) or histogram_freq < 0:
             raise ValueError(f"TensorBoard: histogram_freq must be an integer >= 0, got {histogram_freq!r}")

@@ -34,6 +34,7 @@ from ..autodiff import grad
 from ..backend.device import default_device, resolve_device
 from ..compile import function
 from ..data.loader import DataLoader
+from ..distributed.training import DataParallel, is_writer
 from ..graph import canonical_dtype
 from ..ops.base import tensor
 from ..ops.elementwise import cast
@@ -130,15 +131,20 @@ class Trainer:
     _logged = None          # {function kind: the names of its logs}
     _target_spec = None     # (dtype, shape without the batch dim) of the targets trained on
     _run = None             # the TrainingRun of the fit in progress (or the last one)
+    _parallel = None        # DataParallel settings when compiled with distributed=...
 
     # ---- configuration ------------------------------------------------------------------
 
-    def compile(self, optimizer="sgd", loss="cross_entropy", metrics=None, device=None):
+    def compile(self, optimizer="sgd", loss="cross_entropy", metrics=None, device=None,
+                distributed=False):
         """Record the optimiser (instance, name or config), loss (name, loss object or
         fn(y_pred, y_true) -> per-example losses) and metrics (names or fns) for
         `fit`/`evaluate`. device: where the steps run ('cpu', 'cuda', 'cuda:N'; default
-        THEON_DEVICE, else CUDA when present). Compiling again discards the functions an
-        earlier compile built."""
+        THEON_DEVICE, else CUDA when present). distributed: True or a
+        theon.distributed.DataParallel to train data-parallel over the processes that
+        `theon.distributed.init()` joined (theon.distributed.training says what changes).
+        Compiling again discards the functions an earlier compile built."""
+        parallel = DataParallel.of(distributed)
         self.optimizer = optim.get(optimizer)
         self.loss = None if loss is None else losses_mod.get(loss)
         self.metrics = [metrics_mod.get(m) for m in (metrics or [])]
@@ -146,6 +152,7 @@ class Trainer:
         if len(set(names)) != len(names) or "loss" in names:
             raise ValueError(f"compile: metric names must be unique and not 'loss', got {names}")
         self._device = resolve_device(device or default_device())
+        self._parallel = parallel
         self._compiled = True
         self._reset_functions()
         return self
@@ -154,6 +161,11 @@ class Trainer:
         self.train_function = self.test_function = self.predict_function = None
         self._logged, self._target_spec = {}, None
         self.stop_training = False
+
+    @property
+    def _distributed(self) -> bool:
+        """Whether steps run data-parallel over several processes."""
+        return self._parallel is not None and self._parallel.active
 
     def _require_compiled(self):
         if not self._compiled:
@@ -193,7 +205,10 @@ class Trainer:
         state_updates = list(self.updates)
         logs = self.compute_logs(y_pred, y)
         params = list(self.trainable_params)
-        updates = self.optimizer.updates(params, grad(logs["loss"], params)) if params else []
+        grads = grad(logs["loss"], params) if params else []
+        if self._distributed:
+            grads = self._parallel.average_gradients(grads)
+        updates = self.optimizer.updates(params, grads) if params else []
         taken = {id(s) for s, _ in updates}
         updates += [(s, v) for s, v in state_updates if id(s) not in taken]
         return logs, updates
@@ -241,7 +256,10 @@ class Trainer:
                             f"scalar variables as its logs, got {logs!r}")
         values = [v if v.dtype == "float64" else cast(v, "float64") for v in logs.values()]
         self._logged[kind] = list(logs)
-        return function(inputs, stack(values), updates=updates, device=self._device,
+        values = stack(values)
+        if kind == "train" and self._distributed:
+            values = self._parallel.average_logs(values)
+        return function(inputs, values, updates=updates, device=self._device,
                         keep_on_device=True, name=name)
 
     def make_train_function(self, x, y=None):
@@ -308,9 +326,14 @@ class Trainer:
             vx, vy = self._prepare(vx, vy, "fit validation_data")
         train = self.make_train_function(x, y)
         names = self._logged["train"]
-        loader = DataLoader(x, y, batch_size, shuffle=shuffle, seed=seed, prefetch=2)
+        if self._distributed:
+            loader = self._parallel.loader(x, y, batch_size, shuffle, seed)
+        else:
+            loader = DataLoader(x, y, batch_size, shuffle=shuffle, seed=seed, prefetch=2)
         history = callbacks_mod.History()
         cbs = self._callback_list(callbacks, verbose, history)
+        if self._distributed:
+            cbs = self._parallel.callbacks(cbs)
         fit_args = {"batch_size": int(batch_size), "shuffle": bool(shuffle), "seed": int(seed)}
         run = TrainingRun(self, loader, history, cbs, fit_args)
         saved = run.read(resume_from) if resume_from is not None else None
@@ -332,6 +355,8 @@ class Trainer:
         else:
             loader.epoch, loader.position = int(initial_epoch), 0
             run.epoch = int(initial_epoch)
+        if self._distributed:
+            self._parallel.broadcast_state(self)
         try:
             for epoch in range(int(initial_epoch), int(epochs)):
                 if loader.epoch != epoch:
@@ -341,7 +366,7 @@ class Trainer:
                 seen = 0
                 for step, (xb, yb) in enumerate(loader, start=loader.position):
                     values = train(xb) if yb is None else train(xb, yb)
-                    n = len(xb)
+                    n = self._parallel.global_count(len(xb)) if self._distributed else len(xb)
                     sums = torch.add(sums, values, alpha=n)  # new: earlier batch logs keep theirs
                     seen += n
                     _dispatch(cbs, "on_batch_end", step, BatchLogs(names, values, sums, seen, n))
@@ -382,10 +407,13 @@ class Trainer:
 
     def save_checkpoint(self, directory, meta: dict | None = None):
         """Write a resumable checkpoint of the fit in progress (or the last one) to
-        `directory`: what callbacks.ModelCheckpoint calls after an epoch."""
+        `directory`: what callbacks.ModelCheckpoint calls after an epoch. In a data-parallel
+        fit only rank 0 writes (the others return None)."""
         if self._run is None:
             raise RuntimeError(f"{type(self).__name__}.save_checkpoint: no fit has run; a training "
                                f"checkpoint records a run (use save() for the model alone)")
+        if self._distributed and not is_writer():
+            return None   # data-parallel: the ranks hold the same state; rank 0 writes it
         return self._run.save(directory, meta)
 
     def evaluate(self, x, y=None, batch_size=256) -> dict:
