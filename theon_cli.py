@@ -7,7 +7,9 @@
     theon evaluate --checkpoint runs/lenet
     theon profile lenet --batch-size 64 --repeat 10 --trace lenet-trace.json
     theon info
+    theon bench --workloads lenet,mlp --threads 2,1 --json
     theon convert deploy.prototxt weights.caffemodel --check --to safetensors
+    theon convert emotion_model.hdf5 --check
 
 This module lives outside the `theon` package on purpose: importing `theon` imports torch,
 which takes seconds, and `theon --help` or a mistyped argument should answer at once. So it
@@ -26,7 +28,12 @@ from pathlib import Path
 
 MODELS = ("lenet", "mlp", "lstm")
 CONVERT_FORMATS = ("safetensors",)
+# files `theon convert` reads as Keras models (one file); anything else is Caffe's pair
+KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 DATASETS = ("fashion-mnist", "mnist", "digits")
+# `theon bench`'s workloads and peers (benchmarks/workloads.py holds them; a test keeps these equal)
+BENCH_WORKLOADS = ("lenet-train-64", "lenet-train-256", "lenet-infer-256", "mlp-adam-128", "lstm-lm")
+BENCH_PEERS = ("torch-compile", "torch-compile-reduce-overhead", "torch-lstmcell", "tensorflow", "jax")
 USAGE_ERROR = 2  # exit status for a bad command line, as argparse uses
 _DEVICE_RE = re.compile(r"cpu|cuda(:\d+)?")
 
@@ -79,6 +86,30 @@ def device_name(text: str) -> str:
     return text
 
 
+def _name_list(text: str, names: tuple, what: str, prefixes: bool = False) -> list:
+    items = [t.strip() for t in text.split(",")]
+    for item in items:
+        known = item in names or (prefixes and any(n.startswith(item + "-") for n in names))
+        if not known:
+            raise argparse.ArgumentTypeError(f"unknown {what} {item!r}; choose from {', '.join(names)}")
+    return items
+
+
+def workload_list(text: str) -> list:
+    """An argparse type: comma-separated workload names, or prefixes of them ('lenet')."""
+    return _name_list(text, BENCH_WORKLOADS, "workload", prefixes=True)
+
+
+def peer_list(text: str) -> list:
+    """An argparse type: comma-separated peer names; 'none' for torch eager alone."""
+    return [] if text.strip() == "none" else _name_list(text, BENCH_PEERS, "peer")
+
+
+def thread_list(text: str) -> list:
+    """An argparse type: comma-separated torch thread counts, each >= 1."""
+    return [positive_int(t.strip()) for t in text.split(",")]
+
+
 def input_shape(text: str) -> tuple:
     """An argparse type: a shape without the batch dim, e.g. 3,224,224."""
     try:
@@ -92,9 +123,10 @@ def input_shape(text: str) -> tuple:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="theon", description="theon: train, evaluate and profile models, convert model "
-                                          "files, show the set-up")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,profile,convert,info}")
+    p = _Parser(prog="theon", description="theon: train, evaluate and profile models, measure speed, convert "
+                                          "model files, show the set-up")
+    sub = p.add_subparsers(dest="command", required=True,
+                           metavar="{train,evaluate,bench,profile,convert,info}")
 
     t = sub.add_parser("train", help="train a built-in model",
                        description="Train a built-in model; keep a resumable checkpoint, "
@@ -133,6 +165,32 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", type=device_name, default=None,
                    help="cpu, cuda or cuda:N (default: THEON_DEVICE, else CUDA if present)")
 
+    b = sub.add_parser("bench", help="theon's speed and memory against PyTorch and other peers",
+                       description="Measure training and inference steps of LeNet-5, an MLP and an LSTM "
+                                   "language model in theon and every installed peer, from the same "
+                                   "weights on the same data: examples/s and the ratio to PyTorch eager "
+                                   "(alternating windows in one process), time to the first step and peak "
+                                   "memory (a fresh process each), and whether the losses agree.")
+    b.add_argument("--workloads", type=workload_list, default=None, metavar="LIST",
+                   help=f"comma-separated, names or prefixes (lenet, lenet-train); default all: "
+                        f"{', '.join(BENCH_WORKLOADS)}")
+    b.add_argument("--peers", type=peer_list, default=None, metavar="LIST",
+                   help=f"besides torch eager, which always runs: comma-separated from "
+                        f"{', '.join(BENCH_PEERS)}, or none; default every one that applies "
+                        f"(reduce-overhead on CUDA only, the LSTMCell loop for the LSTM)")
+    b.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    b.add_argument("--threads", type=thread_list, default=None, metavar="N[,N...]",
+                   help="torch threads (torch.set_num_threads) in every process; several run one after "
+                        "another (2,1); default torch's own")
+    b.add_argument("--quick", action="store_true", help="a short run: 5 rounds of 0.1 s windows, 2 steps checked")
+    b.add_argument("--rounds", type=positive_int, default=None, metavar="N",
+                   help="alternating rounds per workload (default 15, --quick 5)")
+    b.add_argument("--repeat", type=positive_int, default=None, metavar="N",
+                   help="fresh processes per contender for first step and memory; the median shows "
+                        "(default 1)")
+    b.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    b.add_argument("--save", default=None, metavar="FILE", help="also write the results as JSON to FILE")
+
     pr = sub.add_parser("profile", help="time each op of a built-in model's step",
                         description="Profile one training (or prediction) step of a built-in model "
                                     "on a random batch shaped like the data set's: time, calls and "
@@ -150,18 +208,19 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--trace", default=None, metavar="FILE",
                     help="also write a Chrome trace (open in chrome://tracing or ui.perfetto.dev)")
 
-    c = sub.add_parser("convert", help="convert a Caffe model to a theon model file",
-                       description="Read a Caffe model (its deploy prototxt and caffemodel weights) and write "
-                                   "it as a theon model file: the weights in safetensors, the model's config "
-                                   "in its metadata.")
-    c.add_argument("files", nargs="+", metavar="FILE", help="deploy.prototxt, then weights.caffemodel")
+    c = sub.add_parser("convert", help="convert a Caffe or Keras model to a theon model file",
+                       description="Read a Caffe model (its deploy prototxt and caffemodel weights) or a Keras "
+                                   "model (.h5/.hdf5 written by model.save, or .keras) and write it as a theon "
+                                   "model file: the weights in safetensors, the model's config in its metadata.")
+    c.add_argument("files", nargs="+", metavar="FILE",
+                   help="deploy.prototxt, then weights.caffemodel; or one Keras model file")
     c.add_argument("--to", choices=CONVERT_FORMATS, default="safetensors", help="the output format (safetensors)")
     c.add_argument("--out", default=None, metavar="PATH",
                    help="the file to write (default: NAME.safetensors here, NAME being the caffemodel's "
-                        "(or prototxt's) name)")
+                        "(or prototxt's, or Keras file's) name)")
     c.add_argument("--check", action="store_true",
                    help="read the written file back into a model and compare it, and compare the model's "
-                        "outputs with OpenCV's Caffe runtime on random inputs (1e-4 relative)")
+                        "outputs with OpenCV's Caffe runtime (or Keras) on random inputs (1e-4 relative)")
     c.add_argument("--input-shape", type=input_shape, default=None, metavar="C,H,W",
                    help="the input's shape without the batch dim, where the prototxt does not give it")
 
@@ -195,16 +254,22 @@ def _writable_folder(path: str, flag: str):
     return None
 
 
-def _writable_file(path: str, flag: str):
-    """None if a file can be written at `path` (its folder exists and is writable)."""
+def _writable_file(path: str, flag: str, make_folder: bool = False):
+    """None if a file can be written at `path`; else what is wrong. make_folder: its folder
+    may be missing and will be made (else it must exist)."""
     p = Path(path)
     if p.is_dir():
         return f"{flag} {path}: is a folder, not a file"
-    if not p.parent.is_dir():
-        return f"{flag} {path}: no such folder {p.parent}"
-    if not os.access(p.parent, os.W_OK | os.X_OK):
-        return f"{flag} {path}: {p.parent} is not writable"
-    return None
+    if p.parent.exists() and not p.parent.is_dir():
+        return f"{flag} {path}: {p.parent} is a file, not a folder"
+    if not make_folder:
+        if not p.parent.is_dir():
+            return f"{flag} {path}: no such folder {p.parent}"
+        if not os.access(p.parent, os.W_OK | os.X_OK):
+            return f"{flag} {path}: {p.parent} is not writable"
+        return None
+    problem = _writable_folder(str(p.parent), flag)
+    return None if problem is None else f"{flag} {path}: {problem[len(f'{flag} {p.parent}: '):]}"
 
 
 def check(args):
@@ -230,6 +295,8 @@ def check(args):
             return _writable_folder(args.tensorboard, "--tensorboard")
     elif args.command == "evaluate":
         return _existing_folder(args.checkpoint, "--checkpoint")
+    elif args.command == "bench" and args.save is not None:
+        return _writable_file(args.save, "--save", make_folder=True)
     elif args.command == "profile" and args.trace is not None:
         return _writable_file(args.trace, "--trace")
     elif args.command == "convert":
@@ -238,7 +305,12 @@ def check(args):
 
 
 def _check_convert(args):
-    if len(args.files) > 2:
+    if Path(args.files[0]).suffix.lower() in KERAS_SUFFIXES:
+        if len(args.files) > 1:
+            return f"a Keras model is one file ({args.files[0]}), got {len(args.files)} files"
+        if args.input_shape is not None:
+            return "--input-shape is for Caffe models; a Keras model file gives its input shapes"
+    elif len(args.files) > 2:
         return f"takes a prototxt and a caffemodel, got {len(args.files)} files"
     for path in args.files:
         p = Path(path)
@@ -246,9 +318,9 @@ def _check_convert(args):
             return f"{path}: no such file"
         if p.is_dir():
             return f"{path}: is a folder, not a file"
-    if Path(args.files[0]).suffix not in (".prototxt", ".pbtxt", ".txt"):
-        return (f"{args.files[0]}: expected a Caffe .prototxt first (theon convert reads Caffe models: "
-                f"deploy.prototxt weights.caffemodel)")
+    if Path(args.files[0]).suffix.lower() not in (".prototxt", ".pbtxt", ".txt", *KERAS_SUFFIXES):
+        return (f"{args.files[0]}: expected a Caffe .prototxt first or a Keras .h5/.hdf5/.keras file (theon "
+                f"convert reads deploy.prototxt weights.caffemodel, or model.h5)")
     out = Path(args.out) if args.out else None
     if out is not None:
         if out.is_dir():

@@ -47,7 +47,7 @@ from .control.graph_op import op_from_graph
 from .control import cond, scan, while_loop
 from .compile import Function, function
 from . import control, data, distributed, graph, io, nn, ops, optim, testing
-from . import caffe
+from . import caffe, keras
 from . import zoo
 from . import callbacks, printing
 from . import onnx  # imports the onnx package only when a model is loaded
