@@ -25,7 +25,7 @@ from .ops.elementwise import (
     silu, sin, sinh, softplus, sqrt, square, subtract, tan, tanh, true_divide, trunc, where,
 )
 from .ops.gradient import stop_gradient
-from .ops.index import index_add, one_hot, take, take_along_axis
+from .ops.index import inc_subtensor, index_add, one_hot, set_subtensor, take, take_along_axis
 from .ops.linalg import (
     cholesky, det, dot, einsum, inv, matmul, matrix_transpose, outer, slogdet, solve,
     solve_triangular, tensordot, tril, triu, vdot,
