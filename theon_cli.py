@@ -5,9 +5,12 @@
     theon train lenet --nproc 2                     # data-parallel over 2 local processes
     theon train mlp --tensorboard runs/tb/mlp       # curves, histograms and graph for TensorBoard
     theon evaluate --checkpoint runs/lenet
+    theon convert model.onnx --check --to safetensors weights.safetensors
     theon profile lenet --batch-size 64 --repeat 10 --trace lenet-trace.json
     theon info
+    theon bench --workloads lenet,mlp --threads 2,1 --json
     theon convert deploy.prototxt weights.caffemodel --check --to safetensors
+    theon convert emotion_model.hdf5 --check
 
 This module lives outside the `theon` package on purpose: importing `theon` imports torch,
 which takes seconds, and `theon --help` or a mistyped argument should answer at once. So it
@@ -25,8 +28,20 @@ import sys
 from pathlib import Path
 
 MODELS = ("lenet", "mlp", "lstm")
-CONVERT_FORMATS = ("safetensors",)
+# `theon convert` reads these formats, told apart by the first file's extension:
+# format -> (extensions, (fewest, most) files, usage). theon/convert.py reads ONNX files
+# (a new format there is one line here and its reader); theon/caffe reads Caffe models.
+CONVERT_FORMATS = {
+    "onnx": ((".onnx",), (1, 1), "MODEL.onnx"),
+    "caffe": ((".prototxt", ".pbtxt", ".txt"), (1, 2), "deploy.prototxt [weights.caffemodel]"),
+    "keras": ((".h5", ".hdf5", ".keras"), (1, 1), "model.h5 (or .hdf5, .keras)"),
+}
+CONVERT_TARGETS = {"safetensors": ".safetensors", "onnx": ".onnx"}  # --to FORMAT -> default suffix
+CAFFE_TARGETS = ("safetensors",)  # a Caffe or Keras model becomes a theon model file
 DATASETS = ("fashion-mnist", "mnist", "digits")
+# `theon bench`'s workloads and peers (benchmarks/workloads.py holds them; a test keeps these equal)
+BENCH_WORKLOADS = ("lenet-train-64", "lenet-train-256", "lenet-infer-256", "mlp-adam-128", "lstm-lm")
+BENCH_PEERS = ("torch-compile", "torch-compile-reduce-overhead", "torch-lstmcell", "tensorflow", "jax")
 USAGE_ERROR = 2  # exit status for a bad command line, as argparse uses
 _DEVICE_RE = re.compile(r"cpu|cuda(:\d+)?")
 
@@ -79,6 +94,50 @@ def device_name(text: str) -> str:
     return text
 
 
+def _name_list(text: str, names: tuple, what: str, prefixes: bool = False) -> list:
+    items = [t.strip() for t in text.split(",")]
+    for item in items:
+        known = item in names or (prefixes and any(n.startswith(item + "-") for n in names))
+        if not known:
+            raise argparse.ArgumentTypeError(f"unknown {what} {item!r}; choose from {', '.join(names)}")
+    return items
+
+
+def workload_list(text: str) -> list:
+    """An argparse type: comma-separated workload names, or prefixes of them ('lenet')."""
+    return _name_list(text, BENCH_WORKLOADS, "workload", prefixes=True)
+
+
+def peer_list(text: str) -> list:
+    """An argparse type: comma-separated peer names; 'none' for torch eager alone."""
+    return [] if text.strip() == "none" else _name_list(text, BENCH_PEERS, "peer")
+
+
+def thread_list(text: str) -> list:
+    """An argparse type: comma-separated torch thread counts, each >= 1."""
+    return [positive_int(t.strip()) for t in text.split(",")]
+
+
+def named_value(text: str) -> tuple:
+    """An argparse type: NAME=VALUE."""
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def dim_size(text: str) -> tuple:
+    """An argparse type: NAME=SIZE, a symbolic dim's size."""
+    name, value = named_value(text)
+    return name, _whole_number(value, 1, f"a whole number >= 1 for {name}")
+
+
+def convert_format(path: str):
+    """The `theon convert` input format of a file, by its extension (None if unknown)."""
+    suffix = Path(path).suffix.lower()
+    return next((f for f, (exts, _, _) in CONVERT_FORMATS.items() if suffix in exts), None)
+
+
 def input_shape(text: str) -> tuple:
     """An argparse type: a shape without the batch dim, e.g. 3,224,224."""
     try:
@@ -92,9 +151,10 @@ def input_shape(text: str) -> tuple:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="theon", description="theon: train, evaluate and profile models, convert model "
-                                          "files, show the set-up")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,evaluate,profile,convert,info}")
+    p = _Parser(prog="theon", description="theon: train, evaluate and profile models, measure speed, convert "
+                                          "model files, show the set-up")
+    sub = p.add_subparsers(dest="command", required=True,
+                           metavar="{train,evaluate,bench,profile,convert,info}")
 
     t = sub.add_parser("train", help="train a built-in model",
                        description="Train a built-in model; keep a resumable checkpoint, "
@@ -133,6 +193,32 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", type=device_name, default=None,
                    help="cpu, cuda or cuda:N (default: THEON_DEVICE, else CUDA if present)")
 
+    b = sub.add_parser("bench", help="theon's speed and memory against PyTorch and other peers",
+                       description="Measure training and inference steps of LeNet-5, an MLP and an LSTM "
+                                   "language model in theon and every installed peer, from the same "
+                                   "weights on the same data: examples/s and the ratio to PyTorch eager "
+                                   "(alternating windows in one process), time to the first step and peak "
+                                   "memory (a fresh process each), and whether the losses agree.")
+    b.add_argument("--workloads", type=workload_list, default=None, metavar="LIST",
+                   help=f"comma-separated, names or prefixes (lenet, lenet-train); default all: "
+                        f"{', '.join(BENCH_WORKLOADS)}")
+    b.add_argument("--peers", type=peer_list, default=None, metavar="LIST",
+                   help=f"besides torch eager, which always runs: comma-separated from "
+                        f"{', '.join(BENCH_PEERS)}, or none; default every one that applies "
+                        f"(reduce-overhead on CUDA only, the LSTMCell loop for the LSTM)")
+    b.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    b.add_argument("--threads", type=thread_list, default=None, metavar="N[,N...]",
+                   help="torch threads (torch.set_num_threads) in every process; several run one after "
+                        "another (2,1); default torch's own")
+    b.add_argument("--quick", action="store_true", help="a short run: 5 rounds of 0.1 s windows, 2 steps checked")
+    b.add_argument("--rounds", type=positive_int, default=None, metavar="N",
+                   help="alternating rounds per workload (default 15, --quick 5)")
+    b.add_argument("--repeat", type=positive_int, default=None, metavar="N",
+                   help="fresh processes per contender for first step and memory; the median shows "
+                        "(default 1)")
+    b.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    b.add_argument("--save", default=None, metavar="FILE", help="also write the results as JSON to FILE")
+
     pr = sub.add_parser("profile", help="time each op of a built-in model's step",
                         description="Profile one training (or prediction) step of a built-in model "
                                     "on a random batch shaped like the data set's: time, calls and "
@@ -150,20 +236,32 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--trace", default=None, metavar="FILE",
                     help="also write a Chrome trace (open in chrome://tracing or ui.perfetto.dev)")
 
-    c = sub.add_parser("convert", help="convert a Caffe model to a theon model file",
-                       description="Read a Caffe model (its deploy prototxt and caffemodel weights) and write "
-                                   "it as a theon model file: the weights in safetensors, the model's config "
-                                   "in its metadata.")
-    c.add_argument("files", nargs="+", metavar="FILE", help="deploy.prototxt, then weights.caffemodel")
-    c.add_argument("--to", choices=CONVERT_FORMATS, default="safetensors", help="the output format (safetensors)")
-    c.add_argument("--out", default=None, metavar="PATH",
-                   help="the file to write (default: NAME.safetensors here, NAME being the caffemodel's "
-                        "(or prototxt's) name)")
+    usage = ", ".join(u for _, _, u in CONVERT_FORMATS.values())
+    c = sub.add_parser("convert", help="inspect, check and convert a model file (ONNX, Caffe or Keras)",
+                       description=f"Load a model file ({usage}). An ONNX file: print its inputs and "
+                                   f"outputs, op histogram, unsupported ops, parameter count and memory "
+                                   f"estimate; with --check run it on random inputs and compare with "
+                                   f"onnxruntime; with --to write it in another format. A Caffe model "
+                                   f"(its deploy prototxt and caffemodel weights): write it as a theon model "
+                                   f"file (weights in safetensors, the config in its metadata); with --check "
+                                   f"read it back and compare with OpenCV's Caffe runtime. A Keras model (.h5/.hdf5 written by "
+                                   f"model.save, or .keras): the same, checked against Keras.")
+    c.add_argument("files", nargs="+", metavar="FILE", help=usage)
     c.add_argument("--check", action="store_true",
-                   help="read the written file back into a model and compare it, and compare the model's "
-                        "outputs with OpenCV's Caffe runtime on random inputs (1e-4 relative)")
+                   help="run the model and report the largest difference per output from the reference "
+                        "runtime, if installed (exit status 1 past 1e-4 relative)")
+    c.add_argument("--to", nargs="+", metavar=("FORMAT", "OUT"), default=None,
+                   help=f"write the model as FORMAT (ONNX: {' or '.join(CONVERT_TARGETS)}: its weights, or the "
+                        f"model exported again; Caffe: {' or '.join(CAFFE_TARGETS)}, a theon model file, the "
+                        f"default) to OUT (default: the model's name with the format's suffix, here)")
+    c.add_argument("--out", default=None, metavar="PATH", help="where --to writes (the same as its OUT)")
+    c.add_argument("--input", action="append", type=named_value, default=[], metavar="NAME=FILE.npy",
+                   help="ONNX: run on this array (a .npy file) for input NAME instead of random values")
+    c.add_argument("--dim", action="append", type=dim_size, default=[], metavar="NAME=SIZE",
+                   help="ONNX: size of a symbolic dim for random inputs (default 1 for a first dim, else 64)")
+    c.add_argument("--seed", type=seed_value, default=0, help="ONNX: seed of the random inputs (default 0)")
     c.add_argument("--input-shape", type=input_shape, default=None, metavar="C,H,W",
-                   help="the input's shape without the batch dim, where the prototxt does not give it")
+                   help="Caffe: the input's shape without the batch dim, where the prototxt does not give it")
 
     sub.add_parser("info", help="versions, devices and the data sets found",
                    description="Print versions, devices and where the data sets were found.")
@@ -195,16 +293,22 @@ def _writable_folder(path: str, flag: str):
     return None
 
 
-def _writable_file(path: str, flag: str):
-    """None if a file can be written at `path` (its folder exists and is writable)."""
+def _writable_file(path: str, flag: str, make_folder: bool = False):
+    """None if a file can be written at `path`; else what is wrong. make_folder: its folder
+    may be missing and will be made (else it must exist)."""
     p = Path(path)
     if p.is_dir():
         return f"{flag} {path}: is a folder, not a file"
-    if not p.parent.is_dir():
-        return f"{flag} {path}: no such folder {p.parent}"
-    if not os.access(p.parent, os.W_OK | os.X_OK):
-        return f"{flag} {path}: {p.parent} is not writable"
-    return None
+    if p.parent.exists() and not p.parent.is_dir():
+        return f"{flag} {path}: {p.parent} is a file, not a folder"
+    if not make_folder:
+        if not p.parent.is_dir():
+            return f"{flag} {path}: no such folder {p.parent}"
+        if not os.access(p.parent, os.W_OK | os.X_OK):
+            return f"{flag} {path}: {p.parent} is not writable"
+        return None
+    problem = _writable_folder(str(p.parent), flag)
+    return None if problem is None else f"{flag} {path}: {problem[len(f'{flag} {p.parent}: '):]}"
 
 
 def check(args):
@@ -230,6 +334,8 @@ def check(args):
             return _writable_folder(args.tensorboard, "--tensorboard")
     elif args.command == "evaluate":
         return _existing_folder(args.checkpoint, "--checkpoint")
+    elif args.command == "bench" and args.save is not None:
+        return _writable_file(args.save, "--save", make_folder=True)
     elif args.command == "profile" and args.trace is not None:
         return _writable_file(args.trace, "--trace")
     elif args.command == "convert":
@@ -238,17 +344,63 @@ def check(args):
 
 
 def _check_convert(args):
-    if len(args.files) > 2:
-        return f"takes a prototxt and a caffemodel, got {len(args.files)} files"
     for path in args.files:
         p = Path(path)
         if not p.exists():
             return f"{path}: no such file"
         if p.is_dir():
             return f"{path}: is a folder, not a file"
-    if Path(args.files[0]).suffix not in (".prototxt", ".pbtxt", ".txt"):
-        return (f"{args.files[0]}: expected a Caffe .prototxt first (theon convert reads Caffe models: "
-                f"deploy.prototxt weights.caffemodel)")
+    fmt = convert_format(args.files[0])
+    if fmt is None:
+        known = ", ".join(e for exts, _, _ in CONVERT_FORMATS.values() for e in exts)
+        return (f"{args.files[0]}: not a model file theon converts (by its extension: {known}; a Caffe model: "
+                f"expected a Caffe .prototxt first, deploy.prototxt weights.caffemodel)")
+    if fmt in ("caffe", "keras"):
+        return _check_convert_caffe(args, fmt)
+    _, (fewest, most), usage = CONVERT_FORMATS[fmt]
+    if not fewest <= len(args.files) <= most:
+        return f"{fmt} takes {usage}, got {len(args.files)} file(s)"
+    if args.input_shape is not None:
+        return "--input-shape is for Caffe models: an ONNX file gives its input shapes (--dim NAME=SIZE sets a symbolic one)"
+    for name, path in args.input:
+        if not Path(path).is_file():
+            return f"--input {name}={path}: no such file"
+        if Path(path).suffix != ".npy":
+            return f"--input {name}={path}: expected a NumPy .npy file"
+    if args.to is None:
+        return "--out is where --to writes: give --to FORMAT" if args.out else None
+    target, *rest = args.to
+    if target not in CONVERT_TARGETS:
+        return f"--to {target}: expected one of {', '.join(CONVERT_TARGETS)}"
+    if len(rest) > 1 or (rest and args.out):
+        return "--to takes FORMAT and at most one OUT (or --out OUT)"
+    out = Path(rest[0] if rest else args.out or Path(args.files[-1]).stem + CONVERT_TARGETS[target])
+    if out.is_dir():
+        return f"--to {target} {out}: is a folder; give a file name"
+    if any(out.resolve() == Path(f).resolve() for f in args.files):
+        return f"--to {target} {out}: would overwrite the file being converted"
+    args.to, args.out = target, str(out)
+    return _writable_folder(str(out.parent), "--to") if str(out.parent) else None
+
+
+def _check_convert_caffe(args, fmt="caffe"):
+    if fmt == "keras":
+        if len(args.files) > 1:
+            return f"a Keras model is one file ({args.files[0]}), got {len(args.files)} files"
+        if args.input_shape is not None:
+            return "--input-shape is for Caffe models; a Keras model file gives its input shapes"
+        if args.input or args.dim:
+            return "--input and --dim are for ONNX files; a Keras model file gives its input shapes"
+    elif len(args.files) > 2:
+        return f"takes a prototxt and a caffemodel, got {len(args.files)} files"
+    if args.input or args.dim:
+        return "--input and --dim are for ONNX files; a Caffe model takes --input-shape C,H,W"
+    target, *rest = args.to or ["safetensors"]
+    if target not in CAFFE_TARGETS:
+        return f"argument --to: invalid choice: {target!r} (a Caffe model converts to {', '.join(CAFFE_TARGETS)})"
+    if len(rest) > 1 or (rest and args.out):
+        return "--to takes FORMAT and at most one OUT (or --out OUT)"
+    args.to, args.out = target, rest[0] if rest else args.out
     out = Path(args.out) if args.out else None
     if out is not None:
         if out.is_dir():

@@ -1,5 +1,6 @@
 """Imported PP-OCR models (text-direction classifier and text detector) in theon against
-onnxruntime on the same input, batch 1 and 8, ratios measured in one run; also each
+onnxruntime on the same input, batch 1 and 8, timed in alternating windows in one run
+(benchmarks/harness.py: theon's speed ratio, median and quartiles over rounds); also each
 model's import and first-call compile time.
 
     python -m benchmarks.onnx_models        (needs: pip install --no-deps rapidocr-onnxruntime==1.4.4)
@@ -16,8 +17,9 @@ import torch
 
 import theon as th
 import theon.onnx  # noqa: F401
-from benchmarks.common import per_call
+from benchmarks.harness import alternate_calls, row
 
+ROUNDS = 10
 CASES = [("ch_ppocr_mobile_v2.0_cls_infer.onnx", (3, 48, 192)),
          ("ch_PP-OCRv4_det_infer.onnx", (3, 320, 320))]
 
@@ -46,10 +48,13 @@ def main() -> None:
             compile_s = time.perf_counter() - start
             xt = torch.from_numpy(x)
             number = 20 if batch == 1 else 5
-            ours = per_call(lambda: fn(xt), number=number, repeat=5, warmup=2)
-            ref = per_call(lambda: session.run(None, {"x": x}), number=number, repeat=5, warmup=2)
-            print(f"{name:<38} batch {batch}: theon {ours * 1e3:8.2f} ms  onnxruntime {ref * 1e3:8.2f} ms  "
-                  f"ratio {ours / ref:5.2f}   (import {load_s:.2f} s, first call {compile_s:.2f} s)")
+            calls = {"theon": lambda fn=fn, xt=xt: fn(xt),
+                     "onnxruntime": lambda session=session, x=x: session.run(None, {"x": x})}
+            for call in calls.values():  # warm up
+                call(), call()
+            times = alternate_calls(calls, ROUNDS, number)
+            print(row(f"{name[:-5]} batch {batch}", times["theon"], times["onnxruntime"], number, 1e-3, "ms",
+                      peer="onnxruntime") + f"   (import {load_s:.2f} s, first call {compile_s:.2f} s)")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Per-step cost of th.scan against the same loop run eagerly in PyTorch, in one run.
 
-    python -m benchmarks.scan_overhead [--device cpu|cuda] [--steps 1000]
+    python -m benchmarks.scan_overhead [--device cpu|cuda] [--steps 1000] [--rounds 15]
 
 Body: h = tanh(h * 0.9 + x) on small tensors, so the numbers show the loop's own cost per
 step over the body's kernels. Also the forward+backward (reverse scan) step cost against
-torch.autograd over the eager loop.
+torch.autograd over the eager loop. Timed in alternating windows (benchmarks/harness.py):
+the speed ratio's median and quartiles over rounds.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 import theon as th
-from benchmarks.common import per_call
+from benchmarks.harness import alternate_calls, row
 
 
 def main(argv=None):
@@ -22,6 +23,7 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=15, help="alternating rounds per comparison")
     args = parser.parse_args(argv)
     dev = torch.device(args.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -51,14 +53,13 @@ def main(argv=None):
 
     np.testing.assert_allclose(fwd(h_init, xs).cpu().numpy(), eager_fwd().cpu().numpy(), rtol=1e-5)
     np.testing.assert_allclose(bwd(h_init, xs).cpu().numpy(), eager_bwd().cpu().numpy(), rtol=1e-4, atol=1e-6)
-    rows = [("forward", lambda: (fwd(h_init, xs), sync()), lambda: (eager_fwd(), sync())),
-            ("forward + backward", lambda: (bwd(h_init, xs), sync()), lambda: (eager_bwd(), sync()))]
-    print(f"scan of {T} steps, body tanh(h * 0.9 + x) on {n} floats, {dev}")
-    for label, theon_fn, torch_fn in rows:
-        t_theon = per_call(theon_fn, number=3, repeat=5, warmup=1) / T
-        t_torch = per_call(torch_fn, number=3, repeat=5, warmup=1) / T
-        print(f"{label:<20} per step: theon {t_theon * 1e6:7.2f} us   torch eager {t_torch * 1e6:7.2f} us   "
-              f"ratio {t_theon / t_torch:5.2f}")
+    print(f"scan of {T} steps, body tanh(h * 0.9 + x) on {n} floats, {dev}; times per loop step")
+    for label, theon_fn, torch_fn in (("forward", lambda: fwd(h_init, xs), eager_fwd),
+                                      ("forward + backward", lambda: bwd(h_init, xs), eager_bwd)):
+        theon_fn(), torch_fn()  # warm up
+        times = alternate_calls({"theon": theon_fn, "torch": torch_fn}, args.rounds, 1, sync)
+        per_step = {k: [t / T for t in v] for k, v in times.items()}
+        print(row(label, per_step["theon"], per_step["torch"], 1))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from .ops.search import argwhere, bincount, nonzero, searchsorted, unique
 from .ops.sorting import argsort, sort, topk
 from .ops.quantile import median, percentile, quantile
 from .ops.special import cbrt, digamma, erfinv, exp2, isclose, lgamma, nan_to_num, polygamma
-from .ops.index import index_add, one_hot, take, take_along_axis
+from .ops.index import inc_subtensor, index_add, one_hot, set_subtensor, take, take_along_axis
 from .ops.linalg import (
     cholesky, det, dot, einsum, inv, matmul, matrix_transpose, outer, slogdet, solve,
     solve_triangular, tensordot, tril, triu, vdot,
@@ -53,7 +53,7 @@ from .control.graph_op import op_from_graph
 from .control import cond, scan, while_loop
 from .compile import Function, function
 from . import control, data, distributed, graph, io, nn, ops, optim, testing
-from . import caffe
+from . import caffe, keras
 from . import zoo
 from . import callbacks, printing
 from . import onnx  # imports the onnx package only when a model is loaded

@@ -1,7 +1,9 @@
 """The work behind the `theon` command: train, evaluate and profile the built-in models,
-convert Caffe models, describe the set-up. The command line itself (parsing, and every check that needs no torch) is the
-top-level module theon_cli, so that `theon --help` answers without importing torch; run(args)
-here takes its parsed, checked arguments.
+measure theon against its peers (`bench`, which runs the benchmarks/ folder of this checkout),
+inspect and convert model files (ONNX: theon/convert.py; Caffe: theon/caffe; Keras:
+theon/keras), describe the set-up. The command line itself (parsing, and every check that needs
+no torch) is the top-level module theon_cli, so that `theon --help` answers without importing
+torch; run(args) here takes its parsed, checked arguments.
 
 `train` shows a progress bar (a line every few seconds when the output is not a terminal),
 prints the test accuracy after each epoch, and keeps in --out a resumable checkpoint
@@ -10,6 +12,8 @@ with --tensorboard DIR, TensorBoard event files in DIR as well.
 """
 from __future__ import annotations
 
+import importlib
+import json
 import platform
 import sys
 from pathlib import Path
@@ -19,10 +23,11 @@ import torch
 
 import theon_cli
 
-from . import __version__, caffe, callbacks, config, data, distributed, nn, optim
+from . import __version__, caffe, callbacks, config, convert, data, distributed, keras, nn, optim
 from .autodiff import grad
 from .backend.device import default_device, resolve_device
 from .caffe.reference import opencv_outputs, relative_difference
+from .keras.reference import keras_outputs
 from .callbacks import Callback
 from .compile import function
 from .distributed import launch
@@ -36,6 +41,7 @@ from .plotting import TrainingCurves
 
 MODELS = theon_cli.MODELS
 DATASETS = theon_cli.DATASETS
+CHECKOUT = Path(__file__).resolve().parents[1]  # the repository holding this theon package
 
 
 def build_model(name: str, input_shape, num_classes: int = 10, seed: int = 0):
@@ -172,6 +178,35 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def load_benchmarks():
+    """benchmarks.bench from this checkout. The benchmarks live beside the package, not in it:
+    their peers use torch.nn, torch.autograd and torch.compile, which theon itself never
+    does, so an installed wheel has no `theon bench`."""
+    if not (CHECKOUT / "benchmarks" / "bench.py").is_file():
+        raise CommandError(f"theon bench runs the benchmarks/ folder of a theon checkout, and this theon "
+                           f"({CHECKOUT}) has none: clone the repository and `pip install -e .` there")
+    if str(CHECKOUT) not in sys.path:
+        sys.path.insert(0, str(CHECKOUT))
+    return importlib.import_module("benchmarks.bench")
+
+
+def cmd_bench(args) -> int:
+    device = str(check_device(args.device))
+    bench = load_benchmarks()
+    try:
+        result = bench.run(args.workloads, args.peers, device, args.threads or [0], args.quick, args.rounds,
+                           args.repeat)
+    except bench.harness.ChildFailed as e:  # a measuring process crashed: its own error follows
+        print(f"theon bench: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=1) if args.json else bench.format_table(result), flush=True)
+    if args.save:
+        save = Path(args.save)
+        save.parent.mkdir(parents=True, exist_ok=True)
+        save.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
 CHECK_RTOL = 1e-4
 
 
@@ -201,7 +236,43 @@ def _check_conversion(net, model, path: Path) -> bool:
     return ok
 
 
-def cmd_convert(args) -> int:
+def _random_inputs(model, rng) -> list:
+    return [rng.integers(0, 2, (2, *v.type.shape[1:])).astype(v.dtype) if "int" in v.dtype
+            else rng.standard_normal((2, *v.type.shape[1:])).astype(np.float32) for v in model.inputs]
+
+
+def _check_keras_conversion(source: str, model, path: Path) -> bool:
+    """Reload the written file and compare; then compare with Keras. True when all agree."""
+    xs = _random_inputs(model, np.random.default_rng(0))
+    ours = model.predict(xs[0] if len(xs) == 1 else xs)
+    ours = ours if isinstance(ours, list) else [ours]
+    again = load_model(path).predict(xs[0] if len(xs) == 1 else xs)
+    same = all(np.array_equal(a, b) for a, b in zip(ours, again if isinstance(again, list) else [again]))
+    print(f"check: {path} reads back into the same model: {'ok' if same else 'FAILED (outputs differ)'}")
+    version, theirs = keras_outputs(source, xs)
+    ok = same
+    for v, a, b in zip(model.outputs, ours, theirs):
+        diff = relative_difference(a, b)
+        good = diff <= CHECK_RTOL
+        ok = ok and good
+        print(f"check: output {call_of(v).layer.name!r} against Keras {version} on 2 random inputs: max "
+              f"relative difference {diff:.2e} (limit {CHECK_RTOL:g}): {'ok' if good else 'FAILED'}")
+    return ok
+
+
+def _convert_keras(args) -> int:
+    source = args.files[0]
+    model = keras.load(source)
+    out = Path(args.out) if args.out else Path(Path(source).stem + ".safetensors")
+    model.save(out)
+    print(f"{source} -> {out}: {len(model.layers)} layers, {model.count_params():,} parameters")
+    if args.check:
+        return 0 if _check_keras_conversion(source, model, out) else 1
+    return 0
+
+
+def convert_caffe(args) -> int:
+    """`theon convert` of a Caffe model: a theon model file (weights and config), checked on request."""
     prototxt = args.files[0]
     caffemodel = args.files[1] if len(args.files) > 1 else None
     try:
@@ -256,6 +327,58 @@ def cmd_profile(args) -> int:
     return 0
 
 
+def cmd_convert(args) -> int:
+    fmt = theon_cli.convert_format(args.files[0])
+    if fmt == "caffe":
+        return convert_caffe(args)
+    if fmt == "keras":
+        return _convert_keras(args)
+    source = convert.READERS[fmt](args.files)
+    print(f"{source.label} ({source.format}; {'; '.join(source.details)})")
+    for kind, specs in (("inputs", source.inputs), ("outputs", source.outputs)):
+        print(f"{kind}:")
+        for spec in specs:
+            print(f"  {spec.text()}")
+    print(f"ops ({sum(source.ops.values())} nodes): "
+          + ", ".join(f"{op} {n}" for op, n in sorted(source.ops.items(), key=lambda kv: (-kv[1], kv[0]))))
+    if source.unsupported:
+        print("unsupported ops (theon cannot build this model): "
+              + ", ".join(f"{op} ({n} node{'s' if n != 1 else ''})" for op, n in sorted(source.unsupported.items())))
+        return 1
+    print("unsupported ops: none")
+    model = source.build()
+    inputs = convert.example_inputs(source, dict(args.input), dict(args.dim), args.seed)
+    f = function(model.inputs, model.outputs, name=model.name)
+    arrays = [inputs[v.name] for v in model.inputs]
+    memory = f.estimate_memory(*arrays)
+    shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in inputs.items())
+    print(f"parameters: {model.count_params():,} ({convert.size_text(memory['shared'])})")
+    print(f"memory for inputs {shapes}: {convert.size_text(memory['total'])} (inputs "
+          f"{convert.size_text(memory['inputs'])}, weights {convert.size_text(memory['shared'])}, peak of "
+          f"intermediates {convert.size_text(memory['intermediate_peak'])})")
+    ok = True
+    if args.check:
+        ours = f(*arrays)
+        ours = ours if isinstance(ours, list) else [ours]
+        if source.reference is None:
+            print(f"check: ran theon only: {source.reference_name}")
+            for spec, value in zip(source.outputs, ours):
+                print(f"  {spec.name}: {value.dtype}{list(value.shape)}")
+        else:
+            theirs = source.reference(inputs)
+            print(f"check against {source.reference_name} (relative limit {convert.CHECK_RTOL:g}):")
+            for spec, value, (diff, rel) in zip(source.outputs, ours, convert.differences(ours, theirs)):
+                good = rel <= convert.CHECK_RTOL
+                ok = ok and good
+                print(f"  {spec.name}: {value.dtype}{list(value.shape)}, largest difference {diff:.3g} "
+                      f"(relative {rel:.3g}): {'ok' if good else 'FAILED'}")
+    if args.to:
+        out = Path(args.out)
+        what = convert.WRITERS[args.to](model, out, source, inputs)
+        print(f"wrote {out} ({args.to}: {what})")
+    return 0 if ok else 1
+
+
 def cmd_info(args) -> int:
     print(f"theon   {__version__} ({Path(__file__).parent})")
     print(f"python  {platform.python_version()} ({sys.executable})")
@@ -285,8 +408,8 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "profile": cmd_profile, "convert": cmd_convert,
-            "info": cmd_info}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench, "profile": cmd_profile,
+            "convert": cmd_convert, "info": cmd_info}
 
 
 def run(args) -> int:

@@ -53,6 +53,8 @@ CASES = [
     (lambda x: x - (-0.0), None, False), (lambda x: x * 1, "multiply_one", True),
     (lambda x: 1.0 * x, "multiply_one", True), (lambda x: x / 1, "divide_one", True),
     (lambda x: -(-x), "double_negative", True),
+    (lambda x: x ** 1, "power_one", True), (lambda x: x ** 1.0, "power_one", True),
+    (lambda x: x ** 2, "power_two", True), (lambda x: th.power(x, th.constant(2.0)), "power_two", True),
     (lambda x: x + th.constant(np.array([-0.0, 0.0])[:, None] * np.ones((2, 12))), None, False),
 ]
 
@@ -72,6 +74,37 @@ def test_canonical_rules_keep_special_values(case):
 def test_complex_identities_keep_special_values(expr):
     assert not _compare(expr, COMPLEX, "complex128") & {"add_zero", "subtract_zero", "multiply_one",
                                                        "divide_one"}
+
+
+def test_power_rules_leave_complex_and_integer_powers_alone():
+    assert not _compare(lambda z: z ** 1, COMPLEX, "complex128") & {"power_one", "power_two"}
+    assert "power_two" not in _compare(lambda x: x ** 2, np.arange(-3, 4), "int64")
+
+
+def test_chained_transposes_and_broadcasts_become_one_view():
+    values = np.stack([SPECIAL, -SPECIAL[::-1]])[None].repeat(3, axis=0)   # (3, 2, 12)
+    fired = _compare(lambda x: x.transpose((1, 2, 0)).transpose((2, 0, 1)), values)
+    assert "transpose_of_transpose" in fired
+    fired = _compare(lambda x: x.transpose((2, 0, 1)).transpose((0, 2, 1)), values)
+    assert "transpose_of_transpose" in fired
+    fired = _compare(lambda x: th.broadcast_to(th.broadcast_to(x, (2, 12)), (4, 2, 12)), SPECIAL)
+    assert "broadcast_of_broadcast" in fired
+
+
+def test_a_sum_gradient_seed_of_ones_is_not_multiplied_in():
+    x = th.tensor("x", SPECIAL.shape, "float64")
+    g = th.grad(th.sum(x * x), x)
+    assert "multiply_broadcast_one" in _fired([g])
+    _same(th.function([x], g)(SPECIAL), evaluate([g], {x: SPECIAL})[0])
+    assert "multiply_broadcast_one" not in _fired([x * th.ones((2, 12), "float64")])   # x is broadcast
+
+
+def test_gradient_of_a_square_is_two_x_bit_for_bit():
+    x = th.tensor("x", SPECIAL.shape, "float64")
+    g = th.grad(th.sum(x ** 2), x)
+    f = th.function([x], g)
+    assert not any("pow" in line.split("#")[0] for line in f.source.splitlines())   # no pow call
+    _same(f(SPECIAL), evaluate([g], {x: SPECIAL})[0])
 
 
 def test_integer_identities_fire():
@@ -120,7 +153,8 @@ def test_stabilising_rules_keep_special_values(case):
 
 def test_every_rule_is_covered_here():
     covered = {"add_zero", "subtract_zero", "multiply_one", "divide_one", "double_negative",
-               "cast_chain", "log_one_plus", "exp_minus_one", "log_sigmoid", "sigmoid_from_quotient",
+               "cast_chain", "multiply_broadcast_one", "power_one", "power_two", "transpose_of_transpose",
+               "broadcast_of_broadcast", "log_one_plus", "exp_minus_one", "log_sigmoid", "sigmoid_from_quotient",
                "sigmoid_from_reciprocal", "sigmoid_from_power", "one_minus_sigmoid",
                "softplus_from_log1p_exp", "log1p_minus_sigmoid", "softmax_from_quotient",
                # bookkeeping nodes removed (their output is their input)

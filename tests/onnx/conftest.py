@@ -1,4 +1,15 @@
-"""Prints how many ONNX backend node cases theon passed, at the end of the run."""
+"""Prints how many ONNX backend node cases theon passed, at the end of the run; the MiniLM
+BERT exported by torch.onnx.export once per run, for the tests that read it."""
+import pytest
+
+from .minilm import export, load_minilm
+
+
+@pytest.fixture(scope="session")
+def minilm_onnx(tmp_path_factory) -> str:
+    path = str(tmp_path_factory.mktemp("minilm") / "minilm.onnx")
+    export(load_minilm(), path)
+    return path
 
 
 def pytest_terminal_summary(terminalreporter):

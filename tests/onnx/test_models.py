@@ -79,10 +79,9 @@ def test_silero_streams_like_onnxruntime(name, sr):
         state_ours, state_ref = {"state": new_state}, {"state": ref_state}
 
 
-def test_minilm_bert_exported_by_torch_matches_onnxruntime(tmp_path):
-    from .minilm import export, load_minilm, tokenize
-    path = str(tmp_path / "minilm.onnx")
-    export(load_minilm(), path)
+def test_minilm_bert_exported_by_torch_matches_onnxruntime(minilm_onnx):
+    from .minilm import tokenize
+    path = minilm_onnx
     model = th.onnx.load(path)
     ids, mask = tokenize(["the cat sat on the mat", "theon imports onnx models for fine tuning"], 12)
     feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}

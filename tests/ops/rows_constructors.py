@@ -4,7 +4,8 @@ NumPy's, whose defaults are not all theon's."""
 import numpy as np
 
 import theon as th
-from theon.testing import OpInfo, Sample, rand
+from theon.errors import ShapeError
+from theon.testing import ErrorCase, OpInfo, Sample, rand
 
 
 
@@ -12,6 +13,26 @@ def _dim(x, axis):
     """th.dim gives a Python int when the dim is known, a graph value when it is not."""
     d = th.dim(x, axis)
     return d if isinstance(d, th.Variable) else th.constant(np.int64(d))
+
+
+def _arange_of_dim(x, axis=0, start=0):
+    """th.arange(start, x.shape[axis]): a symbolic bound while the dim is unknown."""
+    return th.arange(start, x.shape[axis])
+
+
+def _arange_of_dim_ref(x, axis=0, start=0):
+    return np.arange(start, x.shape[axis])
+
+
+def _arange_ref(*bounds, dtype=None):
+    return np.arange(*[b.item() if isinstance(b, np.ndarray) else b for b in bounds], dtype=dtype)
+
+
+def _arange_symbolic_samples(rng):
+    """Bounds that are function inputs: the length is known only when the function runs."""
+    return [Sample((np.array(5),)), Sample((np.array(2), np.array(11), 3)), Sample((-3, np.array(4))),
+            Sample((np.array(7), 1, np.array(-2))), Sample((np.array(1.5), np.array(-1.0), -0.5)),
+            Sample((np.array(2), 2)), Sample((0, np.array(3)), {"dtype": "float64"})]
 
 
 def _complex(rng, *shape):
@@ -33,6 +54,13 @@ ROWS = [
         Sample((5,)), Sample((2, 11, 3)), Sample((-3, 3, 2), {"dtype": "int32"}),
         Sample((0.0, 1.0, 0.25), {"dtype": "float32"}), Sample((1.5, -1.0, -0.5), {"dtype": "float64"}),
     ], grad=False),
+    OpInfo("arange_of_dim", _arange_of_dim, _arange_of_dim_ref, lambda rng: [
+        Sample((rand(rng, 4, 3),)), Sample((rand(rng, 4, 3),), {"axis": 1, "start": 1})], grad=False),
+    OpInfo("arange_symbolic", th.arange, _arange_ref, _arange_symbolic_samples, grad=False,
+           known_failures={"infer": "the length depends on the bounds' values: that dim stays None"},
+           errors=[ErrorCase((np.array([3]),), {}, ShapeError, "a symbolic bound must be a real scalar"),
+                   ErrorCase((np.array(True),), {}, ShapeError, "a symbolic bound must be a real scalar"),
+                   ErrorCase((np.array(3), 5, 0), {}, ValueError, "step must not be zero")]),
     OpInfo("eye", th.eye, np.eye, lambda rng: [
         Sample((3,), {"dtype": "float32"}), Sample((3, 4), {"k": 1, "dtype": "float64"}),
         Sample((4, 2), {"k": -1, "dtype": "int64"}),

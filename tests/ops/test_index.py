@@ -122,8 +122,8 @@ def test_refused_keys_say_what_to_do():
     x = th.tensor("x", (3, 4))
     with pytest.raises(DTypeError, match="th.where"):
         x[x > 0]
-    with pytest.raises(TypeError, match="slice bounds must be Python ints"):
-        x[th.tensor("i", (), "int64"):]
+    with pytest.raises(TypeError, match="step must be a Python int"):
+        x[::th.tensor("i", (), "int64")]
     with pytest.raises(TypeError, match="boolean scalar"):
         x[True]
     with pytest.raises(IndexError, match="single ellipsis"):

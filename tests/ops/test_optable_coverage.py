@@ -29,6 +29,8 @@ TESTED_ELSEWHERE = {
     "GraphOp": "th.op_from_graph: tests/ops/test_graph_op.py, values against the expression "
                "and gradients by finite differences, compiled and inlined",
     "CustomOp": "the base of th.op's classes: tests/ops/test_user_op.py",
+    "RecurrentLayerOp": "made and consumed only by the ONNX exporter (no kernel): tests/onnx export "
+                        "tests of recurrent layers against onnxruntime",
     "Empty": "values unspecified by definition: tests/ops/test_default_dtype.py checks shapes and dtypes",
     # collectives need several processes: tests/distributed spawns 2 gloo ranks
     "AllReduce": "tests/distributed/test_collectives.py: values and gradients on 2 ranks "

@@ -213,5 +213,5 @@ def test_tile_and_repeat_promote_rank_and_flatten_like_numpy():
     x = th.tensor("x", (2, 3), "float64")
     assert th.tile(x, (2, 1, 1)).type.shape == (2, 2, 3)
     assert th.repeat(x, 2).type.shape == (12,)
-    with pytest.raises(ValueError, match="one int"):
+    with pytest.raises(ShapeError, match="2 repeat counts for axis 0 of size 6"):
         th.repeat(x, [1, 2])

@@ -1,4 +1,5 @@
-"""Errors of the ONNX importer: each names the file and, where one is at fault, the node."""
+"""Errors of the ONNX importer (each names the file and, where one is at fault, the node) and
+of the exporter (each names the theon ops at fault and the user's lines that made them)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -26,3 +27,30 @@ def where(source: str, node=None) -> str:
         return source
     label = f"{node.name!r} " if node.name else ""
     return f"{source}: node {label}({node.op_type}, #{node.index}{node.scope_text})"
+
+
+class OnnxExportError(TheonError, ValueError):
+    """A theon graph that cannot be written as ONNX, or arguments of th.onnx.export that
+    contradict the graph; nothing was written."""
+
+
+class UnexportableOpsError(OnnxExportError):
+    """The graph holds ops with no ONNX form; all of them are listed at once, each with its
+    count and the user's lines that made them."""
+
+    MAX_LINES = 3  # user lines shown per op
+
+    def __init__(self, path: str, problems: list):
+        # problems: (label, SourceLoc or None) per node, label = "op" or "op (why)"
+        groups: dict = {}
+        for label, loc in problems:
+            groups.setdefault(label, []).append(loc)
+        self.problems = {label: len(locs) for label, locs in groups.items()}
+        lines = []
+        for label, locs in sorted(groups.items()):
+            n = len(locs)
+            where = list(dict.fromkeys(str(loc) for loc in locs if loc is not None))
+            shown = "; ".join(where[:self.MAX_LINES]) + ("; ..." if len(where) > self.MAX_LINES else "")
+            lines.append(f"  {label}: {n} node{'s' if n != 1 else ''}" + (f", at {shown}" if shown else ""))
+        super().__init__(f"cannot export to ONNX: {len(groups)} op type(s) in the graph have no ONNX form "
+                         f"(nothing was written to {path}):\n" + "\n".join(lines))

@@ -15,7 +15,7 @@ import torch
 
 from ..backend.interop import torch_dtype
 from ..errors import DTypeError, ShapeError
-from ..graph import TensorType, Variable, canonical_dtype, default_dtype
+from ..graph import Constant, TensorType, Variable, canonical_dtype, default_dtype
 from ..graph.types import DEFAULT_FLOAT, INT_DTYPES
 from .base import Op, as_variable, check_fits
 from .broadcast import broadcast_to
@@ -175,13 +175,51 @@ def _bound(v, what):
     return int(v) if isinstance(v, (int, np.integer)) else float(v)
 
 
+@dataclass(frozen=True)
+class SymbolicArange(Op):
+    """arange whose bounds may be symbolic scalars (`x.shape[0]`, a function input): each
+    None in `template` (start, stop, step) is the next input. The length is known once the
+    bounds are (shape-derived ones fold to constants when the function is specialised)."""
+    template: tuple = (0, 0, 1)
+    dtype: str = "int64"
+    name: ClassVar[str] = "arange_symbolic"
+    differentiable: ClassVar[bool] = False
+    needs_device: ClassVar[bool] = True
+
+    def infer(self, *bounds):
+        for b in bounds:
+            if b.ndim != 0 or b.dtype == "bool" or b.dtype.startswith("complex"):
+                raise ShapeError(f"arange: a symbolic bound must be a real scalar, got {b.type}")
+        values = _fill(self.template, [b.value.item() if isinstance(b, Constant) else None for b in bounds])
+        if values[2] == 0:
+            raise ValueError("arange: step must not be zero")
+        n = None if None in values else _arange_length(*values)
+        return [TensorType(self.dtype, (n,))]
+
+    def kernel(self, *bounds, device=None):
+        start, stop, step = _fill(self.template, [b.item() for b in bounds])
+        if step == 0:
+            raise ValueError("arange: step must not be zero (a symbolic step was 0 at run time)")
+        return Arange(start, stop, step, self.dtype).kernel(device=device)
+
+
+def _fill(template, values):
+    it = iter(values)
+    return [t if t is not None else next(it) for t in template]
+
+
 def arange(start, stop=None, step=1, dtype=None):
-    """Evenly spaced values in [start, stop), NumPy's arange (bounds are Python numbers);
-    empty when the range is. Without `dtype`: int64 for ints, the default float dtype
-    (float32) when a bound is a Python float, a NumPy scalar bound's dtype otherwise."""
+    """Evenly spaced values in [start, stop), NumPy's arange; empty when the range is.
+    Bounds are Python numbers or real scalar variables (`th.arange(x.shape[0])`), whose
+    length is then known when the function runs. Without `dtype`: int64 for ints, the
+    default float dtype (float32) when a bound is a Python float, a NumPy scalar bound's
+    dtype otherwise."""
     if stop is None:
         start, stop = 0, start
     raw = (start, stop, step)
+    if any(isinstance(v, Variable) and not isinstance(v, Constant) for v in raw):
+        return _symbolic_arange(raw, dtype)
+    raw = tuple(v.value.item() if isinstance(v, Constant) else v for v in raw)
     start, stop, step = (_bound(v, "arange") for v in raw)
     if step == 0:
         raise ValueError("arange: step must not be zero")
@@ -189,6 +227,21 @@ def arange(start, stop=None, step=1, dtype=None):
         dtype = _numbers_dtype(raw)
     dtype = canonical_dtype(dtype)
     return Arange(start, stop, step, dtype)()
+
+
+def _symbolic_arange(raw, dtype):
+    template, dynamic = [], []
+    for v in raw:
+        if isinstance(v, Variable):
+            template.append(None)
+            dynamic.append(v)
+        else:
+            template.append(_bound(v, "arange"))
+    if dtype is None:
+        floats = [v.dtype for v in dynamic if v.dtype.startswith(("float", "bfloat"))]
+        dtype = floats[0] if floats else (DEFAULT_FLOAT if any(isinstance(t, float) for t in template)
+                                          else "int64")
+    return SymbolicArange(tuple(template), canonical_dtype(dtype))(*dynamic)
 
 
 def _numbers_dtype(values) -> str:

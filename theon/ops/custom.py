@@ -56,7 +56,7 @@ from ..graph import TensorType, Variable
 from .axes import broadcast_shapes
 from .base import Op, as_variable, result_dtype, user_errors
 
-__all__ = ["CustomOp", "OpDefinition", "op", "op_config", "op_from_config", "registered_op"]
+__all__ = ["CustomOp", "OpDefinition", "find_op", "op", "op_config", "op_from_config", "registered_op"]
 
 _registry: dict = {}
 _ATTR_TYPES = (bool, int, float, str, tuple, type(None))
@@ -224,6 +224,12 @@ def registered_op(qualified_name: str, missing=_RAISE) -> OpDefinition:
         raise TheonError(f"unknown op {qualified_name!r}: import the module that defines it "
                          f"(ops made with th.op register when their module is imported)")
     return found
+
+
+def find_op(domain: str, name: str) -> OpDefinition | None:
+    """The op `th.op` made with this domain and name (an ONNX custom-domain node's), None if
+    no imported module made one."""
+    return next((d for d in reversed(_registry.values()) if d.domain == domain and d.name == name), None)
 
 
 def op_config(op_instance: Op) -> dict:

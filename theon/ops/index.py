@@ -5,16 +5,19 @@ A key is parsed once, when the graph is built, into a canonical tuple of entries
 covers every axis of x, so `x[0]`, `x[0, ...]` and `x[0, :]` are one node:
     ("int", i)                      an integer (drops the axis)
     ("slice", start, stop, step)    a slice with Python-int bounds
+    ("dslice", start, stop, step)   a slice whose start or stop is a symbolic int scalar
     ("none",)                       a new axis of size 1
     ("adv", k)                      integer index array k (an input of the node)
 Basic keys (no arrays) give a view; their gradient writes the output gradient into
 zeros of x's shape. Keys with arrays follow NumPy's placement rule and their gradient
-is a scatter-add. Constant boolean masks become integer arrays (np.nonzero) at build
+is a scatter-add. Slices with symbolic bounds (`x[i*bs:(i+1)*bs]`) are taken first by
+StridedSlice, then the rest of the key as usual. Constant boolean masks become integer arrays (np.nonzero) at build
 time; a symbolic mask would give a data-dependent shape and is refused.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+import weakref
 from functools import cached_property
 from typing import ClassVar
 
@@ -23,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..backend.interop import to_numpy, torch_dtype
-from ..errors import DTypeError, ShapeError, TensorIndexError
+from ..errors import DTypeError, InputError, ShapeError, TensorIndexError
 from ..graph import (
     Constant,
     TensorType,
@@ -37,8 +40,9 @@ from ..graph import (
 )
 from .axes import broadcast_shapes, normalize_axis
 from .base import Op, as_variable, user_errors
-from .broadcast import sum_to_shape
-from .elementwise import unify
+from .broadcast import sum_to_like, sum_to_shape
+from .elementwise import cast, unify
+from .slicing import _BIG, SetStridedSlice, strided_slice
 
 FULL = ("slice", None, None, None)
 
@@ -69,18 +73,31 @@ def _index_array(value):
     return "adv", constant(arr.astype(np.int64))
 
 
+def _slice_bound(b):
+    """A slice bound: None, a Python int, or a symbolic int scalar (constants become ints)."""
+    if b is None:
+        return None
+    if isinstance(b, Variable):
+        if isinstance(b, Constant) and b.ndim == 0 and is_int(b.dtype):
+            return int(b.value)
+        if b.ndim != 0 or not is_int(b.dtype):
+            raise InputError(f"a symbolic slice bound must be an integer scalar, got {b.type}")
+        return b
+    if isinstance(b, bool) or not isinstance(b, (int, np.integer)):
+        raise InputError(f"slice bounds must be Python ints, None or integer scalars, got {b!r}")
+    return int(b)
+
+
 def _slice_entry(s: slice) -> tuple:
-    for b in (s.start, s.stop, s.step):
-        if isinstance(b, Variable):
-            raise TypeError(
-                "slice bounds must be Python ints (or None) so the result's shape is known; "
-                "for a start known only at run time use th.take(x, th.arange(n) + start, axis)")
-        if b is not None and (isinstance(b, bool) or not isinstance(b, (int, np.integer))):
-            raise TypeError(f"slice bounds must be Python ints (or None), got {b!r}")
-    if s.step is not None and int(s.step) == 0:
+    start, stop = _slice_bound(s.start), _slice_bound(s.stop)
+    step = _slice_bound(s.step)
+    if isinstance(step, Variable):
+        raise InputError("a slice step must be a Python int (the direction and stride decide the "
+                        "kernel); symbolic start and stop are fine")
+    if step == 0:
         raise ValueError("slice step cannot be zero")
-    conv = lambda b: None if b is None else int(b)
-    return ("slice", conv(s.start), conv(s.stop), conv(s.step))
+    kind = "dslice" if isinstance(start, Variable) or isinstance(stop, Variable) else "slice"
+    return (kind, start, stop, step)
 
 
 def parse_key(x: Variable, key):
@@ -352,17 +369,178 @@ class AdvancedSubtensorGrad(Op):
         return [gg, None] + [None] * len(arrays)
 
 
+# the result of each x[key] -> (x, key), so that set_subtensor(x[key], v) updates x itself
+# even where the key became two nodes (a slice with symbolic bounds, then the rest)
+_INDEXED = weakref.WeakKeyDictionary()
+
+
+def _split_dynamic(entries):
+    """(axes, starts, stops, steps, rest): the slices with symbolic bounds as StridedSlice
+    arguments (None bounds made explicit), and the key with those entries made full."""
+    axes, starts, stops, steps, rest, axis = [], [], [], [], [], 0
+    for e in entries:
+        if e[0] == "dslice":
+            _, start, stop, step = e
+            step = 1 if step is None else step
+            axes.append(axis)
+            starts.append(start if start is not None else (0 if step > 0 else _BIG))
+            stops.append(stop if stop is not None else (_BIG if step > 0 else -_BIG))
+            steps.append(step)
+            rest.append(FULL)
+        else:
+            rest.append(e)
+        if e[0] != "none":
+            axis += 1
+    return axes, starts, stops, steps, tuple(rest)
+
+
+def _index_entries(x, entries, arrays, adjacent):
+    if not arrays:
+        return x if all(e == FULL for e in entries) else Subtensor(entries)(x)
+    return AdvancedSubtensor(entries, adjacent)(x, *arrays)
+
+
 @user_errors
 def getitem(x, key):
     """`x[key]` with NumPy's indexing rules (ints, slices, None, ..., integer arrays,
-    constant boolean masks). Slice bounds must be Python ints."""
+    constant boolean masks). Slice starts and stops may be symbolic int scalars
+    (`x[i*bs:(i+1)*bs]`); the length of such a slice is then known when the function runs."""
     x = as_variable(x)
     entries, arrays, adjacent = parse_key(x, key)
-    if not arrays:
-        if all(e == FULL for e in entries):
-            return x
-        return Subtensor(entries)(x)
-    return AdvancedSubtensor(entries, adjacent)(x, *arrays)
+    base = x
+    if any(e[0] == "dslice" for e in entries):
+        axes, starts, stops, steps, entries = _split_dynamic(entries)
+        x = strided_slice(x, axes, starts, stops, steps, constant_lengths=True)
+    y = _index_entries(x, entries, arrays, adjacent)
+    if y is not base:
+        _INDEXED[y] = (base, key)
+    return y
+
+
+# ---- functional index updates: set_subtensor, inc_subtensor, x.at[key] ----------------------
+
+@dataclass(frozen=True)
+class IndexUpdate(Op):
+    """x with x[key] replaced by v ("set") or v added to it ("inc"), v broadcast to x[key]'s
+    shape; inputs x, v, then the key's index arrays. Repeated indices accumulate under "inc";
+    under "set" one of the written values is kept, as in NumPy (which one is unspecified)."""
+    entries: tuple = ()
+    adjacent: bool = True
+    mode: str = "set"
+    name: ClassVar[str] = "index_update"
+
+    def _getitem(self, x, arrays):
+        return _index_entries(x, self.entries, arrays, self.adjacent)
+
+    def infer(self, x, v, *arrays):
+        if arrays:
+            (part,) = AdvancedSubtensor(self.entries, self.adjacent).infer(x, *arrays)
+        else:
+            (part,) = Subtensor(self.entries).infer(x)
+        if v.ndim > len(part.shape) or any(a is not None and b is not None and a != 1 and a != b
+                                           for a, b in zip(v.type.shape[::-1], part.shape[::-1])):
+            raise ShapeError(f"cannot {'write' if self.mode == 'set' else 'add'} a value of shape "
+                             f"{format_shape(v.type.shape)} into x[key] of shape {format_shape(part.shape)} "
+                             f"(x has shape {format_shape(x.type.shape)})")
+        return [x.type]
+
+    def kernel(self, x, v, *arrays):
+        flips, key, adv = _plan(self.entries, x.shape)
+        out = x.flip(flips) if flips else x.clone()
+        region = out[key]
+        v = v.to(out.dtype)
+        if not adv:
+            if self.mode == "set":
+                region.copy_(v)
+            else:
+                region.add_(v)
+        else:
+            idx = _index_tensors(adv, arrays, x.device)
+            positions = [p for p, _ in adv]
+            moved = region.movedim(positions, list(range(len(positions))))
+            rest, bshape, nb = list(moved.shape[len(positions):]), list(idx[0].shape), idx[0].ndim
+            inside = self.adjacent and positions[0] and nb
+            yshape = rest[:positions[0]] + bshape + rest[positions[0]:] if inside else bshape + rest
+            v = v.expand(yshape)
+            if inside:
+                v = v.movedim(list(range(positions[0], positions[0] + nb)), list(range(nb)))
+            moved.index_put_(idx, v, accumulate=self.mode == "inc")
+        return out.flip(flips) if flips else out
+
+    def grad(self, inputs, outputs, output_grads):
+        (x, v, *arrays), (g,) = inputs, output_grads
+        if not is_float(x.dtype):
+            return [None] * len(inputs)
+        if self.mode == "set":
+            gx = IndexUpdate(self.entries, self.adjacent, "set")(g, constant(np.zeros((), g.dtype)), *arrays)
+        else:
+            gx = g
+        gv = sum_to_like(self._getitem(g, arrays), v) if is_float(v.dtype) else None
+        return [gx, gv] + [None] * len(arrays)
+
+
+def _indexed(expr):
+    """(base, key) of an expression made by x[key]."""
+    if isinstance(expr, Variable) and expr in _INDEXED:
+        return _INDEXED[expr]
+    raise InputError("the first argument must be an indexing expression such as x[idx] (its base x and "
+                    f"key are what get updated), got {'a ' + expr.owner.op.name + ' result' if isinstance(expr, Variable) and expr.owner else repr(expr)}"
+                    "; x[:] is x itself: write v broadcast to x's shape instead")
+
+
+def _update(x, key, v, mode):
+    x = as_variable(x)
+    v = as_variable(v)
+    if v.dtype != x.dtype:
+        v = cast(v, x.dtype)
+    entries, arrays, adjacent = parse_key(x, key)
+    if not any(e[0] == "dslice" for e in entries):
+        return IndexUpdate(entries, adjacent, mode)(x, v, *arrays)
+    # x[a:b, rest] = v is z = x[a:b]; z[rest] = v; x[a:b] = z (inc adds within z)
+    axes, starts, stops, steps, rest = _split_dynamic(entries)
+    z = strided_slice(x, axes, starts, stops, steps, constant_lengths=True)
+    slicer = z.owner.op
+    if mode == "set" and not arrays and all(e == FULL for e in rest):
+        new_z = v
+    else:
+        new_z = IndexUpdate(rest, adjacent, mode)(z, v, *arrays)
+    return SetStridedSlice(slicer.axes, slicer.template, slicer.steps, slicer.lengths)(x, new_z, *z.owner.inputs[1:])
+
+
+@user_errors
+def set_subtensor(indexed, value):
+    """Theano's set_subtensor: for `indexed` made as x[key], a copy of x with x[key] = value
+    (value broadcast to x[key]'s shape, cast to x's dtype). Differentiable in x and value."""
+    x, key = _indexed(indexed)
+    return _update(x, key, value, "set")
+
+
+@user_errors
+def inc_subtensor(indexed, value):
+    """Theano's inc_subtensor: for `indexed` made as x[key], a copy of x with value added at
+    x[key] (repeated array indices add repeatedly). Differentiable in x and value."""
+    x, key = _indexed(indexed)
+    return _update(x, key, value, "inc")
+
+
+class IndexedUpdate:
+    """`x.at[key]`: `.set(v)` and `.add(v)` give updated copies of x (JAX's spelling)."""
+
+    __slots__ = ("_x", "_key")
+
+    def __init__(self, x, key=None):
+        self._x, self._key = x, key
+
+    def __getitem__(self, key):
+        return IndexedUpdate(self._x, key)
+
+    @user_errors
+    def set(self, value):
+        return _update(self._x, self._key, value, "set")
+
+    @user_errors
+    def add(self, value):
+        return _update(self._x, self._key, value, "inc")
 
 
 # ---- take, take_along_axis --------------------------------------------------------------------
@@ -570,7 +748,7 @@ def one_hot(indices, num_classes, dtype="float32"):
 
 
 __all__ = [
-    "getitem", "take", "take_along_axis", "index_add", "one_hot",
+    "getitem", "set_subtensor", "inc_subtensor", "IndexedUpdate", "IndexUpdate", "take", "take_along_axis", "index_add", "one_hot",
     "Subtensor", "SubtensorGrad", "AdvancedSubtensor", "AdvancedSubtensorGrad", "TakeFlat",
     "TakeFlatGrad", "TakeAlongAxis", "TakeAlongAxisGrad", "IndexAdd", "OneHot",
 ]

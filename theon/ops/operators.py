@@ -6,7 +6,7 @@ import importlib
 from ..graph import Variable
 from . import elementwise as ew
 from .dims import shape_tuple
-from .index import getitem
+from .index import IndexedUpdate, getitem
 from .linalg import matmul
 from .shape import reshape, transpose
 
@@ -66,6 +66,8 @@ Variable.__pos__ = lambda self: self
 Variable.__abs__ = ew.abs
 Variable.__invert__ = ew.invert
 Variable.__getitem__ = _getitem
+# x.at[key].set(v) / .add(v): functional index updates
+Variable.at = property(IndexedUpdate)
 # Variables hash by identity; `==` builds a graph only through th.equal, so that variables
 # stay usable as dict keys and in sets.
 Variable.__hash__ = object.__hash__

@@ -7,6 +7,8 @@ import numpy as np
 
 from ...graph import Constant
 from ...ops import elementwise as ew
+from ...ops.broadcast import BroadcastLike, BroadcastTo
+from ...ops.shape import Transpose
 from ...rewrite import rule
 from ...rewrite.patterns import const_value
 
@@ -91,6 +93,27 @@ def multiply_one(node):
     return None
 
 
+def _unbroadcast(v):
+    while v.owner is not None and isinstance(v.owner.op, (BroadcastTo, BroadcastLike)):
+        v = v.owner.inputs[0]
+    return v
+
+
+@rule(ew.multiply.op, name="multiply_broadcast_one", registry=CANONICALIZE)
+def multiply_broadcast_one(node):
+    """x * broadcast(1) -> x where x already has the result's type: autodiff seeds a sum's
+    gradient as ones broadcast to its input, then multiplies by it (exact for reals)."""
+    a, b = node.inputs
+    if not _real(node.outputs[0].dtype):
+        return None
+    for keep, other in ((a, b), (b, a)):
+        if other is not _unbroadcast(other) and _is(_unbroadcast(other), 1):
+            found = _same_result(keep, node)
+            if found:
+                return found
+    return None
+
+
 @rule(ew.divide.op, name="divide_one", registry=CANONICALIZE)
 def divide_one(node):
     a, b = node.inputs
@@ -129,3 +152,50 @@ def exact_widening(src: str, dst: str) -> bool:
         mantissa = np.finfo(d).nmant + 1
         return s.itemsize * 8 - (s.kind == "i") <= mantissa
     return True
+
+
+# ---- gradient-graph clean-ups: powers, chained views ---------------------------------------
+
+@rule(ew.power.op, name="power_one", registry=CANONICALIZE)
+def power_one(node):
+    """pow(x, 1) -> x: exact for every real x (IEEE pow(x, 1) is x, NaN and -0.0 included);
+    autodiff of x**2 makes it (2 * pow(x, 2 - 1))."""
+    x, y = node.inputs
+    if not _real(node.outputs[0].dtype) or not _is(y, 1):
+        return None
+    return _same_result(x, node)
+
+
+@rule(ew.power.op, name="power_two", registry=CANONICALIZE)
+def power_two(node):
+    """pow(x, 2) -> square(x) for floats: torch computes both as x * x."""
+    x, y = node.inputs
+    out = node.outputs[0]
+    if not out.dtype.startswith("float") or not _is(y, 2) or x.dtype != out.dtype:
+        return None
+    return _same_result(ew.square(x), node)
+
+
+@rule(Transpose, name="transpose_of_transpose", registry=CANONICALIZE)
+def transpose_of_transpose(node):
+    """transpose(transpose(x, a), b) -> transpose(x, a[b]), or x when that is the identity."""
+    (x,) = node.inputs
+    if x.owner is None or not isinstance(x.owner.op, Transpose):
+        return None
+    src, inner = x.owner.inputs[0], x.owner.op.axes
+    axes = tuple(inner[a] for a in node.op.axes)
+    return [src] if axes == tuple(range(src.ndim)) else [Transpose(axes)(src)]
+
+
+_BROADCASTS = (BroadcastTo, BroadcastLike)
+
+
+@rule(BroadcastTo, BroadcastLike, name="broadcast_of_broadcast", registry=CANONICALIZE)
+def broadcast_of_broadcast(node):
+    """A broadcast of a broadcast is one broadcast of the original (broadcasting composes),
+    where the result's type stays the same."""
+    x = node.inputs[0]
+    if x.owner is None or not isinstance(x.owner.op, _BROADCASTS):
+        return None
+    new = node.op(x.owner.inputs[0], *node.inputs[1:])
+    return [new] if new.type == node.outputs[0].type else None

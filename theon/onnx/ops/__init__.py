@@ -2,6 +2,8 @@
 NodeContext (inputs, attributes, opset) and returns the node's outputs as theon variables."""
 from __future__ import annotations
 
+from .user import user_op_converter
+
 REGISTRY: dict = {}
 
 
@@ -15,11 +17,16 @@ def converter(*names, domain: str = ""):
 
 
 def lookup(domain: str, op_type: str):
-    return REGISTRY.get((domain, op_type))
+    """The converter of an ONNX op; in a custom domain, a `th.op` op that an imported module
+    made with that domain and name (as th.onnx.export writes one)."""
+    fn = REGISTRY.get((domain, op_type))
+    if fn is None and domain:
+        fn = user_op_converter(domain, op_type)
+    return fn
 
 
 def convert(ctx) -> list:
-    out = REGISTRY[(ctx.node.domain, ctx.node.op_type)](ctx)
+    out = lookup(ctx.node.domain, ctx.node.op_type)(ctx)
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 

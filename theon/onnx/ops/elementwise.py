@@ -65,6 +65,8 @@ def div(ctx):
 @converter("Mod")
 def mod(ctx):
     a, b = _same(ctx, ctx.x(0), ctx.x(1))
+    if not ctx.attr("fmod", 0) and _is_int(a):  # shape arithmetic (a dim mod a size) follows
+        _elems_binary(ctx, lambda x, y: x % y)
     if ctx.attr("fmod", 0):
         if _is_int(a):
             return a - b * _trunc_div(a, b)
@@ -150,10 +152,15 @@ def bitwise_not(ctx):
 @converter("BitShift")
 def bit_shift(ctx):
     a, b = _same(ctx, ctx.x(0), ctx.x(1))
-    two = T.power(T.full_like(b, 2), b)
+    # shifts outside [0, bits) give 0 (a right shift of a negative signed value: -1), as
+    # onnxruntime does; the kernels only see shifts in range
+    bits = np.dtype(a.dtype).itemsize * 8
+    valid = T.logical_and(b >= 0, b < bits)
+    s = T.where(valid, b, T.zeros_like(b))
     if ctx.attr("direction") == "LEFT":
-        return a * two
-    return T.floor_divide(a, two)
+        return T.where(valid, T.left_shift(a, s), T.zeros_like(a))
+    fill = T.zeros_like(a) if a.dtype.startswith("uint") else T.where(a < 0, T.full_like(a, -1), T.zeros_like(a))
+    return T.where(valid, T.right_shift(a, s), fill)
 
 
 @converter("Where")

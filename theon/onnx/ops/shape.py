@@ -148,8 +148,8 @@ def split(ctx):
     sizes = ctx.const(1, "split") if ctx.has(1) else ctx.attr("split")
     if sizes is None:
         size = x.type.shape[axis]
-        if size is None:
-            ctx.fail(f"Split into {n} equal parts of a dim unknown when building ({x.type})")
+        if size is None:  # equal parts (a dim that does not divide is an error when running)
+            return T.split(x, n, axis=axis)
         num = ctx.attr("num_outputs", n)
         part = -(-size // num)
         sizes = [part] * (size // part) + ([size % part] if size % part else [])

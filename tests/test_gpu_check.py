@@ -1,0 +1,123 @@
+"""benchmarks/gpu_check.py, the one command a lent GPU machine runs: its arguments, its
+steps' deadlines, and what it leaves in $OUT. No timing is asserted; the steps' programs
+themselves are run by `--device cpu` (the dry run)."""
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks import gpu_check
+from benchmarks.workloads import WORKLOADS
+
+
+def test_workloads_run_most_telling_first_and_tests_default_to_the_quick_set():
+    args = gpu_check.parse(["--workloads", "lenet,lstm"])
+    assert args.workloads == ["lenet-train-64", "lstm-lm", "lenet-infer-256", "lenet-train-256"]
+    assert gpu_check.parse([]).workloads == list(gpu_check.ORDER)
+    assert sorted(gpu_check.ORDER) == sorted(WORKLOADS)
+    assert gpu_check.parse([]).tests == list(gpu_check.QUICK_TESTS)
+    assert gpu_check.parse(["--full"]).tests == ["tests"]
+    assert gpu_check.parse([]).steps == ["build", "tests", "overhead", "bench"]
+    assert gpu_check.parse(["--tests", "tests/ops,tests/test_imports.py"]).tests == ["tests/ops", "tests/test_imports.py"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--workloads", "resnet"], "--workloads: unknown workload 'resnet'"),
+    (["--device", "gpu"], "--device: expected cuda, cuda:N or cpu, got 'gpu'"),
+    (["--steps", "tests,lint"], "--steps: unknown step 'lint'; choose from build, tests, overhead, bench"),
+    (["--budget-s", "0"], "--budget-s: expected seconds > 0, got 0.0"),
+])
+def test_bad_arguments_are_one_line_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        gpu_check.parse(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_missing_cuda_device_exits_2_before_any_step(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("OUT", str(tmp_path))
+    monkeypatch.setattr(gpu_check, "run_step", lambda *a: pytest.fail("ran a step"))
+    missing = f"cuda:{torch.cuda.device_count()}"  # one past the last, or cuda:0 without CUDA
+    assert gpu_check.main(["--device", missing]) == 2
+    assert "no CUDA device" in capsys.readouterr().out and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from Linux's /proc")
+def test_a_step_past_its_deadline_is_stopped_with_its_children(tmp_path):
+    # the step starts a grandchild that would outlive a plain kill of the step
+    code = ("import subprocess, sys, time; print('started', flush=True);"
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+            "print(p.pid, flush=True); time.sleep(60)")
+    with open(tmp_path / "log.txt", "w") as log:
+        start = time.monotonic()
+        step = gpu_check.run_step("sleepy", [sys.executable, "-c", code], {}, 2.0, log)
+    assert time.monotonic() - start < 30
+    assert step["step"] == "sleepy" and step["status"] == "timed out"
+    text = (tmp_path / "log.txt").read_text()
+    assert "gpu_check [sleepy]:" in text and "started" in text and "timed out after" in text
+    grandchild = Path(f"/proc/{int(text.splitlines()[2])}/stat")
+    time.sleep(0.5)
+    # gone, or a zombie (dead, waiting for whoever adopted it to reap it)
+    assert not grandchild.exists() or grandchild.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_failing_step_is_recorded_with_its_exit_status(tmp_path):
+    with open(tmp_path / "log.txt", "w") as log:
+        ok = gpu_check.run_step("ok", [sys.executable, "-c", "print('fine')"], {}, 30, log)
+        bad = gpu_check.run_step("bad", [sys.executable, "-c", "raise SystemExit(3)"], {}, 30, log)
+    assert ok["status"] == "passed" and bad["status"] == "failed (exit 3)"
+
+
+def test_every_step_runs_and_bench_results_are_gathered_in_out(monkeypatch, tmp_path):
+    """The wiring, with each step's process replaced: which commands run, on which device,
+    and what lands in $OUT, including a workload the budget no longer allows."""
+    out = tmp_path / "out"
+    monkeypatch.setenv("OUT", str(out))
+    ran = []
+
+    def fake_step(name, cmd, env, timeout, log):
+        ran.append((name, [str(c) for c in cmd], env["THEON_DEVICE"]))
+        if name.startswith("bench"):
+            saved = cmd[cmd.index("--save") + 1]
+            saved.write_text(json.dumps({"runs": [{"workloads": [{"name": cmd[cmd.index("--workloads") + 1]}]}]}))
+            clock[0] += 100  # each workload takes 100 s of the budget
+        return {"step": name, "status": "passed" if name != "tests" else "failed (exit 1)", "seconds": 1}
+
+    clock = [0.0]
+    monkeypatch.setattr(gpu_check.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(gpu_check, "run_step", fake_step)
+    code = gpu_check.main(["--device", "cpu", "--budget-s", "220", "--workloads", "mlp,lenet-train-64,lstm"])
+    assert code == 1  # the tests step failed
+    names = [name for name, _, _ in ran]
+    assert names == ["build", "tests", "overhead", "scan-overhead", "bench lenet-train-64", "bench mlp-adam-128"]
+    assert all(device == "cpu" for _, _, device in ran)
+    assert ran[2][1][-4:] == ["--device", "cpu", "--rounds", "7"]  # overhead: short unless --full
+    bench_cmd = ran[4][1]
+    assert bench_cmd[1:5] == ["-m", "theon", "bench", "--device"] and "--quick" in bench_cmd
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["device"] == "cpu" and [s["step"] for s in summary["steps"]][-1] == "bench lstm-lm"
+    assert summary["steps"][-1]["status"] == "not started: the budget ran out"
+    gathered = json.loads((out / "bench.json").read_text())["workloads"]
+    assert list(gathered) == ["lenet-train-64", "mlp-adam-128"]
+    assert sorted(p.name for p in out.iterdir()) == ["bench.json", "bench.txt", "build.txt", "overhead.txt",
+                                                      "scan-overhead.txt", "summary.json", "tests.txt"]
+
+
+def test_steps_pick_what_runs(monkeypatch, tmp_path):
+    """A second device call can run the bench's remaining workloads alone."""
+    monkeypatch.setenv("OUT", str(tmp_path))
+    ran = []
+
+    def fake_step(name, cmd, env, timeout, log):
+        ran.append(name)
+        return {"step": name, "status": "passed", "seconds": 1}
+
+    monkeypatch.setattr(gpu_check, "run_step", fake_step)
+    assert gpu_check.main(["--device", "cpu", "--steps", "bench", "--workloads", "lstm,lenet-infer"]) == 0
+    assert ran == ["bench lstm-lm", "bench lenet-infer-256"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.txt", "summary.json"]
+    ran.clear()
+    assert gpu_check.main(["--device", "cpu", "--steps", "build,overhead"]) == 0
+    assert ran == ["build", "overhead", "scan-overhead"]
