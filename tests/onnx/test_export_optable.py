@@ -43,6 +43,35 @@ NO_EXPORT = {
     "real": "ONNX has no complex dtypes",
     "imag": "ONNX has no complex dtypes",
     "linspace": "no export rule yet (Range's accumulated step is not NumPy's linspace)",
+    "arange_symbolic": "no export rule yet for th.arange with symbolic bounds (ONNX Range)",
+    "set_subtensor": "no export rule yet for index updates (ONNX ScatterND)",
+    "inc_subtensor": "no export rule yet for index updates (ONNX ScatterND)",
+    "at_set": "no export rule yet for index updates (ONNX ScatterND)",
+    "at_add": "no export rule yet for index updates (ONNX ScatterND)",
+    "update_symbolic_slice": "no export rule yet for index updates (ONNX ScatterND)",
+    "diagonal": "no export rule yet for diagonal (a Gather of flat indices)",
+    "diag": "no export rule yet for diagonal and its embedding",
+    "trace": "no export rule yet for diagonal",
+    "argwhere": "no export rule yet (ONNX NonZero, transposed)",
+    "nonzero": "no export rule yet (ONNX NonZero)",
+    "searchsorted": "ONNX has no searchsorted",
+    "bincount": "ONNX has no bincount",
+    "histogram": "ONNX has no histogram",
+    "sort": "no export rule yet for a stable, NaN-last argsort (ONNX TopK is neither)",
+    "argsort": "no export rule yet for a stable, NaN-last argsort (ONNX TopK is neither)",
+    "quantile": "built on argsort, which has no export rule yet",
+    "percentile": "built on argsort, which has no export rule yet",
+    "median": "built on argsort, which has no export rule yet",
+    "cbrt": "ONNX has no cube root (Pow with 1/3 is NaN for negatives)",
+    "cbrt_edges": "ONNX has no cube root (Pow with 1/3 is NaN for negatives)",
+    "exp2": "no export rule yet (Pow(2, x))",
+    "exp2_edges": "no export rule yet (Pow(2, x))",
+    "erfinv": "ONNX has no inverse error function",
+    "lgamma": "ONNX has no log-gamma",
+    "lgamma_edges": "ONNX has no log-gamma",
+    "digamma": "ONNX has no digamma",
+    "digamma_edges": "ONNX has no digamma",
+    "polygamma": "ONNX has no polygamma",
 }
 # rows whose files with every dim symbolic onnxruntime runs but theon's importer cannot
 # build yet (why): loading them must fail with a clear OnnxImportError
@@ -54,8 +83,20 @@ NO_DYNAMIC_IMPORT = {
 }
 # rows that export with dims known when exporting, but not with every dim symbolic (why)
 NO_DYNAMIC_EXPORT = {
+    "arange_of_dim": "th.arange of an unknown dim is a symbolic arange, which has no export rule yet",
     "rnn_lstm": "ONNX's LSTM takes hidden_size as an attribute",
     "rnn_gru": "ONNX's GRU takes hidden_size as an attribute",
+}
+# rows whose exported files onnxruntime runs but theon's importer cannot build (why): loading
+# them must fail with a clear OnnxImportError
+NO_IMPORT = {
+    "getitem_symbolic_slice": "the importer needs Slice bounds known when building; these come from data",
+    "getitem_symbolic_slice_length": "the importer needs Slice bounds known when building; these come from data",
+}
+# rows whose exported files onnxruntime has no kernel for (why): checked by onnx.checker and
+# read back by theon's importer, not run by onnxruntime
+ORT_MISSING = {
+    "isclose": "onnxruntime's CPU Where has no kernel for these operands",
 }
 # rows onnxruntime runs in float32 only (its CPU kernels of these ops take no float64)
 ORT_FLOAT32 = {
@@ -140,13 +181,14 @@ def _export_and_compare(row, i, tmp_path, unknown_dims):
         return
     export(f, path, arrays, dynamic_axes=dynamic)
     onnx.checker.check_model(onnx.load(path), full_check=True)
-    session = ort.InferenceSession(str(path), _SESSION, providers=["CPUExecutionProvider"])
-    got = session.run(None, {s.name: a for s, a in zip(session.get_inputs(), arrays)})
     want = f(*arrays)
     want = want if isinstance(want, list) else [want]
-    _same(got, want, "onnxruntime")
+    if row.name not in ORT_MISSING:
+        session = ort.InferenceSession(str(path), _SESSION, providers=["CPUExecutionProvider"])
+        got = session.run(None, {s.name: a for s, a in zip(session.get_inputs(), arrays)})
+        _same(got, want, "onnxruntime")
     # and back: th.onnx.load of the exported file gives theon's own results
-    if unknown_dims and row.name in NO_DYNAMIC_IMPORT:
+    if (unknown_dims and row.name in NO_DYNAMIC_IMPORT) or row.name in NO_IMPORT:
         with pytest.raises(th.onnx.OnnxImportError):
             th.onnx.load(path)
         return
@@ -170,4 +212,4 @@ def _same(got, want, who):
 def test_listed_rows_exist():
     names = {row.name for row in ROWS}
     assert not set(NO_EXPORT) - names and not ORT_FLOAT32 - names and not set(NO_DYNAMIC_EXPORT) - names \
-        and not set(NO_DYNAMIC_IMPORT) - names
+        and not set(NO_DYNAMIC_IMPORT) - names and not set(NO_IMPORT) - names and not set(ORT_MISSING) - names
