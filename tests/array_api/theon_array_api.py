@@ -548,6 +548,18 @@ class linalg:
         return _call(th.det, x)
 
     @staticmethod
+    def cross(x1, x2, /, *, axis=-1):
+        return _call(th.cross, x1, x2, axis=axis)
+
+    @staticmethod
+    def diagonal(x, /, *, offset=0):
+        return _call(th.diagonal, x, offset=offset, axis1=-2, axis2=-1)
+
+    @staticmethod
+    def trace(x, /, *, offset=0, dtype=None):
+        return _call(th.trace, x, offset=offset, axis1=-2, axis2=-1, dtype=_dtype(dtype) if dtype else None)
+
+    @staticmethod
     def inv(x, /):
         return _call(th.inv, x)
 
@@ -566,3 +578,28 @@ class linalg:
 
 
 _SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+
+
+# sorting, searching and utility functions added to theon after the adapter was written
+def sort(x, /, *, axis=-1, descending=False, stable=True):
+    return _call(th.sort, x, axis=axis, descending=descending, stable=stable)
+
+
+def argsort(x, /, *, axis=-1, descending=False, stable=True):
+    return _call(th.argsort, x, axis=axis, descending=descending, stable=stable)
+
+
+def nonzero(x, /):
+    return _call(th.nonzero, x)
+
+
+def searchsorted(x1, x2, /, *, side="left", sorter=None):
+    return _call(th.searchsorted, x1, x2, side=side, sorter=sorter)
+
+
+def meshgrid(*arrays, indexing="xy"):
+    return list(_call(th.meshgrid, *arrays, indexing=indexing))
+
+
+def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
+    return _call(th.diff, x, n=n, axis=axis, prepend=prepend, append=append)

@@ -4,7 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..backend.dtypes import (  # noqa: F401
+    DEFAULT_COMPLEX,
     DEFAULT_FLOAT,
+    DEFAULT_INT,
     DTYPE_SET,
     DTYPES,
     FLOAT_DTYPES,
