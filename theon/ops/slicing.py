@@ -16,28 +16,11 @@ from ..errors import ShapeError
 from ..graph import Constant, TensorType, Variable, constant, format_shape, is_float
 from .base import Op, as_variable
 from .broadcast import sum_to_like
+from .dims import resolve_shape, runtime_shape
 
 __all__ = ["StridedSlice", "StridedSliceGrad", "SetStridedSlice", "strided_slice"]
 
 _BIG = 1 << 62
-
-
-def _resolve(template, dims):
-    """The bounds with symbolic ones filled in from constant inputs (None if still unknown)."""
-    it = iter(dims)
-    out = []
-    for t in template:
-        if t is not None:
-            out.append(t)
-        else:
-            d = next(it)
-            out.append(int(d.value) if isinstance(d, Constant) else None)
-    return out
-
-
-def _runtime(template, dims):
-    it = iter(dims)
-    return [t if t is not None else int(next(it)) for t in template]
 
 
 def _length_message(axis, size, start, stop, got, length):
@@ -69,7 +52,7 @@ class StridedSlice(Op):
         for d in dims:
             if d.ndim != 0 or not d.dtype.startswith("int"):
                 raise ShapeError(f"a symbolic slice bound must be an integer scalar, got {d.type}")
-        bounds = _resolve(self.template, dims)
+        bounds = resolve_shape(self.template, dims)
         starts, stops = bounds[:len(self.axes)], bounds[len(self.axes):]
         shape = list(x.type.shape)
         lengths = self.lengths or (None,) * len(self.axes)
@@ -82,7 +65,7 @@ class StridedSlice(Op):
         return [x.type.with_shape(shape)]
 
     def kernel(self, x, *dims):
-        bounds = _runtime(self.template, dims)
+        bounds = runtime_shape(self.template, dims)
         n = len(self.axes)
         lengths = self.lengths or (None,) * n
         for a, b, e, s, want in zip(self.axes, bounds[:n], bounds[n:], self.steps, lengths):
@@ -115,7 +98,7 @@ class StridedSliceGrad(Op):
         return [TensorType(g.dtype, x.type.shape)]
 
     def kernel(self, g, x, *dims):
-        bounds = _runtime(self.template, dims)
+        bounds = runtime_shape(self.template, dims)
         n = len(self.axes)
         index = [slice(None)] * x.ndim
         out = torch.zeros(x.shape, dtype=g.dtype, device=g.device)
@@ -209,7 +192,7 @@ def _linear(v, depth=8):
 
 def _slice_mesh(template, axes, steps, shape, dims, device):
     """Open-mesh index tensors selecting the slice of a tensor of `shape`."""
-    bounds = _runtime(template, dims)
+    bounds = runtime_shape(template, dims)
     n = len(axes)
     picks = {}
     for a, b, e, s in zip(axes, bounds[:n], bounds[n:], steps):
