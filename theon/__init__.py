@@ -11,6 +11,7 @@ from .ops.custom import op
 from .ops.axes import broadcast_shapes
 from .ops.base import result_dtype
 from .ops.broadcast import broadcast_to
+from .ops.dtypes import can_cast, isdtype, result_type
 from .ops.constructors import (
     arange, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, zeros, zeros_like,
 )
@@ -28,6 +29,7 @@ from .ops.gradient import stop_gradient
 from .ops.matrix import cross, diag, diagonal, diff, kron, meshgrid, norm, trace
 from .ops.histogram import histogram
 from .ops.search import argwhere, bincount, nonzero, searchsorted, unique
+from .ops.search import count_nonzero, unique_all, unique_counts, unique_inverse, unique_values
 from .ops.sorting import argsort, sort, topk
 from .ops.quantile import median, percentile, quantile
 from .ops.special import cbrt, digamma, erfinv, exp2, isclose, lgamma, nan_to_num, polygamma
@@ -45,8 +47,8 @@ from .ops.reduce import (
     logsumexp, max, mean, min, prod, std, sum, var,
 )
 from .ops.shape import (
-    concatenate, expand_dims, flatten, moveaxis, ravel, reshape, split, squeeze, stack, swapaxes,
-    transpose,
+    broadcast_arrays, concatenate, expand_dims, flatten, moveaxis, ravel, reshape, split, squeeze, stack, swapaxes,
+    transpose, unstack,
 )
 from .autodiff import grad, hessian, jacobian, jvp, vjp
 from .control.graph_op import op_from_graph

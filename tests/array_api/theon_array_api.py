@@ -9,7 +9,11 @@ functions and arguments to theon's and converts values; where theon has no funct
 name is absent here, and the suite reports it. The conversions it makes:
 
 - `Array` holds the NumPy array a compiled theon function returned; `float(x)`, `int(x)`,
-  `bool(x)`, `x.__dlpack__()` read that value.
+  `bool(x)`, `x.__dlpack__()` read that value, and `from_dlpack` wraps another library's
+  concrete value (NumPy's own DLPack import). `x[key] = v` runs theon's functional update
+  (`th.set_subtensor`) and the Array then holds the updated value: every name bound to that
+  Array sees it (so `asarray(x, copy=False)`, which returns x itself, shares the update, and
+  `asarray(x, copy=True)`, a new Array, does not).
 - Operands that theon takes as static attributes, not data (index keys, `repeats`, shapes),
   are passed as NumPy values, as a user holding concrete data would pass them.
 - Dtype objects are NumPy dtypes; `finfo`/`iinfo` report NumPy's (theon's dtypes are NumPy's).
@@ -24,7 +28,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 import theon as th
-from theon.ops.base import result_dtype as _theon_result_dtype
+from theon.ops.search import UniqueAllResult, UniqueCountsResult, UniqueInverseResult
 
 __array_api_version__ = "2024.12"
 
@@ -86,8 +90,8 @@ class Array:
     def __index__(self):
         return operator.index(self._value.item() if self._value.ndim == 0 else self._value)
 
-    def __dlpack__(self, *args, **kwargs):
-        return self._value.__dlpack__(*args, **kwargs)
+    def __dlpack__(self, /, *, stream=None, max_version=None, dl_device=None, copy=None):
+        return self._value.__dlpack__(stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
 
     def __dlpack_device__(self):
         return self._value.__dlpack_device__()
@@ -95,6 +99,11 @@ class Array:
     # ---- indexing ----
     def __getitem__(self, key):
         return _call(lambda x: x[_key_values(key)], self)
+
+    def __setitem__(self, key, value):
+        """theon's functional update (`th.set_subtensor`); this Array then holds its result."""
+        key = _key_values(key)
+        self._value = _call(lambda x, v: _set(x, key, v), self, value)._value
 
 
 def _key_values(key):
@@ -104,6 +113,15 @@ def _key_values(key):
     if isinstance(key, slice):
         return slice(*(operator.index(b) if isinstance(b, Array) else b for b in (key.start, key.stop, key.step)))
     return key._value if isinstance(key, Array) else key
+
+
+def _set(x, key, v):
+    """x with x[key] = v: th.set_subtensor, or v itself where the key selects all of x
+    (`x[()]`, `x[...]`; theon's x[key] is then x, which set_subtensor does not take)."""
+    part = x[key]
+    if part is x:
+        return th.broadcast_to(th.cast(v, x.dtype), x.shape)
+    return th.set_subtensor(part, v)
 
 
 def _operator(fn, reflected=False):
@@ -219,6 +237,10 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None):
         return astype(obj, dtype)
     if copy is False and not isinstance(obj, np.ndarray):
         raise ValueError("asarray: copy=False needs an array to share memory with")
+    if copy is False:
+        if dtype is not None and np.dtype(dtype) != obj.dtype:
+            raise ValueError("asarray: a dtype change needs a copy")
+        return Array(obj)
     value = _python_values(obj)
     return _call(lambda: th.constant(value, dtype=_dtype(dtype)))
 
@@ -305,16 +327,15 @@ def astype(x, dtype, /, *, copy=True, device=None):
 
 
 def result_type(*arrays_and_dtypes):
-    """theon's promotion: arrays and dtypes as tensors of their dtype, scalars weak."""
-    operands = []
-    for a in arrays_and_dtypes:
-        if isinstance(a, Array):
-            operands.append(th.tensor(None, (), a.dtype.name))
-        elif isinstance(a, (builtins.bool, int, float, complex)):
-            operands.append(th.ops.as_variable(a))
-        else:
-            operands.append(th.tensor(None, (), np.dtype(a).name))
-    return np.dtype(_theon_result_dtype(*operands))
+    return np.dtype(th.result_type(*(a.dtype if isinstance(a, Array) else a for a in arrays_and_dtypes)))
+
+
+def can_cast(from_, to, /):
+    return th.can_cast(from_.dtype if isinstance(from_, Array) else from_, to)
+
+
+def isdtype(dtype, kind):
+    return th.isdtype(dtype, kind)
 
 
 _finfo = namedtuple("finfo", ["bits", "eps", "max", "min", "smallest_normal", "dtype"])
@@ -419,7 +440,7 @@ def stack(arrays, /, *, axis=0):
     return _call(lambda xs: th.stack(xs, axis=axis), list(arrays))
 
 
-def expand_dims(x, /, *, axis=0):
+def expand_dims(x, /, axis=0):
     return _call(lambda v: th.expand_dims(v, axis), x)
 
 
@@ -449,6 +470,14 @@ def reshape(x, /, shape, *, copy=None):
     return _call(lambda v: th.reshape(v, shape), x)
 
 
+def broadcast_arrays(*arrays):
+    return list(_call(th.broadcast_arrays, *arrays))
+
+
+def unstack(x, /, *, axis=0):
+    return _call(lambda v: th.unstack(v, axis), x)
+
+
 def broadcast_to(x, /, shape):
     return _call(lambda v: th.broadcast_to(v, shape), x)
 
@@ -466,6 +495,10 @@ def repeat(x, repeats, /, *, axis=None):
 
 def where(condition, x1, x2, /):
     return _call(th.where, condition, x1, x2)
+
+
+def count_nonzero(x, /, *, axis=None, keepdims=False):
+    return _call(lambda v: th.count_nonzero(v, axis, keepdims=keepdims), x)
 
 
 def argmax(x, /, *, axis=None, keepdims=False):
@@ -603,3 +636,25 @@ def meshgrid(*arrays, indexing="xy"):
 
 def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
     return _call(th.diff, x, n=n, axis=axis, prepend=prepend, append=append)
+
+
+def from_dlpack(x, /, *, device=None, copy=None):
+    """Another library's concrete array as an Array (a value conversion: NumPy's DLPack import)."""
+    _check_device(device)
+    return Array(np.from_dlpack(x, copy=copy))
+
+
+def unique_all(x, /):
+    return UniqueAllResult(*_call(th.unique_all, x))
+
+
+def unique_counts(x, /):
+    return UniqueCountsResult(*_call(th.unique_counts, x))
+
+
+def unique_inverse(x, /):
+    return UniqueInverseResult(*_call(th.unique_inverse, x))
+
+
+def unique_values(x, /):
+    return _call(th.unique_values, x)

@@ -80,6 +80,8 @@ NO_DYNAMIC_IMPORT = {
     "triu": "the importer's Trilu needs the matrix dims when building",
     "max_pool3d": "the importer's 3-D pooling with these attributes needs the spatial dims",
     "avg_pool3d": "the importer's 3-D pooling with these attributes needs the spatial dims",
+    "broadcast_arrays": "an unknown broadcast dim is picked from the inputs' dims by a Where; the "
+                        "importer's Expand needs a shape computed from shapes alone",
 }
 # rows that export with dims known when exporting, but not with every dim symbolic (why)
 NO_DYNAMIC_EXPORT = {

@@ -1,5 +1,5 @@
-"""Op-table rows for argwhere, nonzero, searchsorted and NumPy's unique (NumPy
-references). Their lengths depend on the values: those dims stay None when building."""
+"""Op-table rows for argwhere, nonzero, searchsorted, NumPy's unique and unique_* and
+count_nonzero (NumPy references). Their lengths depend on the values: those dims stay None when building."""
 import numpy as np
 
 import theon as th
@@ -69,4 +69,35 @@ ROWS += [
         errors=[ErrorCase((np.zeros(3),), {"bins": 0}, ValueError, "positive int"),
                 ErrorCase((np.zeros(3),), {"range": (1.0, 0.0)}, ValueError, "min <= max"),
                 ErrorCase((np.zeros(3, complex),), {}, DTypeError, "no order")]),
+]
+
+
+def _tuple_ref(fn):
+    return lambda x: tuple(fn(x))
+
+
+def _count_nonzero_ref(x, axis=None, keepdims=False):
+    return np.asarray(np.count_nonzero(x, axis=axis, keepdims=keepdims), dtype=np.int64)
+
+
+def _unique_samples(rng):
+    return [Sample((integers(rng, 0, 4, 7),)), Sample((integers(rng, 0, 3, 2, 3),)),
+            Sample((np.array([2.0, 1.0, 2.0, 0.5, -0.0, 0.0]),)), Sample((integers(rng, -2, 2, 2, 3, 2),)),
+            Sample((np.zeros((0, 2)),))]
+
+
+_DISTINCT = {"infer": "how many distinct values there are depends on the values: None dims"}
+ROWS += [
+    OpInfo("unique_all", th.unique_all, _tuple_ref(np.unique_all), _unique_samples, grad=False, known_failures=_DISTINCT),
+    OpInfo("unique_counts", th.unique_counts, _tuple_ref(np.unique_counts), _unique_samples, grad=False,
+           known_failures=_DISTINCT),
+    OpInfo("unique_inverse", th.unique_inverse, _tuple_ref(np.unique_inverse), _unique_samples, grad=False,
+           known_failures=_DISTINCT),
+    # NumPy's unique_values may leave its values unsorted (a hash table); theon's are sorted
+    OpInfo("unique_values", th.unique_values, np.unique, _unique_samples, grad=False, known_failures=_DISTINCT),
+    OpInfo("count_nonzero", th.count_nonzero, _count_nonzero_ref, lambda rng: [
+        Sample((_sparse(rng, 3, 4),)), Sample((_sparse(rng, 3, 4),), {"axis": 1}),
+        Sample((_sparse(rng, 2, 3, 4),), {"axis": (0, 2), "keepdims": True}), Sample((rand(rng, 5) > 0,)),
+        Sample((integers(rng, -1, 2, 6),), {"axis": 0})],
+        grad=False),
 ]

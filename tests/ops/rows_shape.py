@@ -151,6 +151,15 @@ ROWS = [
                    _join_errors[2]]),
     OpInfo("split", th.split, np.split, _split_samples, second_order=True, errors=[
         ErrorCase((np.zeros((3, 4)), 3), {"axis": 1}, ShapeError, r"size 4 does not divide into 3.*\(3, 4\)")]),
+    OpInfo("unstack", th.unstack, lambda x, axis=0: tuple(np.moveaxis(x, axis, 0)), lambda rng: [
+        Sample((rand(rng, 3, 4),)), Sample((rand(rng, 3, 4),), {"axis": 1}), Sample((rand(rng, 2, 3, 2),), {"axis": -1}),
+        Sample((rand(rng, 1),))], second_order=True,
+        known_failures={"infer": "the axis's length is the number of results: it must be known when building"},
+        errors=[ErrorCase((np.zeros(()),), {}, ShapeError, "at least one dimension")]),
+    OpInfo("broadcast_arrays", lambda *xs: th.broadcast_arrays(*xs), lambda *xs: tuple(np.broadcast_arrays(*xs)),
+           lambda rng: [Sample((rand(rng, 3, 1), rand(rng, 4))), Sample((rand(rng, 2, 1, 3), rand(rng, 1, 5, 1), rand(rng, 3))),
+                        Sample((rand(rng, 2, 2),))], second_order=True,
+           errors=[ErrorCase((np.zeros(3), np.zeros(4)), {}, ShapeError, "cannot be broadcast")]),
     OpInfo("flip", th.flip, np.flip, _flip_samples, errors=[
         ErrorCase((np.zeros((3, 4)),), {"axis": 2}, AxisError, "out of range")]),
     OpInfo("roll", th.roll, np.roll, _roll_samples),

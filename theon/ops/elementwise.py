@@ -21,6 +21,7 @@ from ..errors import DTypeError
 from ..graph import Constant, TensorType, Variable, canonical_dtype, constant, is_float
 from ..graph.types import INT_DTYPES
 from .axes import broadcast_shapes
+from . import complex_special
 from .base import Op, as_variable, check_fits, float_dtype, is_weak, promotion_operands, result_dtype
 from .constructors import full_like
 
@@ -333,9 +334,9 @@ negative = unary("negative", torch.neg, lambda x, y, g: -g, ufunc=np.negative)
 abs = unary("abs", _abs, lambda x, y, g: g * _abs_slope(x), ufunc=np.absolute)
 sign = unary("sign", _sign, ufunc=np.sign)
 exp = unary("exp", torch.exp, lambda x, y, g: g * y, ufunc=np.exp)
-expm1 = unary("expm1", torch.expm1, lambda x, y, g: g * (y + 1), ufunc=np.expm1)
+expm1 = unary("expm1", complex_special.expm1, lambda x, y, g: g * (y + 1), ufunc=np.expm1)
 log = unary("log", torch.log, lambda x, y, g: g / x, ufunc=np.log)
-log1p = unary("log1p", torch.log1p, lambda x, y, g: g / (x + 1), ufunc=np.log1p)
+log1p = unary("log1p", complex_special.log1p, lambda x, y, g: g / (x + 1), ufunc=np.log1p)
 log2 = unary("log2", torch.log2, lambda x, y, g: g / (x * math.log(2.0)), ufunc=np.log2)
 sqrt = unary("sqrt", torch.sqrt, lambda x, y, g: g / (y * 2), ufunc=np.sqrt)
 rsqrt = unary("rsqrt", torch.rsqrt, lambda x, y, g: g * y / x * -0.5, float_only=True)
@@ -345,7 +346,7 @@ sin = unary("sin", torch.sin, lambda x, y, g: g * cos(x), ufunc=np.sin)
 cos = unary("cos", torch.cos, lambda x, y, g: -g * sin(x), ufunc=np.cos)
 tan = unary("tan", torch.tan, lambda x, y, g: g * (y * y + 1), ufunc=np.tan)
 arcsin = unary("arcsin", torch.asin, lambda x, y, g: g * rsqrt(1 - x * x), ufunc=np.arcsin)
-arccos = unary("arccos", torch.acos, lambda x, y, g: -g * rsqrt(1 - x * x), ufunc=np.arccos)
+arccos = unary("arccos", complex_special.acos, lambda x, y, g: -g * rsqrt(1 - x * x), ufunc=np.arccos)
 arctan = unary("arctan", torch.atan, lambda x, y, g: g / (x * x + 1), ufunc=np.arctan)
 sinh = unary("sinh", torch.sinh, lambda x, y, g: g * cosh(x), ufunc=np.sinh)
 cosh = unary("cosh", torch.cosh, lambda x, y, g: g * sinh(x), ufunc=np.cosh)

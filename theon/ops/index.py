@@ -400,12 +400,62 @@ def _index_entries(x, entries, arrays, adjacent):
     return AdvancedSubtensor(entries, adjacent)(x, *arrays)
 
 
+def _scalar_bool(item):
+    """The value of a 0-d boolean index (True, np.True_, a 0-d bool array or constant); None
+    for any other index."""
+    if isinstance(item, (bool, np.bool_)):
+        return bool(item)
+    if isinstance(item, np.ndarray) and item.ndim == 0 and item.dtype == bool:
+        return bool(item)
+    if isinstance(item, Constant) and item.ndim == 0 and item.dtype == "bool":
+        return bool(item.value)
+    return None
+
+
+def _bool_scalar_index(x, items, flags):
+    """NumPy's 0-d boolean index: a new axis of length 1 (True) or 0 (False) where it stands
+    (`x[True]` is `x[None]`, `x[False]` has shape (0, *x.shape))."""
+    if any(f is None and not (item is None or item is Ellipsis or isinstance(item, (int, np.integer, slice)))
+           for item, f in zip(items, flags)):
+        raise TypeError("a boolean scalar index together with index arrays is not supported; "
+                        "index in two steps (x[True] is x[None])")
+    advanced = [k for k, (item, f) in enumerate(zip(items, flags))
+                if f is not None or isinstance(item, (int, np.integer))]
+    if sum(f is not None for f in flags) > 1 or any(
+            not (flags[k] is not None or isinstance(items[k], (int, np.integer)))
+            for k in range(advanced[0], advanced[-1] + 1)):
+        # NumPy would merge these into one advanced index moved to the front
+        raise TypeError("one boolean scalar index, with integer indices only next to it, is "
+                        "supported; index in two steps (x[True] is x[None])")
+    y = getitem(x, tuple(None if f is not None else item for item, f in zip(items, flags)))
+    used = sum(1 for item, f in zip(items, flags)
+               if f is None and item is not None and item is not Ellipsis)
+    position, empty = 0, []
+    for item, f in zip(items, flags):
+        if f is not None:
+            if not f:
+                empty.append(position)
+            position += 1
+        elif item is Ellipsis:
+            position += x.ndim - used
+        elif item is None or isinstance(item, slice):
+            position += 1
+    for p in empty:
+        y = getitem(y, (slice(None),) * p + (slice(0, 0),))
+    _INDEXED[y] = (x, tuple(items))
+    return y
+
+
 @user_errors
 def getitem(x, key):
     """`x[key]` with NumPy's indexing rules (ints, slices, None, ..., integer arrays,
     constant boolean masks). Slice starts and stops may be symbolic int scalars
     (`x[i*bs:(i+1)*bs]`); the length of such a slice is then known when the function runs."""
     x = as_variable(x)
+    items = key if isinstance(key, tuple) else (key,)
+    flags = [_scalar_bool(item) for item in items]
+    if any(f is not None for f in flags):
+        return _bool_scalar_index(x, items, flags)
     entries, arrays, adjacent = parse_key(x, key)
     base = x
     if any(e[0] == "dslice" for e in entries):
@@ -493,6 +543,12 @@ def _update(x, key, v, mode):
     v = as_variable(v)
     if v.dtype != x.dtype:
         v = cast(v, x.dtype)
+    items = key if isinstance(key, tuple) else (key,)
+    flags = [_scalar_bool(item) for item in items]
+    if False in flags:
+        return x       # x[False] selects nothing: nothing to write
+    if True in flags:  # x[True] is x[None]
+        key = tuple(None if f is not None else item for item, f in zip(items, flags))
     entries, arrays, adjacent = parse_key(x, key)
     if not any(e[0] == "dslice" for e in entries):
         return IndexUpdate(entries, adjacent, mode)(x, v, *arrays)

@@ -3,6 +3,7 @@ function runs, so their length is a None dim), searchsorted, and NumPy's unique 
 the ONNX-style Unique op."""
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -12,11 +13,13 @@ from ..errors import DTypeError, ShapeError
 from ..graph import TensorType
 from .base import Op, as_variable, result_dtype, user_errors
 from .dims import dim
-from .elementwise import cast_to
-from .shape import reshape
+from .elementwise import cast, cast_to
+from .reduce import sum as _sum
+from .shape import ravel, reshape
 from .unique import Unique
 
-__all__ = ["ArgWhere", "BinCount", "SearchSorted", "argwhere", "bincount", "nonzero", "searchsorted", "unique"]
+__all__ = ["ArgWhere", "BinCount", "SearchSorted", "argwhere", "bincount", "count_nonzero", "nonzero",
+           "searchsorted", "unique", "unique_all", "unique_counts", "unique_inverse", "unique_values"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,57 @@ def unique(x, return_index=False, return_inverse=False, return_counts=False, axi
         inverse = reshape(inverse, tuple(dim(x, i) for i in range(x.ndim)))
     extra = [o for o, want in ((first, return_index), (inverse, return_inverse), (counts, return_counts)) if want]
     return (values, *extra) if extra else values
+
+
+# NumPy 2's (and the Array API's) unique_* functions: x flattened, results as named tuples
+UniqueAllResult = namedtuple("UniqueAllResult", ["values", "indices", "inverse_indices", "counts"])
+UniqueCountsResult = namedtuple("UniqueCountsResult", ["values", "counts"])
+UniqueInverseResult = namedtuple("UniqueInverseResult", ["values", "inverse_indices"])
+
+
+def _unique_flat(x):
+    """(values, first indices, inverse shaped like x, counts) of x's elements."""
+    x = as_variable(x)
+    values, first, inverse, counts = Unique(None, True)(ravel(x) if x.ndim != 1 else x)
+    if x.ndim != 1:
+        inverse = reshape(inverse, tuple(dim(x, i) for i in range(x.ndim)))
+    return values, first, inverse, counts
+
+
+@user_errors
+def unique_all(x):
+    """numpy.unique_all: the sorted distinct elements, the flat index of each one's first
+    occurrence, each element's position among them (shaped like x) and the counts."""
+    return UniqueAllResult(*_unique_flat(x))
+
+
+@user_errors
+def unique_counts(x):
+    """numpy.unique_counts: the sorted distinct elements and how often each occurs."""
+    values, _, _, counts = _unique_flat(x)
+    return UniqueCountsResult(values, counts)
+
+
+@user_errors
+def unique_inverse(x):
+    """numpy.unique_inverse: the sorted distinct elements and each element's position among
+    them (shaped like x)."""
+    values, _, inverse, _ = _unique_flat(x)
+    return UniqueInverseResult(values, inverse)
+
+
+@user_errors
+def unique_values(x):
+    """numpy.unique_values: the sorted distinct elements of x (flattened)."""
+    return _unique_flat(x)[0]
+
+
+@user_errors
+def count_nonzero(x, axis=None, keepdims=False):
+    """numpy.count_nonzero: how many elements are nonzero (True, not 0, not 0j) along
+    `axis` (all of them for None), as int64."""
+    x = as_variable(x)
+    return _sum(cast(x, "bool"), axis, dtype="int64", keepdims=keepdims)
 
 
 @dataclass(frozen=True)

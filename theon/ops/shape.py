@@ -16,11 +16,12 @@ import torch
 
 from ..errors import ShapeError
 from ..graph import TensorType, Variable, format_shape
-from .axes import axes_arg, axis_arg, check_axes
-from .base import Op, as_variable
+from .axes import axes_arg, axis_arg, broadcast_shapes, check_axes
+from .base import Op, as_variable, user_errors
+from .broadcast import broadcast_to
 from .constructors import zeros_like
-from .dims import ShapeOf, resolve_shape, runtime_shape, split_shape
-from .elementwise import unify
+from .dims import ShapeOf, dim, resolve_shape, runtime_shape, split_shape
+from .elementwise import equal, unify, where
 
 
 def _shape_text(template) -> str:
@@ -472,9 +473,47 @@ def split(x, indices_or_sections, axis=0):
     return list(op.make_node(x).outputs)
 
 
+@user_errors
+def unstack(x, axis=0):
+    """The slices of `x` along `axis`, as a tuple (the Array API's unstack; the inverse of
+    stack). The axis's length must be known when building: it is the number of results."""
+    x = as_variable(x)
+    if x.ndim == 0:
+        raise ShapeError("unstack needs a tensor with at least one dimension, got a 0-d tensor")
+    axis = axis_arg(axis, x.ndim)
+    n = x.type.shape[axis]
+    if n is None:
+        raise ShapeError(f"unstack: the length of axis {axis} of shape {format_shape(x.type.shape)} "
+                         "is known only when the function runs; it must be known when building "
+                         "(it is the number of results)")
+    if n == 0:
+        return ()
+    pieces = Split(axis=axis, nout=n, sections=n).make_node(x).outputs
+    return tuple(squeeze(p, axis) for p in pieces)
+
+
+@user_errors
+def broadcast_arrays(*arrays):
+    """numpy.broadcast_arrays: the tensors broadcast to their common shape (views), as a
+    tuple. A dim unknown when building is read when the function runs: the first of the
+    tensors' sizes there that is not 1."""
+    xs = [as_variable(a) for a in arrays]
+    shape = list(broadcast_shapes(*(x.type.shape for x in xs)))
+    ndim = len(shape)
+    for axis, d in enumerate(shape):
+        if d is None:
+            sizes = [dim(x, x.ndim - ndim + axis) for x in xs
+                     if x.ndim - ndim + axis >= 0 and x.type.shape[x.ndim - ndim + axis] != 1]
+            d = sizes[0]
+            for other in sizes[1:]:
+                d = where(equal(d, 1), other, d)
+            shape[axis] = d
+    return tuple(broadcast_to(x, tuple(shape)) for x in xs)
+
+
 __all__ = [
-    "reshape", "ravel", "flatten", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze",
-    "concatenate", "stack", "split", "reshape_like",
+    "broadcast_arrays", "reshape", "ravel", "flatten", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze",
+    "concatenate", "stack", "split", "unstack", "reshape_like",
     "Reshape", "ReshapeLike", "Transpose", "ExpandDims", "Squeeze",
     "Concatenate", "Stack", "Piece", "Split", "SplitGrad",
 ]
