@@ -53,7 +53,7 @@ def _scan_of_cell(cell, reverse, x, states, w_ih, w_hh, b_ih, b_hh) -> list:
         new = tuple(step(xt, carry, w_hh, b_loop))
         return new, new[0]
 
-    final, ys = scan(body, tuple(states), xp, reverse=reverse)
+    final, ys = scan(body, tuple(states), xp, reverse=reverse, fuse=False)
     return [ys, *final]
 
 
