@@ -20,12 +20,14 @@ def _calls(f, op):
     return len(re.findall(rf"= {op}_\d+\(", f.source))
 
 
-def _cell_plain(U):
+def _cell_plain(U, cell_activation=th.tanh, order="ifgo"):
+    """The LSTM cell as a Theano user writes it; another activation or gate order makes a
+    different cell."""
     def cell(carry, xt):
         h, c = carry
-        i, f, g, o = th.split(xt + h @ U.T, 4, axis=1)
-        c = th.sigmoid(f) * c + th.sigmoid(i) * th.tanh(g)
-        h = th.sigmoid(o) * th.tanh(c)
+        gates = dict(zip(order, th.split(xt + h @ U.T, 4, axis=1)))
+        c = th.sigmoid(gates["f"]) * c + th.sigmoid(gates["i"]) * th.tanh(gates["g"])
+        h = th.sigmoid(gates["o"]) * cell_activation(c)
         return (h, c), h
     return cell
 
@@ -143,23 +145,11 @@ def _not_fused(cell, xs_of):
 
 
 def _relu_cell(U):  # relu instead of tanh on the cell state: not an LSTM
-    def cell(carry, xt):
-        h, c = carry
-        i, f, g, o = th.split(xt + h @ U.T, 4, axis=1)
-        c = th.sigmoid(f) * c + th.sigmoid(i) * th.tanh(g)
-        h = th.sigmoid(o) * th.nn.relu(c)
-        return (h, c), h
-    return cell
+    return _cell_plain(U, cell_activation=th.nn.relu)
 
 
 def _gate_order_cell(U):  # i and f swapped: a different cell
-    def cell(carry, xt):
-        h, c = carry
-        f, i, g, o = th.split(xt + h @ U.T, 4, axis=1)
-        c = th.sigmoid(f) * c + th.sigmoid(i) * th.tanh(g)
-        h = th.sigmoid(o) * th.tanh(c)
-        return (h, c), h
-    return cell
+    return _cell_plain(U, order="figo")
 
 
 def _cell_output_cell(U):  # returns c as the per-step output
