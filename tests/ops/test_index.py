@@ -124,8 +124,8 @@ def test_refused_keys_say_what_to_do():
         x[x > 0]
     with pytest.raises(TypeError, match="step must be a Python int"):
         x[::th.tensor("i", (), "int64")]
-    with pytest.raises(TypeError, match="boolean scalar"):
-        x[True]
+    with pytest.raises(TypeError, match="boolean scalar index together with index arrays"):
+        x[True, [0, 1]]
     with pytest.raises(IndexError, match="single ellipsis"):
         x[..., 0, ...]
     with pytest.raises(ValueError, match="step cannot be zero"):

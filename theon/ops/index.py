@@ -114,8 +114,8 @@ def parse_key(x: Variable, key):
             if "..." in raw:
                 raise IndexError("an index can only have a single ellipsis ('...')")
             raw.append("...")
-        elif isinstance(item, (bool, np.bool_)):
-            raise TypeError("a boolean scalar index is not supported; use x[None] or th.where")
+        elif isinstance(item, (bool, np.bool_)):  # getitem and updates take these first
+            raise TypeError("a boolean scalar index cannot be combined with this key")
         elif isinstance(item, (int, np.integer)):
             raw.append(("int", int(item)))
         elif isinstance(item, slice):
@@ -124,7 +124,7 @@ def parse_key(x: Variable, key):
             kind, value = _index_array(item)
             if kind == "mask":
                 if value.ndim == 0:
-                    raise TypeError("a boolean scalar index is not supported; use x[None] or th.where")
+                    raise TypeError("a boolean scalar index cannot be combined with this key")
                 masks.append((len(arrays), value.shape))
                 for nz in np.nonzero(value):
                     raw.append(("adv", len(arrays)))
