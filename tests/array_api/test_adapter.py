@@ -21,3 +21,16 @@ def test_adapter_runs_theon_and_adds_no_semantics():
     np.testing.assert_array_equal(xp.clip(xp.exp(x), max=2.0)._value, want)
     assert not hasattr(xp, "fft")                               # theon has no fft: absent
     assert xp.result_type(xp.int8, xp.uint8) == xp.int16
+
+
+def test_adapter_setitem_is_theons_functional_update_and_asarray_copy_shares_or_not():
+    x = xp.asarray([[1, 2], [3, 4]], dtype=xp.int8)
+    same, copied = xp.asarray(x, copy=False), xp.asarray(x, copy=True)
+    x[0, 1] = 9
+    x[True, 1] = xp.asarray([7, 7], dtype=xp.int8)   # a 0-d boolean index: x[None, 1]
+    np.testing.assert_array_equal(x._value, [[1, 9], [7, 7]])
+    assert same is x and copied._value[0, 1] == 2 and copied._value[1, 0] == 3
+    s = xp.asarray(1.5)
+    s[()] = 2.5                                          # the key selects all of s
+    assert float(s) == 2.5 and s.dtype == xp.float32
+    assert xp.unique_counts(xp.asarray([2, 1, 2])).counts._value.tolist() == [1, 2]
