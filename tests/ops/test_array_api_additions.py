@@ -114,7 +114,7 @@ def _expm1_c99(z):
         out = np.expm1(z)
         x, y = z.real, z.imag
         zero_y = y == 0
-        out.real = np.where(zero_y, np.expm1(x), out.real)
+        out.real = np.where(zero_y, np.expm1(x) + 0.0, out.real)          # -0.0 + 0.0 is +0.0
         out.imag = np.where(zero_y, y, out.imag)
         unbounded = ~np.isfinite(y)
         to_zero, to_inf = np.isneginf(x) & unbounded, np.isposinf(x) & unbounded
@@ -151,7 +151,7 @@ def test_complex_special_values(name, ref, dtype, folded):
 def test_complex_special_values_the_array_api_names():
     inf, nan = np.inf, np.nan
     z = np.array([complex(0.0, 0.0), complex(inf, 0.0), complex(-inf, inf), complex(nan, 0.0),
-                  complex(inf, nan), complex(nan, inf)])
+                  complex(inf, nan), complex(nan, inf), complex(-0.0, 0.0)])
     v = th.tensor("z", z.shape, "complex128")
     acos, expm1, log1p = th.function([v], [th.arccos(v), th.expm1(v), th.log1p(v)])(z)
     assert acos[0].real == np.pi / 2 and np.signbit(acos[0].imag)          # pi/2 - 0j
@@ -159,6 +159,7 @@ def test_complex_special_values_the_array_api_names():
     assert expm1[2] == -1                                                  # -1 + 0j
     assert np.isnan(expm1[3].real) and expm1[3].imag == 0                  # nan + 0j
     assert np.isinf(expm1[4].real) and np.isnan(expm1[4].imag)             # inf + nan j
+    assert expm1[6] == 0 and not np.signbit(expm1[6].real)                # 0 + 0j
     assert log1p[4].real == inf and log1p[5].real == inf and np.isnan(log1p[5].imag)
 
 

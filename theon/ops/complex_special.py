@@ -37,7 +37,7 @@ def expm1(x, out=None):
         return _real_kernel(torch.expm1, x, out)
     r = torch.expm1(x)
     re, im = x.real, x.imag
-    real = r.real
+    real = torch.where(r.real == 0, 0.0, r.real)   # e**x cos(y) - 1 is +0 at x = -0, y = 0
     imag = torch.where(im == 0, im, r.imag)
     unbounded = ~torch.isfinite(im)
     to_zero = torch.isneginf(re) & unbounded
