@@ -52,7 +52,7 @@ from .autodiff import grad, hessian, jacobian, jvp, vjp
 from .control.graph_op import op_from_graph
 from .control import cond, scan, while_loop
 from .compile import Function, function
-from . import control, data, distributed, graph, io, nn, ops, optim, testing
+from . import control, data, distributed, fft, graph, io, nn, ops, optim, testing
 from . import caffe, keras
 from . import zoo
 from . import callbacks, printing
