@@ -26,7 +26,7 @@ from .ops.elementwise import (
 )
 from .ops.gradient import stop_gradient
 from .ops.matrix import cross, diag, diagonal, diff, kron, meshgrid, norm, trace
-from .ops.histogram import histogram
+from .ops.histogram import histogram, histogram_bin_edges
 from .ops.search import argwhere, bincount, nonzero, searchsorted, unique
 from .ops.sorting import argsort, sort, topk
 from .ops.quantile import median, percentile, quantile

@@ -76,6 +76,7 @@ NO_EXPORT = {
     "searchsorted": "ONNX has no searchsorted",
     "bincount": "ONNX has no bincount",
     "histogram": "ONNX has no histogram",
+    "histogram_edges": "ONNX has no histogram",
     "sort": "no export rule yet for a stable, NaN-last argsort (ONNX TopK is neither)",
     "argsort": "no export rule yet for a stable, NaN-last argsort (ONNX TopK is neither)",
     "quantile": "built on argsort, which has no export rule yet",
