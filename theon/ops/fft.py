@@ -271,10 +271,13 @@ def _r2c(x, s, axes, norm, fn):
     return FFT("r2c", False, axes, lengths, _norm(norm))(_real_input(x, fn))
 
 
-def _c2r(x, s, axes, norm, fn):
+def _c2r(x, s, axes, norm, fn, conjugate=False):
     x = as_variable(x)
     axes, lengths = _axes_and_lengths(x, s, axes, fn)
-    return FFT("c2r", False, axes, lengths, _norm(norm))(_complex_input(x))
+    z = _complex_input(x)
+    y = FFT("c2r", False, axes, lengths, _norm(norm))(conj(z) if conjugate else z)
+    # NumPy 2 gives a real float16 input's irfft/hfft back as float16
+    return cast(y, "float16") if x.dtype == "float16" else y
 
 
 def _one_axis(n, axis):
@@ -311,8 +314,7 @@ def irfft(a, n=None, axis=-1, norm=None):
 def hfft(a, n=None, axis=-1, norm=None):
     """numpy.fft.hfft: the fft of a signal with Hermitian symmetry given by its first half
     (real output of length n, default 2*(m-1))."""
-    a = as_variable(a)
-    return _c2r(conj(_complex_input(a)), *_one_axis(n, axis), _SWAP[_norm(norm)], "hfft")
+    return _c2r(a, *_one_axis(n, axis), _SWAP[_norm(norm)], "hfft", conjugate=True)
 
 
 @user_errors
