@@ -72,6 +72,8 @@ def _count_dtype(weights, density: bool) -> str:
 def _counts(idx, w, edges, density: bool):
     n = edges.shape[0] - 1
     hist = torch.bincount(idx, w, minlength=n)
+    if w is not None and hist.dtype != w.dtype:   # torch gives int64 when nothing is counted
+        hist = hist.to(w.dtype)
     if not density:
         return hist
     # NumPy's density: hist / (total * bin widths), in float64
