@@ -33,15 +33,34 @@ from ..graph import TensorType, constant, format_shape
 from .base import Op, as_variable, user_errors
 from .elementwise import cast, conj
 
-__all__ = ["FFT", "FFTAdjoint", "FFTShift", "fft", "ifft", "rfft", "irfft", "fft2", "ifft2",
-           "rfft2", "irfft2", "fftn", "ifftn", "rfftn", "irfftn", "hfft", "ihfft", "fftfreq",
-           "rfftfreq", "fftshift", "ifftshift"]
+__all__ = [
+    "FFT",
+    "FFTAdjoint",
+    "FFTShift",
+    "fft",
+    "fft2",
+    "fftfreq",
+    "fftn",
+    "fftshift",
+    "hfft",
+    "ifft",
+    "ifft2",
+    "ifftn",
+    "ifftshift",
+    "ihfft",
+    "irfft",
+    "irfft2",
+    "irfftn",
+    "rfft",
+    "rfft2",
+    "rfftfreq",
+    "rfftn",
+]
 
 NORMS = ("backward", "ortho", "forward")
 _SWAP = {"backward": "forward", "ortho": "ortho", "forward": "backward"}
 _COMPLEX = {"float32": "complex64", "float64": "complex128"}
 _REAL = {"complex64": "float32", "complex128": "float64"}
-_KINDS = ("c2c", "r2c", "c2r")
 
 
 def _transform_lengths(kind: str, axes: tuple, lengths: tuple, shape: tuple) -> list:

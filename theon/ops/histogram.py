@@ -146,8 +146,8 @@ def histogram(a, bins=10, range=None, weights=None, density=False):
     a = as_variable(a)
     density = bool(density)
     if isinstance(bins, str):
-        raise ValueError(f"histogram: bins={bins!r}: estimator names are not provided; "
-                         "give an int or the bin edges")
+        raise ValueError(f"histogram: bins={bins!r}: estimator names are not provided; "  # noqa: TRY004
+                         "give an int or the bin edges")   # (NumPy: a ValueError for a name it lacks)
     if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool):
         inputs = [a, _edges(bins)] + ([] if weights is None else [as_variable(weights)])
         return HistogramEdges(density)(*inputs)
