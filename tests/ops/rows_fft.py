@@ -47,26 +47,26 @@ def _row(name, samples, complex_input=True, **kw):
         out = samples(rng)
         if complex_input:  # the same calls on complex signals
             out += [Sample((s.args[0], rand(rng, *s.args[0].shape, dtype=s.args[0].dtype.name)), s.kwargs, s.grad)
-                    for s in out[:3]]
+                    for s in out[:3]]  # small: finite differences cost 2 runs per element
         return out
     return OpInfo(name, op, reference, all_samples, **kw)
 
 
 def _one_d(rng):
-    return [Sample((rand(rng, 3, 8),)), Sample((rand(rng, 7),), {"n": 5, "norm": "ortho"}),
+    return [Sample((rand(rng, 2, 6),)), Sample((rand(rng, 7),), {"n": 5, "norm": "ortho"}),
             Sample((rand(rng, 4, 3),), {"n": 6, "axis": 0, "norm": "forward"}),
             Sample((rand(rng, 6, dtype="float32"),), grad=False), Sample((integers(rng, -3, 3, 5),), grad=False)]
 
 
 def _n_d(rng):
-    return [Sample((rand(rng, 3, 4),)), Sample((rand(rng, 2, 3, 5),), {"s": (4, 3), "axes": (2, 0), "norm": "ortho"}),
-            Sample((rand(rng, 2, 3, 4),), {"norm": "forward"}),
+    return [Sample((rand(rng, 2, 3),)), Sample((rand(rng, 2, 2, 3),), {"s": (4, 3), "axes": (2, 0), "norm": "ortho"}),
+            Sample((rand(rng, 2, 2, 3),), {"norm": "forward"}),
             Sample((rand(rng, 3, 4, dtype="float32"),), {"axes": (1,)}, grad=False)]
 
 
 def _two_d(rng):
-    return [Sample((rand(rng, 3, 4),)), Sample((rand(rng, 2, 3, 5),), {"s": (4, 6), "norm": "ortho"}),
-            Sample((rand(rng, 4, 3, 2),), {"axes": (0, 1), "norm": "forward"})]
+    return [Sample((rand(rng, 2, 3),)), Sample((rand(rng, 2, 2, 3),), {"s": (3, 4), "norm": "ortho"}),
+            Sample((rand(rng, 3, 2, 2),), {"axes": (0, 1), "norm": "forward"})]
 
 
 _ERRORS_1D = [ErrorCase((np.zeros(4),), {"norm": "bogus"}, ValueError, "invalid norm"),
@@ -86,7 +86,7 @@ ROWS = [
     _row("fftn", _n_d, errors=_ERRORS_ND),
     _row("ifftn", _n_d),
     _row("rfftn", _n_d, complex_input=False, errors=_ERRORS_ND),
-    _row("irfftn", _n_d, second_order=True),
+    _row("irfftn", _n_d),
     _row("fft2", _two_d),
     _row("ifft2", _two_d),
     _row("rfft2", _two_d, complex_input=False),
