@@ -186,8 +186,10 @@ ROWS = [
         Sample((rand(rng, 4, 3),)), Sample((_rank_deficient(rng, 2, 4, 4),)),
         Sample((_rank_deficient(rng, 4, 3),), {"tol": 1e-8}), Sample((_rank_deficient(rng, 3, 3),), {"rtol": 1e-8}),
         Sample((_np_sym(_rank_deficient(rng, 3, 3)),), {"hermitian": True}),
-        Sample((np.zeros((3, 3)),)), Sample((rand(rng, 3),)), Sample((np.zeros(3),)),
-        Sample((integers(rng, -3, 3, 3, 3),))], grad=False),
+        Sample((np.zeros((3, 3)),)), Sample((integers(rng, -3, 3, 3, 3),))], grad=False),
+    # a vector's (or scalar's) rank: 1 unless every entry is zero
+    OpInfo("matrix_rank_vector", th.linalg.matrix_rank, np.linalg.matrix_rank, lambda rng: [
+        Sample((rand(rng, 3),)), Sample((np.zeros(3),)), Sample((np.array(0.0),))], grad=False),
     OpInfo("matrix_power", th.linalg.matrix_power, np.linalg.matrix_power, _matrix_power_samples([1, 2, 3, 5]),
            rtol=1e-10, second_order=True,
            errors=[ErrorCase((np.zeros((3, 4)),), {"n": 2}, ShapeError, "matrices must be square"),
