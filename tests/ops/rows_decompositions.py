@@ -98,6 +98,9 @@ def _symmetric_samples(rng):
 def _pinv_samples(rng):
     return [Sample((rand(rng, 4, 4) + 2 * np.eye(4),)), Sample((rand(rng, 5, 3),)), Sample((rand(rng, 3, 5),)),
             Sample((rand(rng, 2, 4, 3),)), Sample((rand(rng, 3, 3),), {"hermitian": False, "rcond": 1e-10}),
+            Sample((rand(rng, 2, 3, 3),), {"rtol": None}),
+            # one rtol per matrix: the second matrix's smaller singular values count as zero
+            Sample((rand(rng, 2, 3, 3), np.array([1e-12, 0.9])), grad=False),
             # a rank-deficient matrix: values (the gradient jumps where the rank changes)
             Sample((_rank_deficient(rng, 4, 3),), grad=False),
             Sample((rand(rng, 3, 4, dtype="float32"),), grad=False)]
@@ -180,7 +183,7 @@ ROWS = [
     OpInfo("eigvalsh", lambda a, **kw: th.linalg.eigvalsh(_sym(a), **kw),
            lambda a, **kw: np.linalg.eigvalsh(_np_sym(a), **kw), _symmetric_samples,
            errors=[ErrorCase((np.zeros((3, 4)),), {}, ShapeError, "matrices must be square")]),
-    OpInfo("pinv", th.linalg.pinv, np.linalg.pinv, _pinv_samples, atol=1e-10, errors=[
+    OpInfo("pinv", th.linalg.pinv, np.linalg.pinv, _pinv_samples, grad_args=(0,), errors=[
         _NOT_MATRIX, ErrorCase((np.zeros((3, 3)),), {"rcond": 1e-3, "rtol": 1e-3}, ValueError, "not both")]),
     OpInfo("matrix_rank", th.linalg.matrix_rank, np.linalg.matrix_rank, lambda rng: [
         Sample((rand(rng, 4, 3),)), Sample((_rank_deficient(rng, 2, 4, 4),)),

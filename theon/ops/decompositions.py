@@ -16,15 +16,17 @@ from collections import namedtuple
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 
 from ..errors import GradientError, ShapeError
 from ..graph import TensorType, format_shape
 from .assertion import check
-from .base import Op, user_errors
+from .axes import broadcast_shapes
+from .base import Op, as_variable, user_errors
 from .constructors import FullLike, ones_like, zeros_like
 from .dims import dim
-from .elementwise import equal, less_equal, minimum, not_equal, where
+from .elementwise import cast_to, equal, less_equal, maximum, minimum, not_equal, where
 from .linalg import SolveTriangular, Triangle, _linalg_inputs, _square, matmul, matrix_transpose
 from .reduce import all
 from .shape import concatenate, expand_dims
@@ -353,26 +355,32 @@ def eigvalsh(a, UPLO="L"):
 
 @dataclass(frozen=True)
 class Pinv(Op):
-    """The Moore-Penrose pseudo-inverse: singular values at most rtol * max(S) count as zero."""
-    rtol: float = 1e-15
+    """The Moore-Penrose pseudo-inverse of a, where singular values at most rtol * max(S)
+    count as zero (rtol: a real scalar, or one per matrix of the batch)."""
     hermitian: bool = False
     name: ClassVar[str] = "pinv"
 
-    def infer(self, a):
+    def infer(self, a, rtol):
         m, n = _matrix_dims("pinv", a)
+        try:
+            broadcast_shapes(a.type.shape[:-2], rtol.type.shape)
+        except ShapeError:
+            raise ShapeError(f"pinv: rtol of shape {format_shape(rtol.type.shape)} does not broadcast "
+                             f"against the batch of matrices {format_shape(a.type.shape)}") from None
         return [a.type.with_shape(a.type.shape[:-2] + (n, m))]
 
-    def kernel(self, a):
-        return torch.linalg.pinv(a, rtol=self.rtol, hermitian=self.hermitian)
+    def kernel(self, a, rtol):
+        return torch.linalg.pinv(a, rtol=rtol, hermitian=self.hermitian)
 
     def grad(self, inputs, outputs, output_grads):
         # where the rank is locally constant: -P^T g P^T + (I - A P) g^T P P^T + P^T P g^T (I - P A)
-        (a,), (p,), (g,) = inputs, outputs, output_grads
+        (a, _), (p,), (g,) = inputs, outputs, output_grads
         _real_only("pinv", a)
         pt, gt = _mT(p), _mT(g)
         left = gt - matmul(a, matmul(p, gt))          # (I - A P) g^T
         right = gt - matmul(matmul(gt, p), a)         # g^T (I - P A)
-        return [-matmul(matmul(pt, g), pt) + matmul(matmul(left, p), pt) + matmul(pt, matmul(p, right))]
+        return [-matmul(matmul(pt, g), pt) + matmul(matmul(left, p), pt) + matmul(pt, matmul(p, right)),
+                None]
 
 
 class _Unset:
@@ -385,21 +393,21 @@ _UNSET = _Unset()
 
 @user_errors
 def pinv(a, rcond=None, hermitian=False, *, rtol=_UNSET):
-    """numpy.linalg.pinv: singular values below rcond (relative to the largest) are taken
-    as zero; rcond defaults to 1e-15, or with rtol=None to max(m, n) * eps. rcond and rtol
-    are Python floats here."""
+    """numpy.linalg.pinv: singular values at most rcond times the largest are taken as zero;
+    rcond defaults to 1e-15, or with rtol=None to max(m, n) * eps. rcond/rtol may hold one
+    value per matrix of the batch."""
     (a,) = _linalg_inputs("pinv", a)
+    m, n = _matrix_dims("pinv", a)
     if rcond is not None and rtol is not _UNSET:
         raise ValueError("pinv: give rcond or rtol, not both")
+    real = _REAL.get(a.dtype, a.dtype)
     if rcond is None:
         if rtol is _UNSET:
             rcond = 1e-15
         elif rtol is None:
-            m, n = _matrix_dims("pinv", a)
-            if m is None or n is None:
-                raise ShapeError("pinv: rtol=None needs the matrix dims known (it scales with max(m, n))")
-            rcond = max(m, n) * float(torch.finfo(getattr(torch, _REAL.get(a.dtype, a.dtype))).eps)
+            eps = float(np.finfo(real).eps)
+            rcond = max(m, n) * eps if m is not None and n is not None else \
+                cast_to(maximum(dim(a, -2), dim(a, -1)), real) * eps
         else:
             rcond = rtol
-    _matrix_dims("pinv", a)
-    return Pinv(float(rcond), bool(hermitian))(a)
+    return Pinv(bool(hermitian))(a, cast_to(as_variable(rcond), real))
