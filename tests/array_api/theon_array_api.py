@@ -539,9 +539,7 @@ class linalg:
 
     @staticmethod
     def cholesky(x, /, *, upper=False):
-        if upper:
-            raise NotImplementedError("theon's cholesky gives the lower factor only")
-        return _call(th.cholesky, x)
+        return _call(th.cholesky, x, upper=upper)
 
     @staticmethod
     def det(x, /):
