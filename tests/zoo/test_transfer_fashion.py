@@ -1,0 +1,65 @@
+"""Transfer learning on Fashion-MNIST (issue 15): a LeNet-5 pretrained on classes 0-4, cut
+after its convolutions, frozen, with a new head fine-tuned on 500 labelled examples of
+classes 5-9, against the same LeNet trained from scratch on those 500 with the same budget
+(one epoch, same optimiser). The data set is Debian's dataset-fashion-mnist (or
+$THEON_DATA); nothing is downloaded."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import theon as th
+from theon import nn
+
+LABELLED = 500
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    try:
+        (xtr, ytr), (xte, yte) = th.data.fashion_mnist(download=False)
+    except th.data.DatasetNotFoundError as e:
+        pytest.fail(f"{e}; install Debian's dataset-fashion-mnist or set THEON_DATA")
+    rng = np.random.default_rng(0)
+    old = np.flatnonzero(ytr < 5)[:3000]
+    new = rng.permutation(np.flatnonzero(ytr >= 5))[:LABELLED]
+    return {"pretrain": (xtr[old], ytr[old]), "old_test": (xte[yte < 5][:1000], yte[yte < 5][:1000]),
+            "new": (xtr[new], ytr[new] - 5), "new_test": (xte[yte >= 5], yte[yte >= 5] - 5)}
+
+
+def accuracy(model, data) -> float:
+    x, y = data
+    return float(np.mean(model.predict(x).argmax(axis=1) == y))
+
+
+def test_a_pretrained_frozen_trunk_beats_training_from_scratch(fashion):
+    base = th.zoo.lenet5(num_classes=5)
+    base.compile(th.optim.Adam(2e-3), "cross_entropy")
+    base.fit(*fashion["pretrain"], epochs=2, verbose=0)
+    assert accuracy(base, fashion["old_test"]) > 0.8  # the trunk learned something to transfer
+
+    trunk = base.cut("flatten")
+    trunk.trainable = False
+    model = nn.Sequential([trunk, nn.Dense(5, name="head", seed=0)])
+    frozen = {p.name: p.get_value().copy() for p in trunk.params}
+    model.compile(th.optim.Adam(1e-2), "cross_entropy")
+    model.fit(*fashion["new"], epochs=1, verbose=0)
+    assert all(np.array_equal(frozen[p.name], p.get_value()) for p in trunk.params)
+    finetuned = accuracy(model, fashion["new_test"])
+
+    scratch = th.zoo.lenet5(num_classes=5)
+    scratch.compile(th.optim.Adam(1e-2), "cross_entropy")
+    scratch.fit(*fashion["new"], epochs=1, verbose=0)
+    from_scratch = accuracy(scratch, fashion["new_test"])
+    print(f"classes 5-9 from {LABELLED} examples, one epoch: fine-tuned {finetuned:.3f}, "
+          f"from scratch {from_scratch:.3f}")
+    assert finetuned > from_scratch + 0.01
+
+    # unfrozen, the whole net trains on (a lower rate), and keeps its lead
+    trunk.trainable = True
+    model.compile(th.optim.Adam(1e-3), "cross_entropy")
+    model.fit(*fashion["new"], epochs=1, verbose=0)
+    assert not np.array_equal(frozen["conv1/kernel"], trunk.get_layer("conv1").param("kernel").get_value())
+    unfrozen = accuracy(model, fashion["new_test"])
+    print(f"after one more epoch unfrozen: {unfrozen:.3f}")
+    assert unfrozen > from_scratch + 0.01
