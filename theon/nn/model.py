@@ -406,7 +406,8 @@ class Sequential(Model):
             self.add(layer)
         if input_shape is None and layers and isinstance(layers[0], ModelLayer):
             # a model first (a pretrained trunk) fixes the input: build at once
-            input_shape, self.dtype = layers[0].model.input_shape, layers[0].model.inputs[0].dtype
+            first = layers[0].model.inputs[0]
+            input_shape, self.dtype = tuple(first.type.shape[1:]), first.dtype
         if input_shape is not None:
             self.build(input_shape)
 
@@ -570,7 +571,7 @@ class ModelLayer(Layer):
         return int(sum(layer.param_bytes() for layer in self.model.layers))
 
     def build(self, input_shape) -> None:
-        expected = tuple(self.model.input_shape)
+        expected = tuple(self.model.inputs[0].type.shape[1:])
         given = tuple(input_shape)
         if len(given) != len(expected) or any(a is not None and b is not None and a != b
                                               for a, b in zip(given, expected)):
@@ -579,7 +580,8 @@ class ModelLayer(Layer):
         self.compute_dtype = self.dtype or self.model.inputs[0].dtype
 
     def output_shape(self, input_shape):
-        return self.model.output_shape(input_shape)
+        shape = self.model.output_shape(input_shape if self.model._single_input else [input_shape])
+        return shape if self.model._single_output else shape[0]
 
     def call(self, x, training: bool = False):
         out = self.model(self.cast_input(x), training=training)
