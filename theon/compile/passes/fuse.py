@@ -15,7 +15,7 @@ arithmetic differently); tests compare every rewrite with the unfused program.
 from __future__ import annotations
 
 from ... import config
-from ...graph import located, replace, toposort
+from ...graph import apply, located, toposort
 from ...ops.elementwise import relu, rsqrt
 from ...ops.linalg import Matmul, matrix_transpose
 from ...ops.nn_conv import Conv
@@ -75,22 +75,36 @@ def _transpose_of_matmul(node, count):
 REWRITES = [(BatchNormEval, _fold_batch_norm), (relu.op, _conv_relu), (Transpose, _transpose_of_matmul)]
 
 
+def _rewrite_all(outputs, op_class, rewrite) -> list:
+    """One rewrite over the graph in topological order. Each node is first rebuilt on its
+    inputs' replacements, so a fused node's inputs are the rewritten graph's (replacing all
+    matches at once would leave a later match reading the earlier match's old chain, and
+    the program would compute both)."""
+    count = consumers(outputs)
+    memo: dict = {}
+    for node in toposort(outputs):
+        new_inputs = [memo.get(id(i), i) for i in node.inputs]
+        current = node
+        if any(a is not b for a, b in zip(new_inputs, node.inputs)):
+            current = apply(node.op, new_inputs, loc=node.loc)
+            for old, new in zip(node.outputs, current.outputs):
+                memo[id(old)] = new
+                count[id(new)] = count.get(id(old), 0)
+        if isinstance(node.op, op_class):
+            with located(node.loc):  # the fused nodes keep the user's line
+                fused = rewrite(current, count)
+            if fused is not None:
+                for old, new in zip(node.outputs, fused):
+                    memo[id(old)] = new
+    return [memo.get(id(v), v) for v in outputs]
+
+
 def fuse(outputs) -> list:
     """Apply each rewrite of REWRITES over the graph, in order (THEON_FUSE=0: none)."""
     if not config.FUSE:
         return outputs
     present = {type(n.op) for n in toposort(outputs)}
     for op_class, rewrite in REWRITES:
-        if not any(issubclass(c, op_class) for c in present):
-            continue
-        count = consumers(outputs)
-        mapping = {}
-        for node in toposort(outputs):
-            if isinstance(node.op, op_class):
-                with located(node.loc):  # the fused nodes keep the user's line
-                    new = rewrite(node, count)
-                if new is not None:
-                    mapping.update(zip(node.outputs, new))
-        if mapping:
-            outputs = replace(outputs, mapping)
+        if any(issubclass(c, op_class) for c in present):
+            outputs = _rewrite_all(outputs, op_class, rewrite)
     return outputs
