@@ -22,6 +22,7 @@ from ..errors import ShapeError
 from ..graph import TensorType
 from ..graph.types import format_shape
 from .base import Op
+from .nn_pool_strided import strided_max_pool
 from .nn_util import check_rank, float_inputs, ntuple, window_out
 
 aten = torch.ops.aten
@@ -71,6 +72,7 @@ class _MaxPoolAttrs(Op):
     padding: tuple = (0, 0)
     ceil_mode: bool = False
     dilation: tuple = (1, 1)
+    strided: bool = False  # the compiler's choice: maxima of strided views (nn_pool_strided)
     stem: ClassVar[str] = "max_pool"
 
     @property
@@ -117,7 +119,9 @@ class MaxPool(_MaxPoolAttrs):
 
     def kernel(self, x):
         pool = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[self.rank - 1]
-        return pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        aten_pool = lambda: pool(x, self.kernel_size, self.stride, self.padding, self.dilation,  # noqa: E731
+                                 self.ceil_mode)
+        return strided_max_pool(x, self.kernel_size, self.ceil_mode, aten_pool) if self.strided else aten_pool()
 
     def superset(self):
         """The twin that also returns the argmax indices: a training graph holding both

@@ -15,24 +15,14 @@ arithmetic differently); tests compare every rewrite with the unfused program.
 from __future__ import annotations
 
 from ... import config
-from ...graph import apply, located, toposort
+from ...graph import toposort
+from .node_rewrites import rewrite_each
 from ...ops.elementwise import relu, rsqrt
 from ...ops.linalg import Matmul, matrix_transpose
 from ...ops.nn_conv import Conv
 from ...ops.nn_fused import conv_relu
 from ...ops.nn_norm import BatchNormEval
 from ...ops.shape import Transpose, reshape
-
-
-def consumers(outputs) -> dict:
-    """id(variable) -> how many node inputs and graph outputs read it."""
-    count: dict = {}
-    for node in toposort(outputs):
-        for i in node.inputs:
-            count[id(i)] = count.get(id(i), 0) + 1
-    for o in outputs:
-        count[id(o)] = count.get(id(o), 0) + 1
-    return count
 
 
 def _only_reader(v, count) -> bool:
@@ -75,30 +65,6 @@ def _transpose_of_matmul(node, count):
 REWRITES = [(BatchNormEval, _fold_batch_norm), (relu.op, _conv_relu), (Transpose, _transpose_of_matmul)]
 
 
-def _rewrite_all(outputs, op_class, rewrite) -> list:
-    """One rewrite over the graph in topological order. Each node is first rebuilt on its
-    inputs' replacements, so a fused node's inputs are the rewritten graph's (replacing all
-    matches at once would leave a later match reading the earlier match's old chain, and
-    the program would compute both)."""
-    count = consumers(outputs)
-    memo: dict = {}
-    for node in toposort(outputs):
-        new_inputs = [memo.get(id(i), i) for i in node.inputs]
-        current = node
-        if any(a is not b for a, b in zip(new_inputs, node.inputs)):
-            current = apply(node.op, new_inputs, loc=node.loc)
-            for old, new in zip(node.outputs, current.outputs):
-                memo[id(old)] = new
-                count[id(new)] = count.get(id(old), 0)
-        if isinstance(node.op, op_class):
-            with located(node.loc):  # the fused nodes keep the user's line
-                fused = rewrite(current, count)
-            if fused is not None:
-                for old, new in zip(node.outputs, fused):
-                    memo[id(old)] = new
-    return [memo.get(id(v), v) for v in outputs]
-
-
 def fuse(outputs) -> list:
     """Apply each rewrite of REWRITES over the graph, in order (THEON_FUSE=0: none)."""
     if not config.FUSE:
@@ -106,5 +72,5 @@ def fuse(outputs) -> list:
     present = {type(n.op) for n in toposort(outputs)}
     for op_class, rewrite in REWRITES:
         if any(issubclass(c, op_class) for c in present):
-            outputs = _rewrite_all(outputs, op_class, rewrite)
+            outputs = rewrite_each(outputs, op_class, rewrite)
     return outputs
