@@ -33,7 +33,7 @@ def test_strided_max_pool_equals_atens_and_is_shown(monkeypatch, shape, kernel, 
     k = (kernel, kernel) if isinstance(kernel, int) else kernel
     want = F.max_pool2d(torch.from_numpy(x), k, ceil_mode=ceil_mode).numpy()
     np.testing.assert_array_equal(got, want)
-    assert "strided=True" in f.source
+    assert "formulation='strided'" in f.source
 
 
 def test_float64_and_every_layout_equal_the_unrewritten_pool(monkeypatch):
@@ -44,7 +44,7 @@ def test_float64_and_every_layout_equal_the_unrewritten_pool(monkeypatch):
     fused = _pool_fn(monkeypatch, True, x.shape, 2, dtype="float64")
     np.testing.assert_array_equal(fused(x), want)
     # a channels-last tensor and a strided view take the same path
-    op = MaxPool((2, 2), (2, 2), strided=True)
+    op = MaxPool((2, 2), (2, 2), formulation="strided")
     t = torch.from_numpy(x)
     np.testing.assert_array_equal(op.kernel(t.contiguous(memory_format=torch.channels_last)).numpy(), want)
     np.testing.assert_array_equal(op.kernel(t.transpose(2, 3)).numpy(),
@@ -71,3 +71,17 @@ def test_training_graph_pool_keeps_its_argmax_kernel_and_values(monkeypatch):
     for g, w in zip(fused(x), want):
         np.testing.assert_array_equal(g, w)
     assert "strided" not in fused.source
+
+
+def test_many_channel_training_pool_runs_channels_last_with_equal_values_and_gradient(monkeypatch):
+    x = np.maximum(np.random.default_rng(4).standard_normal((3, 16, 6, 6)), 0).astype("float32")
+
+    def build(fuse):
+        monkeypatch.setattr(config, "FUSE", fuse)
+        xv = th.tensor("x", (None, 16, 6, 6))
+        y = th.nn.max_pool2d(xv, 2)
+        return th.function([xv], [y, th.grad((y * th.arange(9.0).reshape((3, 3))).sum(), xv)])
+    want, fused = build(False)(x), build(True)
+    for g, w in zip(fused(x), want):
+        np.testing.assert_array_equal(g, w)
+    assert "formulation='channels_last'" in fused.source
