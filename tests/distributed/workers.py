@@ -103,6 +103,36 @@ def scenario_fault(out: dict, how: str, outdir: Path):
         sys.exit(3)
 
 
+def scenario_checkpoint_kill(out: dict, outdir: Path):
+    """Rank 0, the only rank that writes checkpoints, is killed (SIGKILL, no clean-up)
+    half-way through writing the second epoch's weights."""
+    from theon.io import checkpoint as ckpt
+
+    r = th.distributed.rank()
+    saves = []
+    write_weights = ckpt._write
+
+    def half_then_die(write, prepared):
+        saves.append(1)
+        if len(saves) < 2:
+            return write_weights(write, prepared)
+        buffer = []
+        write_weights(buffer.append, prepared)
+        data = b"".join(buffer)
+        write(data[:len(data) // 2])
+        (outdir / "fault_time").write_text(repr(time.time()))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if r == 0:
+        ckpt._write = half_then_die
+    model = make_model("sgd", distributed=True)
+    try:
+        fit(model, epochs=4, callbacks=[th.callbacks.ModelCheckpoint(outdir / "checkpoint")])
+    except th.distributed.DistributedError as e:
+        print(f"DistributedError at {time.time()!r}: {e}", flush=True)
+        sys.exit(3)
+
+
 def main():
     scenario, outdir = sys.argv[1], Path(sys.argv[2])
     th.distributed.init()
@@ -111,6 +141,8 @@ def main():
         scenario_collectives(out)
     elif scenario.startswith("train_"):
         scenario_train(out, scenario.split("_", 1)[1], outdir)
+    elif scenario == "checkpoint_kill":
+        scenario_checkpoint_kill(out, outdir)
     elif scenario.startswith("fault_"):
         scenario_fault(out, scenario.split("_", 1)[1], outdir)
     else:
