@@ -432,8 +432,6 @@ class AdaptiveMaxPoolWithIndices(_AdaptiveMaxAttrs):
         return [TensorType(x.dtype, shape), TensorType("int64", shape)]
 
     def kernel(self, x):
-        if self.formulation == "channels_last":
-            return with_indices_channels_last(x, lambda t: self.with_indices(t))
         return self.with_indices(x)
 
     def grad(self, inputs, outputs, output_grads):
