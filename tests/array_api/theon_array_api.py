@@ -539,9 +539,7 @@ class linalg:
 
     @staticmethod
     def cholesky(x, /, *, upper=False):
-        if upper:
-            raise NotImplementedError("theon's cholesky gives the lower factor only")
-        return _call(th.cholesky, x)
+        return _call(th.cholesky, x, upper=upper)
 
     @staticmethod
     def det(x, /):
@@ -576,8 +574,60 @@ class linalg:
     def outer(x1, x2, /):
         return _call(th.outer, x1, x2)
 
+    # the decompositions and the functions built on them (theon's th.linalg)
+    @staticmethod
+    def svd(x, /, *, full_matrices=True):
+        return _SVDResult(*_call(th.linalg.svd, x, full_matrices=full_matrices))
+
+    @staticmethod
+    def svdvals(x, /):
+        return _call(th.linalg.svdvals, x)
+
+    @staticmethod
+    def qr(x, /, *, mode="reduced"):
+        return _QRResult(*_call(th.linalg.qr, x, mode=mode))
+
+    @staticmethod
+    def eigh(x, /):
+        return _EighResult(*_call(th.linalg.eigh, x))
+
+    @staticmethod
+    def eigvalsh(x, /):
+        return _call(th.linalg.eigvalsh, x)
+
+    @staticmethod
+    def pinv(x, /, *, rtol=None):
+        return _call(th.linalg.pinv, x, rtol=rtol)
+
+    @staticmethod
+    def matrix_rank(x, /, *, rtol=None):
+        return _call(th.linalg.matrix_rank, x, rtol=rtol)
+
+    @staticmethod
+    def matrix_power(x, n, /):
+        return _call(th.linalg.matrix_power, x, n)
+
+    @staticmethod
+    def matrix_norm(x, /, *, keepdims=False, ord="fro"):
+        return _call(th.linalg.matrix_norm, x, keepdims=keepdims, ord=ord)
+
+    @staticmethod
+    def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+        return _call(th.linalg.vector_norm, x, axis=axis, keepdims=keepdims, ord=ord)
+
+    @staticmethod
+    def vecdot(x1, x2, /, *, axis=-1):
+        return _call(th.linalg.vecdot, x1, x2, axis=axis)
+
 
 _SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+_SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+_QRResult = namedtuple("QRResult", ["Q", "R"])
+_EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    return _call(th.vecdot, x1, x2, axis=axis)
 
 
 # sorting, searching and utility functions added to theon after the adapter was written
@@ -603,3 +653,65 @@ def meshgrid(*arrays, indexing="xy"):
 
 def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
     return _call(th.diff, x, n=n, axis=axis, prepend=prepend, append=append)
+
+
+class fft:
+    """The fft extension (th.fft)."""
+
+    @staticmethod
+    def fft(x, /, *, n=None, axis=-1, norm="backward"):
+        return _call(th.fft.fft, x, n=n, axis=axis, norm=norm)
+
+    @staticmethod
+    def ifft(x, /, *, n=None, axis=-1, norm="backward"):
+        return _call(th.fft.ifft, x, n=n, axis=axis, norm=norm)
+
+    @staticmethod
+    def fftn(x, /, *, s=None, axes=None, norm="backward"):
+        return _call(th.fft.fftn, x, s=s, axes=axes, norm=norm)
+
+    @staticmethod
+    def ifftn(x, /, *, s=None, axes=None, norm="backward"):
+        return _call(th.fft.ifftn, x, s=s, axes=axes, norm=norm)
+
+    @staticmethod
+    def rfft(x, /, *, n=None, axis=-1, norm="backward"):
+        return _call(th.fft.rfft, x, n=n, axis=axis, norm=norm)
+
+    @staticmethod
+    def irfft(x, /, *, n=None, axis=-1, norm="backward"):
+        return _call(th.fft.irfft, x, n=n, axis=axis, norm=norm)
+
+    @staticmethod
+    def rfftn(x, /, *, s=None, axes=None, norm="backward"):
+        return _call(th.fft.rfftn, x, s=s, axes=axes, norm=norm)
+
+    @staticmethod
+    def irfftn(x, /, *, s=None, axes=None, norm="backward"):
+        return _call(th.fft.irfftn, x, s=s, axes=axes, norm=norm)
+
+    @staticmethod
+    def hfft(x, /, *, n=None, axis=-1, norm="backward"):
+        return _call(th.fft.hfft, x, n=n, axis=axis, norm=norm)
+
+    @staticmethod
+    def ihfft(x, /, *, n=None, axis=-1, norm="backward"):
+        return _call(th.fft.ihfft, x, n=n, axis=axis, norm=norm)
+
+    @staticmethod
+    def fftfreq(n, /, *, d=1.0, dtype=None, device=None):
+        _check_device(device)
+        return _call(lambda: th.fft.fftfreq(n, d, dtype=_dtype(dtype)))
+
+    @staticmethod
+    def rfftfreq(n, /, *, d=1.0, dtype=None, device=None):
+        _check_device(device)
+        return _call(lambda: th.fft.rfftfreq(n, d, dtype=_dtype(dtype)))
+
+    @staticmethod
+    def fftshift(x, /, *, axes=None):
+        return _call(th.fft.fftshift, x, axes=axes)
+
+    @staticmethod
+    def ifftshift(x, /, *, axes=None):
+        return _call(th.fft.ifftshift, x, axes=axes)

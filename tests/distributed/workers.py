@@ -29,6 +29,9 @@ def make_model(optimizer: str, init_seed: int = 0, distributed=False, kind: str 
     broadcast from rank 0 makes them agree)."""
     if kind == "lstm":
         layers = [nn.Reshape((4, N_FEATURES // 4)), nn.LSTM(8), nn.Dense(N_CLASSES)]
+    elif kind in ("syncbn", "bn"):
+        norm = nn.SyncBatchNorm() if kind == "syncbn" else nn.BatchNorm()
+        layers = [nn.Dense(16), norm, nn.Activation("tanh"), nn.Dense(N_CLASSES)]
     else:
         layers = [nn.Dense(16, activation="tanh"), nn.Dense(N_CLASSES)]
     model = nn.Sequential(layers, input_shape=(N_FEATURES,), dtype="float64")
@@ -78,6 +81,15 @@ def scenario_train(out: dict, optimizer: str, outdir: Path):
         lstm = make_model(optimizer, init_seed=r, distributed=True, kind="lstm")
         fit(lstm)
         out.update({f"lstm/{k}": v for k, v in lstm.get_weights().items()})
+
+
+def scenario_sync_batch_norm(out: dict):
+    """SyncBatchNorm and, for contrast, BatchNorm (per-rank statistics), trained with SGD."""
+    r = th.distributed.rank()
+    for kind in ("syncbn", "bn"):
+        model = make_model("sgd", init_seed=r, distributed=True, kind=kind)
+        fit(model)
+        out.update({f"{kind}/{k}": v for k, v in model.get_weights().items()})
 
 
 def scenario_fault(out: dict, how: str, outdir: Path):
@@ -141,6 +153,8 @@ def main():
         scenario_collectives(out)
     elif scenario.startswith("train_"):
         scenario_train(out, scenario.split("_", 1)[1], outdir)
+    elif scenario == "sync_batch_norm":
+        scenario_sync_batch_norm(out)
     elif scenario == "checkpoint_kill":
         scenario_checkpoint_kill(out, outdir)
     elif scenario.startswith("fault_"):

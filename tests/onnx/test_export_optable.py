@@ -16,6 +16,25 @@ from ..ops.optable import ROWS
 
 # row -> why its op has no ONNX form (at the default opset)
 NO_EXPORT = {
+    # ONNX's DFT (opset 17+) holds complex values as a trailing axis of 2 reals, and theon's
+    # exporter has no complex tensors: the transforms, their shifts and their rows' real/imag
+    # parts have no export rule yet
+    "fft": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "ifft": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "rfft": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "irfft": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "hfft": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "ihfft": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "fftn": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "ifftn": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "rfftn": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "irfftn": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "fft2": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "ifft2": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "rfft2": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "irfft2": "no complex tensors in the exporter (ONNX DFT stores them as pairs of reals)",
+    "fftshift": "no export rule yet (two Slices and a Concat per axis would do)",
+    "ifftshift": "no export rule yet (two Slices and a Concat per axis would do)",
     "solve": "ONNX has no linear solve",
     "solve_triangular": "ONNX has no triangular solve",
     "inv": "ONNX has no matrix inverse",
@@ -57,6 +76,7 @@ NO_EXPORT = {
     "searchsorted": "ONNX has no searchsorted",
     "bincount": "ONNX has no bincount",
     "histogram": "ONNX has no histogram",
+    "histogram_edges": "ONNX has no histogram",
     "sort": "no export rule yet for a stable, NaN-last argsort (ONNX TopK is neither)",
     "argsort": "no export rule yet for a stable, NaN-last argsort (ONNX TopK is neither)",
     "quantile": "built on argsort, which has no export rule yet",
@@ -72,6 +92,20 @@ NO_EXPORT = {
     "digamma": "ONNX has no digamma",
     "digamma_edges": "ONNX has no digamma",
     "polygamma": "ONNX has no polygamma",
+    "svd": "ONNX has no singular value decomposition",
+    "svd_reconstruct": "ONNX has no singular value decomposition",
+    "svdvals": "ONNX has no singular value decomposition",
+    "svd_values_only": "ONNX has no singular value decomposition",
+    "qr": "ONNX has no QR decomposition",
+    "eigh": "ONNX has no eigendecomposition",
+    "eigvalsh": "ONNX has no eigendecomposition",
+    "pinv": "ONNX has no pseudo-inverse (nor an SVD to build one)",
+    "matrix_rank": "built on the singular values: ONNX has no SVD",
+    "matrix_norm_spectral": "built on the singular values: ONNX has no SVD",
+    "norm_spectral": "built on the singular values: ONNX has no SVD",
+    "matrix_power_inverse": "negative powers need the inverse, n = 0 a diagonal embedding: no rule for either",
+    "linalg_diagonal": "no export rule yet for diagonal (a Gather of flat indices)",
+    "linalg_trace": "no export rule yet for diagonal",
 }
 # rows whose files with every dim symbolic onnxruntime runs but theon's importer cannot
 # build yet (why): loading them must fail with a clear OnnxImportError

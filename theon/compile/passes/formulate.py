@@ -16,7 +16,7 @@ from ... import config
 from ...graph import is_float, toposort
 from ...ops.nn_pool import MaxPool, MaxPoolWithIndices
 from ...ops.nn_pool_strided import MIN_CHANNELS_LAST, strided_pool_fits
-from .node_rewrites import rewrite_each
+from .fuse import rewrite_each
 
 
 def _strided_max_pool(node, count):
@@ -44,5 +44,5 @@ def formulate(outputs) -> list:
     present = {type(n.op) for n in toposort(outputs)}
     for op_class, rewrite in REWRITES:
         if op_class in present:
-            outputs = rewrite_each(outputs, op_class, rewrite)
+            outputs = rewrite_each(outputs, op_class, rewrite, ())
     return outputs
