@@ -16,6 +16,8 @@ from ..ops.optable import ROWS
 
 # row -> why its op has no ONNX form (at the default opset)
 NO_EXPORT = {
+    "fused_elementwise": "made only by the compiler's fuse_elementwise pass, after the user's "
+                         "graph that export walks; a generated kernel has no ONNX form",
     "solve": "ONNX has no linear solve",
     "solve_triangular": "ONNX has no triangular solve",
     "inv": "ONNX has no matrix inverse",

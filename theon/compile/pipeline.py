@@ -15,6 +15,7 @@ from .passes.bookkeeping import BOOKKEEPING
 from .passes.canonicalize import CANONICALIZE
 from .passes.fold import FOLD
 from .passes.fuse import fuse
+from .passes.fuse_elementwise import fuse_elementwise
 from .passes.inline import INLINE
 from .passes.merge import combine_siblings, merge_twins
 from ..rewrite import STABILIZE
@@ -53,6 +54,7 @@ PASSES = [
     RewritePass("stabilize", RuleSet(STABILIZE + CANONICALIZE + FOLD)),
     GraphPass("fuse", fuse),
     GraphPass("combine_siblings", combine_siblings),
+    GraphPass("fuse_elementwise", fuse_elementwise),
 ]
 
 
