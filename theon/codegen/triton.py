@@ -17,7 +17,7 @@ def triton_source(chain: Chain) -> str:
     lines = []
     for i, scalar in enumerate(chain.scalar_inputs):
         lines.append(f"    a{i} = tl.load(p{i})" if scalar else
-                     f"    a{i} = tl.load(p{i} + offsets, mask=mask)")
+                     f"    a{i} = tl.load(p{i} + offsets, mask=mask, other=1.0)")
     names = [f"a{i}" for i in range(chain.n_inputs)]
     for k, step in enumerate(chain.steps):
         args = [names[a] if isinstance(a, int) else literal(a) for a in step.args]
