@@ -47,8 +47,8 @@ def _cached_cpp(source: str):
 
 def kernel_for(chain: Chain, device):
     """The built kernel `fn(inputs, out)` for this chain on this device, or None while it
-    is being built, when it failed, or when code generation is off (THEON_CODEGEN=off)."""
-    if config.CODEGEN == "off":
+    is being built, when it failed, or when code generation is off (THEON_CODEGEN is not cpp)."""
+    if config.CODEGEN != "cpp":
         return None
     if device.type == "cuda":
         return _triton_kernel(chain)
@@ -86,7 +86,8 @@ def wait(timeout: float | None = None) -> bool:
 
 
 def forget() -> None:
-    """Drop this process's record of builds (tests start from an empty cache)."""
+    """Drop this process's record of builds (tests start from an empty cache; ops already
+    holding a built kernel keep it)."""
     wait()
     with _lock:
         _builds.clear()

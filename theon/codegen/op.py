@@ -7,7 +7,7 @@ device without one. Its gradient is the gradient of the chain, written in theon 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
@@ -25,6 +25,7 @@ from .chain import Chain, eager
 class FusedElementwise(Op):
     chain: Chain
     shape: tuple                 # the output's shape (the pass makes it with every dim known)
+    _built: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
     name: ClassVar[str] = "fused_elementwise"
     allocates: ClassVar[bool] = True
 
@@ -45,7 +46,11 @@ class FusedElementwise(Op):
     def kernel(self, *tensors):
         device = tensors[0].device
         shape = self.shape if None not in self.shape else torch.broadcast_shapes(*(t.shape for t in tensors))
-        fn = cache.kernel_for(self.chain, device)
+        fn = self._built.get(device.type)
+        if fn is None:
+            fn = cache.kernel_for(self.chain, device)
+            if fn is not None:   # found once per op and device: calls skip the source and its hash
+                self._built[device.type] = fn
         if fn is None:
             out = eager(self.chain, tensors)
             return out if tuple(out.shape) == tuple(shape) else out.expand(shape).clone()

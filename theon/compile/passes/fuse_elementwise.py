@@ -83,7 +83,7 @@ def _chain(members, root):
 
 def fuse_elementwise(outputs) -> list:
     """Replace every chain of two or more fusible elementwise nodes by one FusedElementwise."""
-    if config.CODEGEN == "off":
+    if config.CODEGEN != "cpp":
         return outputs
     count = consumers(outputs)
     taken, mapping = set(), {}
