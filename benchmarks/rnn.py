@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import theon as th
-from theon.ops.nn_rnn import rnn
+from theon.control.rnn import rnn
 
 VOCAB, EMB, HID, STEPS, BATCH = 1000, 64, 128, 35, 32
 

@@ -14,7 +14,7 @@ FUSED_OPTIMIZERS = _flag("THEON_FUSED_OPTIMIZERS", "1") == "1"  # one multi-tens
 DIST_TIMEOUT = _flag("THEON_DIST_TIMEOUT", "300")      # seconds a collective may wait for the
 #                                                   other ranks (theon.distributed)
 FUSE = _flag("THEON_FUSE", "1") == "1"                  # fusion and layout rewrites (compile/passes/fuse.py)
-FUSED_RNN = _flag("THEON_FUSED_RNN", "1") == "1"        # LSTM/GRU layers as one fused op (ops/nn_rnn.py)
+FUSED_RNN = _flag("THEON_FUSED_RNN", "1") == "1"        # LSTM/GRU layers as one fused op (control/rnn.py)
 CACHE_DIR = _flag("THEON_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "theon")
 #                                                   built extensions (th.ops.load_inline) live here
 CODEGEN = _flag("THEON_CODEGEN", "off")              # 'cpp': elementwise chains become generated

@@ -1,4 +1,4 @@
-"""Op-table rows for the fused recurrent op (theon/ops/nn_rnn.py) against torch.nn.LSTM / GRU.
+"""Op-table rows for the fused recurrent op (theon/control/rnn.py) against torch.nn.LSTM / GRU.
 
 float32 samples run oneDNN's LSTM (the fused CPU kernel); float64 samples run the portable
 kernel and check gradients, second derivatives included, by finite differences.
@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from theon.errors import DTypeError, ShapeError
-from theon.ops.nn_rnn import rnn
+from theon.control.rnn import rnn
 from theon.testing import ErrorCase, OpInfo, Sample, rand
 
 T, B, I, H = 3, 2, 3, 2

@@ -1,4 +1,4 @@
-"""The fused recurrent op (theon/ops/nn_rnn.py) against the program it replaces: the
+"""The fused recurrent op (theon/control/rnn.py) against the program it replaces: the
 th.scan of the cell its `decompose` builds. Outputs and every gradient agree to 1e-6
 relative in float32 (oneDNN's LSTM, the portable GRU kernel); the layers use the fused op
 unless THEON_FUSED_RNN / THEON_FUSE is off or a mask is given, and a training graph runs
@@ -12,7 +12,7 @@ import torch
 
 import theon as th
 from theon import config, nn
-from theon.ops.nn_rnn import RNN, rnn
+from theon.control.rnn import RNN, rnn
 from theon.ops.nn_rnn_kernels import backend
 
 T, B, I, H = 7, 4, 5, 6

@@ -18,6 +18,7 @@ from .passes.fuse import fuse
 from .passes.fuse_elementwise import fuse_elementwise
 from .passes.inline import INLINE
 from .passes.merge import combine_siblings, merge_twins
+from ..control import SCAN_CELL_TO_RNN
 from ..rewrite import STABILIZE
 from ..rewrite import Rewriter, RuleSet
 
@@ -48,7 +49,9 @@ class GraphPass:
 
 
 PASSES = [
-    RewritePass("specialize", RuleSet(BOOKKEEPING + INLINE + FOLD)),
+    # a hand-written LSTM scan becomes the fused op before merge_twins, so a training graph's
+    # forward shares the fused backward's twin (th.grad has usually fused it already)
+    RewritePass("specialize", RuleSet(BOOKKEEPING + INLINE + FOLD + [SCAN_CELL_TO_RNN])),
     GraphPass("merge_twins", merge_twins),
     RewritePass("canonicalize", RuleSet(FOLD + CANONICALIZE)),
     RewritePass("stabilize", RuleSet(STABILIZE + CANONICALIZE + FOLD)),

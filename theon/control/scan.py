@@ -35,6 +35,9 @@ class Scan(Op):
     reverse: bool = False
     history: bool = False
     dynamic_length: bool = False  # the step count is an input (after the sequences)
+    # False keeps the loop a loop: the reference of the fused LSTM op (control/rnn.py) is a
+    # scan that must not be replaced by that op again (control/rnn_match.py)
+    fusable: bool = True
     name: ClassVar[str] = "scan"
     # outputs are the kernel's own stacks and the body's (copied) outputs
     allocates: ClassVar[bool] = True
@@ -138,7 +141,7 @@ def _empty_stack(t: TensorType, device):
 
 
 @user_errors
-def scan(f, init, xs=None, length: int | None = None, reverse: bool = False):
+def scan(f, init, xs=None, length: int | None = None, reverse: bool = False, fuse: bool = True):
     """Loop `f` over the leading axis of `xs`, threading a carry; exactly this Python code:
 
         carry = init; ys = []
@@ -158,6 +161,10 @@ def scan(f, init, xs=None, length: int | None = None, reverse: bool = False):
         # Theano: result, updates = theano.scan(lambda prior, A: prior * A,
         #                                       outputs_info=T.ones_like(A), non_sequences=A, n_steps=k)
         _, powers = th.scan(lambda prior, _: (prior * A, prior * A), init=th.ones_like(A), length=k)
+
+    A scan whose body is an LSTM cell over projected inputs (`x @ W.T + b` outside, the
+    cell in torch's gate order i, f, g, o inside) runs as the fused LSTM kernel, forward and
+    backward (see control/rnn_match.py); `fuse=False` keeps it the loop as written.
     """
     c_leaves, c_def = pytree.flatten(init)
     c_leaves = [as_variable(c) for c in c_leaves]
@@ -199,7 +206,8 @@ def scan(f, init, xs=None, length: int | None = None, reverse: bool = False):
     graph, extra = _step_dependent_draws(graph, nc, len(x_leaves))
     n_var = steps if isinstance(steps, Variable) else None
     static = None if n_var is not None or x_leaves else steps
-    op = Scan(graph, nc + len(extra), len(x_leaves), static, bool(reverse), dynamic_length=n_var is not None)
+    op = Scan(graph, nc + len(extra), len(x_leaves), static, bool(reverse),
+              dynamic_length=n_var is not None, fusable=bool(fuse))
     outs = op(*c_leaves, *extra, *x_leaves, *([n_var] if n_var is not None else []), *closure)
     outs = outs if isinstance(outs, tuple) else (outs,)
     n_all = nc + len(extra)

@@ -37,25 +37,39 @@ def _check_rank(what: str, r: int, world: int):
 
 
 @dataclass(frozen=True)
-class AllReduce(Op):
-    """Every rank gets the reduction (sum, mean, max, min) of every rank's tensor."""
-    name: ClassVar[str] = "all_reduce"
+class _Collective(Op):
+    """What every collective shares: impure, the identity in a one-process run."""
     impure: ClassVar[bool] = True
-    reduction: str = "sum"
-    world: int = 1
+
+    def kernel(self, x):
+        return x if self.world == 1 else self.communicate(x)
+
+
+@dataclass(frozen=True)
+class _SameShape(_Collective):
+    """A collective whose result has its input's shape, computed in a copy of the input."""
 
     def infer(self, x):
         return [x.type]
 
-    def kernel(self, x):
-        if self.world == 1:
-            return x
+    def communicate(self, x):
         out = x.clone()
+        self.apply_to(out)
+        return out
+
+
+@dataclass(frozen=True)
+class AllReduce(_SameShape):
+    """Every rank gets the reduction (sum, mean, max, min) of every rank's tensor."""
+    name: ClassVar[str] = "all_reduce"
+    reduction: str = "sum"
+    world: int = 1
+
+    def apply_to(self, out):
         runtime.run_collective(f"all_reduce({self.reduction})", dist.all_reduce, out,
                                op=_REDUCTIONS[self.reduction])
         if self.reduction == "mean":
-            out = out.div_(self.world) if out.is_floating_point() else out // self.world
-        return out
+            out.div_(self.world) if out.is_floating_point() else out.floor_divide_(self.world)
 
     def grad(self, inputs, outputs, output_grads):
         if self.reduction not in ("sum", "mean"):
@@ -64,56 +78,39 @@ class AllReduce(Op):
 
 
 @dataclass(frozen=True)
-class Broadcast(Op):
+class Broadcast(_SameShape):
     """Every rank gets rank `src`'s tensor."""
     name: ClassVar[str] = "broadcast"
-    impure: ClassVar[bool] = True
     src: int = 0
     world: int = 1
 
-    def infer(self, x):
-        return [x.type]
-
-    def kernel(self, x):
-        if self.world == 1:
-            return x
-        out = x.clone()
+    def apply_to(self, out):
         runtime.run_collective(f"broadcast(src={self.src})", dist.broadcast, out, src=self.src)
-        return out
 
     def grad(self, inputs, outputs, output_grads):
         return [Reduce(self.src, self.world)(output_grads[0])]
 
 
 @dataclass(frozen=True)
-class Reduce(Op):
+class Reduce(_SameShape):
     """Rank `dst` gets the sum of every rank's tensor; the others get zeros."""
     name: ClassVar[str] = "reduce"
-    impure: ClassVar[bool] = True
     dst: int = 0
     world: int = 1
 
-    def infer(self, x):
-        return [x.type]
-
-    def kernel(self, x):
-        if self.world == 1:
-            return x
-        out = x.clone()
+    def apply_to(self, out):
         runtime.run_collective(f"reduce(dst={self.dst})", dist.reduce, out, dst=self.dst)
         if runtime.rank() != self.dst:
             out.zero_()   # torch leaves partial sums on the other ranks
-        return out
 
     def grad(self, inputs, outputs, output_grads):
         return [Broadcast(self.dst, self.world)(output_grads[0])]
 
 
 @dataclass(frozen=True)
-class AllGather(Op):
+class AllGather(_Collective):
     """Every rank's tensor concatenated along axis 0, in rank order."""
     name: ClassVar[str] = "all_gather"
-    impure: ClassVar[bool] = True
     world: int = 1
 
     def infer(self, x):
@@ -122,9 +119,7 @@ class AllGather(Op):
         n = x.type.shape[0]
         return [TensorType(x.dtype, (None if n is None else n * self.world, *x.type.shape[1:]))]
 
-    def kernel(self, x):
-        if self.world == 1:
-            return x
+    def communicate(self, x):
         x = x.contiguous()
         out = x.new_empty((x.shape[0] * self.world, *x.shape[1:]))
         runtime.run_collective("all_gather", dist.all_gather_into_tensor, out, x)
@@ -135,10 +130,9 @@ class AllGather(Op):
 
 
 @dataclass(frozen=True)
-class ReduceScatter(Op):
+class ReduceScatter(_Collective):
     """The sum over ranks, split along axis 0 into `world` equal parts: rank r gets part r."""
     name: ClassVar[str] = "reduce_scatter"
-    impure: ClassVar[bool] = True
     world: int = 1
 
     def infer(self, x):
@@ -150,9 +144,7 @@ class ReduceScatter(Op):
                              f"rank); its length {n} does not divide by {self.world}")
         return [TensorType(x.dtype, (None if n is None else n // self.world, *x.type.shape[1:]))]
 
-    def kernel(self, x):
-        if self.world == 1:
-            return x
+    def communicate(self, x):
         if x.shape[0] % self.world:
             raise ShapeError(f"reduce_scatter: axis 0 has length {x.shape[0]}, which does not divide "
                              f"into {self.world} parts")

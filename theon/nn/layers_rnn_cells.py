@@ -6,7 +6,7 @@ Weights use torch's layouts and gate orders, so torch state dicts load 1:1:
   LSTM G=4 (i, f, g, o):  c' = f * c + i * g,  h' = o * tanh(c')
   GRU G=3 (r, z, n):  n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h
 
-An LSTM or GRU without a mask is one fused op over the whole sequence (ops/nn_rnn.py:
+An LSTM or GRU without a mask is one fused op over the whole sequence (control/rnn.py:
 oneDNN / cuDNN kernels); THEON_FUSED_RNN=0 (or THEON_FUSE=0) and masked calls take the
 scan. In the scan the input projection of every step is one matmul outside the loop (with
 the biases that are purely additive folded in); the loop body holds only the recurrent
@@ -18,7 +18,8 @@ from .. import config
 from ..control import scan
 from ..ops.elementwise import where
 from ..ops.nn_conv import linear
-from ..ops.nn_rnn import gru_step, lstm_step, rnn
+from ..control.rnn import rnn
+from ..ops.nn_rnn import gru_step, lstm_step
 from ..ops.shape import expand_dims, swapaxes
 
 __all__ = ["CELLS", "run_recurrence"]

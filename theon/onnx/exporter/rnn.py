@@ -6,7 +6,7 @@ recurrent weights as its closure. Before the graph is walked, each scan that is 
 a layer's loop (no mask, an activation ONNX names, weights where the layer keeps them) is
 replaced by an export-only op that writes one ONNX node with torch's gate order turned into
 ONNX's. Every other scan, those of masked layers included, is exported as a Scan. The fused
-recurrent op (`th.ops.nn_rnn.rnn`, what LSTM and GRU layers run) is one ONNX LSTM/GRU node.
+recurrent op (`th.control.rnn.rnn`, what LSTM and GRU layers run) is one ONNX LSTM/GRU node.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from ...nn.layers_rnn import GRU, LSTM, Bidirectional, Recurrent, SimpleRNN
 from ...ops import elementwise as E
 from ...ops.base import Op
 from ...ops.nn_conv import Linear
-from ...ops.nn_rnn import RNN
+from ...control.rnn import RNN
 from .ops.common import squeeze, unsqueeze
 from .registry import Unsupported, rule
 
