@@ -79,10 +79,22 @@ def eager(chain: Chain, tensors) -> torch.Tensor:
     values = list(tensors)
     like = values[0]
     for step in chain.steps:
-        args = [values[a] if isinstance(a, int)
-                else torch.tensor(a, dtype=like.dtype, device=like.device) for a in step.args]
+        args = [values[a] if isinstance(a, int) else _scalar(a, like.dtype, like.device)
+                for a in step.args]
         values.append(step.op.kernel(*args))
     return values[-1]
+
+
+_scalars: dict = {}
+
+
+def _scalar(value: float, dtype, device) -> torch.Tensor:
+    """A constant as a 0-d tensor, made once per device (no host-to-device copy per call)."""
+    key = (repr(value), dtype, device)   # repr: 0.0 and -0.0 differ
+    t = _scalars.get(key)
+    if t is None:
+        t = _scalars[key] = torch.tensor(value, dtype=dtype, device=device)
+    return t
 
 
 def literal(value: float) -> str:
