@@ -23,7 +23,7 @@ from theon.codegen import cache
 from theon.codegen.chain import eager
 from theon.codegen.op import FusedElementwise
 from theon.codegen.triton import triton_source
-from theon.compile.passes.fuse_elementwise import fuse_elementwise
+from theon.compile.passes.fuse_elementwise import MAX_ELEMENTS, fuse_elementwise
 from theon.graph import toposort
 from theon.ops import extension
 
@@ -257,3 +257,10 @@ def test_a_live_builders_lock_is_kept(tmp_path):
     assert not extension.clear_stale_lock(tmp_path) and (tmp_path / "lock").exists()
     (tmp_path / "theon-builder.json").write_text(json.dumps({"pid": _dead_pid(), "host": platform.node()}))
     assert extension.clear_stale_lock(tmp_path) and not (tmp_path / "lock").exists()
+
+
+def test_chains_larger_than_the_measured_win_stay_unfused(codegen):
+    small = th.tensor("small", (MAX_ELEMENTS,), "float32")
+    large = th.tensor("large", (MAX_ELEMENTS + 1,), "float32")
+    new = fuse_elementwise([th.exp(small) * 2, th.exp(large) * 2])
+    assert [n.inputs[0] for n in _fused_nodes(new)] == [small]
