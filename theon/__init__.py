@@ -26,7 +26,7 @@ from .ops.elementwise import (
 )
 from .ops.gradient import stop_gradient
 from .ops.matrix import cross, diag, diagonal, diff, kron, meshgrid, norm, trace
-from .ops.histogram import histogram
+from .ops.histogram import histogram, histogram_bin_edges
 from .ops.search import argwhere, bincount, nonzero, searchsorted, unique
 from .ops.sorting import argsort, sort, topk
 from .ops.quantile import median, percentile, quantile
@@ -52,7 +52,7 @@ from .autodiff import grad, hessian, jacobian, jvp, vjp
 from .control.graph_op import op_from_graph
 from .control import cond, scan, while_loop
 from .compile import Function, function
-from . import control, data, distributed, graph, io, nn, ops, optim, testing
+from . import control, data, distributed, fft, graph, io, nn, ops, optim, testing
 from . import caffe, keras
 from . import zoo
 from . import callbacks, printing

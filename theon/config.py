@@ -14,6 +14,8 @@ FUSED_OPTIMIZERS = _flag("THEON_FUSED_OPTIMIZERS", "1") == "1"  # one multi-tens
 DIST_TIMEOUT = _flag("THEON_DIST_TIMEOUT", "300")      # seconds a collective may wait for the
 #                                                   other ranks (theon.distributed)
 FUSE = _flag("THEON_FUSE", "1") == "1"                  # fusion and layout rewrites (compile/passes/fuse.py)
+HOIST_STATIC = _flag("THEON_HOIST_STATIC", "1") == "1"  # work on weights alone once per weight value
+#                                                   in programs without updates (compile/hoist.py)
 FUSED_RNN = _flag("THEON_FUSED_RNN", "1") == "1"        # LSTM/GRU layers as one fused op (control/rnn.py)
 CACHE_DIR = _flag("THEON_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "theon")
 #                                                   built extensions (th.ops.load_inline) live here

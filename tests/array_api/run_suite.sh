@@ -13,4 +13,4 @@ export ARRAY_API_TESTS_MODULE=theon_array_api
 export ARRAY_API_TESTS_VERSION=2024.12
 export PYTHONPATH="$root/tests/array_api:$root${PYTHONPATH:+:$PYTHONPATH}"
 exec python -m pytest array_api_tests --max-examples=20 --hypothesis-seed=0 \
-    --disable-deadline --disable-extension fft -p no:cacheprovider -q -rf "$@"
+    --disable-deadline -p no:cacheprovider -q -rf "$@"

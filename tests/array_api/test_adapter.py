@@ -19,5 +19,8 @@ def test_adapter_runs_theon_and_adds_no_semantics():
     v = th.tensor("v", (2, 2))
     want = th.function([v], th.clip(th.exp(v), None, 2.0))(x._value)
     np.testing.assert_array_equal(xp.clip(xp.exp(x), max=2.0)._value, want)
-    assert not hasattr(xp, "fft")                               # theon has no fft: absent
+    assert not hasattr(xp, "unstack")                           # theon has no unstack: absent
+    z = xp.fft.rfft(xp.asarray([1.0, 0.0, -1.0, 0.0]))
+    assert z.dtype == xp.complex64                              # theon's float32 default, as NumPy 2
+    np.testing.assert_allclose(z._value, np.fft.rfft(np.array([1.0, 0.0, -1.0, 0.0], np.float32)))
     assert xp.result_type(xp.int8, xp.uint8) == xp.int16

@@ -603,3 +603,65 @@ def meshgrid(*arrays, indexing="xy"):
 
 def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
     return _call(th.diff, x, n=n, axis=axis, prepend=prepend, append=append)
+
+
+class fft:
+    """The fft extension (th.fft)."""
+
+    @staticmethod
+    def fft(x, /, *, n=None, axis=-1, norm="backward"):
+        return _call(th.fft.fft, x, n=n, axis=axis, norm=norm)
+
+    @staticmethod
+    def ifft(x, /, *, n=None, axis=-1, norm="backward"):
+        return _call(th.fft.ifft, x, n=n, axis=axis, norm=norm)
+
+    @staticmethod
+    def fftn(x, /, *, s=None, axes=None, norm="backward"):
+        return _call(th.fft.fftn, x, s=s, axes=axes, norm=norm)
+
+    @staticmethod
+    def ifftn(x, /, *, s=None, axes=None, norm="backward"):
+        return _call(th.fft.ifftn, x, s=s, axes=axes, norm=norm)
+
+    @staticmethod
+    def rfft(x, /, *, n=None, axis=-1, norm="backward"):
+        return _call(th.fft.rfft, x, n=n, axis=axis, norm=norm)
+
+    @staticmethod
+    def irfft(x, /, *, n=None, axis=-1, norm="backward"):
+        return _call(th.fft.irfft, x, n=n, axis=axis, norm=norm)
+
+    @staticmethod
+    def rfftn(x, /, *, s=None, axes=None, norm="backward"):
+        return _call(th.fft.rfftn, x, s=s, axes=axes, norm=norm)
+
+    @staticmethod
+    def irfftn(x, /, *, s=None, axes=None, norm="backward"):
+        return _call(th.fft.irfftn, x, s=s, axes=axes, norm=norm)
+
+    @staticmethod
+    def hfft(x, /, *, n=None, axis=-1, norm="backward"):
+        return _call(th.fft.hfft, x, n=n, axis=axis, norm=norm)
+
+    @staticmethod
+    def ihfft(x, /, *, n=None, axis=-1, norm="backward"):
+        return _call(th.fft.ihfft, x, n=n, axis=axis, norm=norm)
+
+    @staticmethod
+    def fftfreq(n, /, *, d=1.0, dtype=None, device=None):
+        _check_device(device)
+        return _call(lambda: th.fft.fftfreq(n, d, dtype=_dtype(dtype)))
+
+    @staticmethod
+    def rfftfreq(n, /, *, d=1.0, dtype=None, device=None):
+        _check_device(device)
+        return _call(lambda: th.fft.rfftfreq(n, d, dtype=_dtype(dtype)))
+
+    @staticmethod
+    def fftshift(x, /, *, axes=None):
+        return _call(th.fft.fftshift, x, axes=axes)
+
+    @staticmethod
+    def ifftshift(x, /, *, axes=None):
+        return _call(th.fft.ifftshift, x, axes=axes)

@@ -47,3 +47,19 @@ def test_two_ranks_match_one_process(optimizer, tmp_path):
         workers.fit(straight, epochs=2)
         for name, value in straight.get_weights().items():
             np.testing.assert_allclose(resumed.get_weights()[name], value, rtol=0, atol=1e-10)
+
+
+def test_sync_batch_norm_normalises_over_the_global_batch(tmp_path):
+    # 2 ranks of 32 with SyncBatchNorm end where one process of 64 ends (running statistics
+    # included); with BatchNorm each rank normalises over its own 32 and they do not
+    ranks = harness.run("sync_batch_norm", tmp_path)
+    reference = workers.make_model("sgd", kind="syncbn")
+    workers.fit(reference)
+    for name, value in reference.get_weights().items():
+        for r, saved in enumerate(ranks):
+            np.testing.assert_allclose(saved[f"syncbn/{name}"], value, rtol=0, atol=1e-10,
+                                       err_msg=f"rank {r}, {name}")
+    per_rank = workers.make_model("sgd", kind="bn")
+    workers.fit(per_rank)
+    differs = [np.abs(ranks[0][f"bn/{k}"] - v).max() for k, v in per_rank.get_weights().items()]
+    assert max(differs) > 1e-4

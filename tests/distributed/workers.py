@@ -29,6 +29,9 @@ def make_model(optimizer: str, init_seed: int = 0, distributed=False, kind: str 
     broadcast from rank 0 makes them agree)."""
     if kind == "lstm":
         layers = [nn.Reshape((4, N_FEATURES // 4)), nn.LSTM(8), nn.Dense(N_CLASSES)]
+    elif kind in ("syncbn", "bn"):
+        norm = nn.SyncBatchNorm() if kind == "syncbn" else nn.BatchNorm()
+        layers = [nn.Dense(16), norm, nn.Activation("tanh"), nn.Dense(N_CLASSES)]
     else:
         layers = [nn.Dense(16, activation="tanh"), nn.Dense(N_CLASSES)]
     model = nn.Sequential(layers, input_shape=(N_FEATURES,), dtype="float64")
@@ -80,6 +83,15 @@ def scenario_train(out: dict, optimizer: str, outdir: Path):
         out.update({f"lstm/{k}": v for k, v in lstm.get_weights().items()})
 
 
+def scenario_sync_batch_norm(out: dict):
+    """SyncBatchNorm and, for contrast, BatchNorm (per-rank statistics), trained with SGD."""
+    r = th.distributed.rank()
+    for kind in ("syncbn", "bn"):
+        model = make_model("sgd", init_seed=r, distributed=True, kind=kind)
+        fit(model)
+        out.update({f"{kind}/{k}": v for k, v in model.get_weights().items()})
+
+
 def scenario_fault(out: dict, how: str, outdir: Path):
     """Rank 1 dies (SIGKILL) or hangs at its 4th step of the second epoch."""
     r = th.distributed.rank()
@@ -103,6 +115,36 @@ def scenario_fault(out: dict, how: str, outdir: Path):
         sys.exit(3)
 
 
+def scenario_checkpoint_kill(out: dict, outdir: Path):
+    """Rank 0, the only rank that writes checkpoints, is killed (SIGKILL, no clean-up)
+    half-way through writing the second epoch's weights."""
+    from theon.io import checkpoint as ckpt
+
+    r = th.distributed.rank()
+    saves = []
+    write_weights = ckpt._write
+
+    def half_then_die(write, prepared):
+        saves.append(1)
+        if len(saves) < 2:
+            return write_weights(write, prepared)
+        buffer = []
+        write_weights(buffer.append, prepared)
+        data = b"".join(buffer)
+        write(data[:len(data) // 2])
+        (outdir / "fault_time").write_text(repr(time.time()))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if r == 0:
+        ckpt._write = half_then_die
+    model = make_model("sgd", distributed=True)
+    try:
+        fit(model, epochs=4, callbacks=[th.callbacks.ModelCheckpoint(outdir / "checkpoint")])
+    except th.distributed.DistributedError as e:
+        print(f"DistributedError at {time.time()!r}: {e}", flush=True)
+        sys.exit(3)
+
+
 def main():
     scenario, outdir = sys.argv[1], Path(sys.argv[2])
     th.distributed.init()
@@ -111,6 +153,10 @@ def main():
         scenario_collectives(out)
     elif scenario.startswith("train_"):
         scenario_train(out, scenario.split("_", 1)[1], outdir)
+    elif scenario == "sync_batch_norm":
+        scenario_sync_batch_norm(out)
+    elif scenario == "checkpoint_kill":
+        scenario_checkpoint_kill(out, outdir)
     elif scenario.startswith("fault_"):
         scenario_fault(out, scenario.split("_", 1)[1], outdir)
     else:

@@ -118,3 +118,25 @@ def test_shared_value_round_trip_and_validation():
 def test_constant_repr_and_type():
     c = th.constant([1, 2, 3])
     assert isinstance(c, Constant) and c.dtype == "int64" and c.type.shape == (3,)
+
+
+def test_shared_variables_own_their_values():
+    # theano.shared's default: no aliasing of the caller's array or tensor either way, so
+    # training never writes into the caller's data and the caller's later writes never
+    # reach a compiled program that cached work on the weights
+    import torch
+
+    a = np.ones(3, dtype=np.float32)
+    t = torch.ones(3)
+    w, v = th.shared(a, name="w"), th.shared(t, name="v")
+    x = th.tensor("x", (3,))
+    f = th.function([x], [x * (w * 2.0) + v], updates=[])
+    first = f(np.ones(3, dtype=np.float32))[0]
+    a[0], t[0] = 5.0, 7.0
+    np.testing.assert_array_equal(f(np.ones(3, dtype=np.float32))[0], first)
+    step = th.function([], [], updates=[(w, w + 1.0)])
+    step()
+    np.testing.assert_array_equal(a, [5.0, 1.0, 1.0])       # the update did not write into a
+    w.set_value(a)
+    a[1] = 9.0
+    np.testing.assert_array_equal(w.get_value(), [5.0, 1.0, 1.0])

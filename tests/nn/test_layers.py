@@ -136,6 +136,12 @@ CASES = [
          lambda: torch.nn.BatchNorm2d(3)),
     Case("batch_norm_training", lambda **k: nn.BatchNorm(**k), (4, 3, 2, 2), _bn_train_ref,
          lambda: torch.nn.BatchNorm2d(3), training=True),
+    # in one process SyncBatchNorm's global batch is the local one: torch's batch norm
+    Case("sync_batch_norm_training", lambda **k: nn.SyncBatchNorm(**k), (4, 3, 2, 2), _bn_train_ref,
+         lambda: torch.nn.BatchNorm2d(3), training=True),
+    Case("sync_batch_norm_inference", lambda **k: nn.SyncBatchNorm(**k), (4, 3, 2, 2),
+         lambda x, l: F.batch_norm(x, W(l, "running_mean"), W(l, "running_var"), W(l, "gamma"), W(l, "beta")),
+         lambda: torch.nn.BatchNorm2d(3)),
     Case("batch_norm_dense", lambda **k: nn.BatchNorm(eps=1e-3, **k), (5, 3),
          lambda x, l: F.batch_norm(x, torch.zeros(3, dtype=x.dtype), torch.ones(3, dtype=x.dtype),
                                    W(l, "gamma"), W(l, "beta"), training=True, eps=1e-3),

@@ -52,8 +52,8 @@ ROWS += [
 ]
 
 
-def _hist_ref(a, *weights, bins=10, range=None):
-    return tuple(np.histogram(a, bins, range, weights=weights[0] if weights else None))
+def _hist_ref(a, *weights, bins=10, range=None, density=False):
+    return tuple(np.histogram(a, bins, range, weights=weights[0] if weights else None, density=density))
 
 
 def _hist(a, *weights, **kw):  # weights by position, so the table makes them a symbolic input
@@ -65,8 +65,32 @@ ROWS += [
         Sample((rand(rng, 40),)), Sample((rand(rng, 4, 5),), {"bins": 7, "range": (-0.5, 0.5)}),
         Sample((np.array([1.0, 1.0, 1.0]),), {"bins": 3}), Sample((integers(rng, 0, 10, 20),), {"bins": 4}),
         Sample((rand(rng, 30).astype("float32"),), {"bins": 5}), Sample((np.linspace(0, 1, 11),), {"bins": 10}),
-        Sample((rand(rng, 8), rand(rng, 8)), {"bins": 3})], grad=False,
+        Sample((rand(rng, 8), rand(rng, 8)), {"bins": 3}), Sample((rand(rng, 12),), {"bins": 4, "density": True}),
+        Sample((np.array([0.0, 1.0, 1.0, 2.0, 3.0, -1.0]),), {"bins": [0, 1, 1, 2]}),
+        Sample((np.array([0.5, 1.0, 2.0, 2.0, 7.0]), rand(rng, 5)), {"bins": [0.0, 1.0, 2.0], "density": True})], grad=False,
         errors=[ErrorCase((np.zeros(3),), {"bins": 0}, ValueError, "positive int"),
+                ErrorCase((np.zeros(3),), {"bins": [0.0, 2.0, 1.0]}, ValueError, "increase monotonically"),
+                ErrorCase((np.zeros(3),), {"bins": [[0.0, 1.0]]}, ValueError, "1-D sequence"),
+                ErrorCase((np.zeros(3),), {"bins": "auto"}, ValueError, "not provided"),
                 ErrorCase((np.zeros(3),), {"range": (1.0, 0.0)}, ValueError, "min <= max"),
                 ErrorCase((np.zeros(3, complex),), {}, DTypeError, "no order")]),
+]
+
+
+def _hist_edges_ref(a, edges, *weights, density=False):
+    return tuple(np.histogram(a, edges, weights=weights[0] if weights else None, density=density))
+
+
+def _hist_edges(a, edges, *weights, density=False):  # the edges as a symbolic input
+    return th.histogram(a, edges, weights=weights[0] if weights else None, density=density)
+
+
+ROWS += [
+    OpInfo("histogram_edges", _hist_edges, _hist_edges_ref, lambda rng: [
+        Sample((np.array([0.0, 1.0, 1.5, 2.0, 3.0, np.nan, -np.inf]), np.array([0.0, 1.0, 2.0]))),
+        Sample((rand(rng, 3, 4), np.array([-1.0, -0.2, 0.0, 0.5, 1.0]), rand(rng, 3, 4)), {"density": True}),
+        Sample((integers(rng, 0, 6, 10), np.array([0, 2, 2, 5]))),
+        Sample((rand(rng, 9).astype("float32"), np.array([-0.5, 0.0, 0.5], "float32")))], grad=False,
+        errors=[ErrorCase((np.zeros(3), np.zeros((2, 2))), {}, ShapeError, "must be 1-D"),
+                ErrorCase((np.zeros(3), np.zeros(3, complex)), {}, DTypeError, "no order")]),
 ]

@@ -55,13 +55,15 @@ class Program:
     #                                                order of the schedule's nodes that run them
     outputs: list = field(default_factory=list)    # the optimised output variables
     update_values: list = field(default_factory=list)  # and update values (for printing)
+    static: object = None          # the program of the work on shared variables alone, run
+    #                                once per value of them (compile/hoist.py), or None
     report: object = None          # the pass pipeline's timings and fired rules
     compile_seconds: float = 0.0
 
     @property
     def full_source(self) -> str:
         """This program followed by every body it runs, nested bodies included."""
-        parts = [self.source]
+        parts = [self.source] + ([self.static.source] if self.static is not None else [])
         for child in self.children:
             parts.append(child.full_source)
         return "\n".join(parts)
@@ -69,6 +71,8 @@ class Program:
     def programs(self):
         """This program and every body below it."""
         yield self
+        if self.static is not None:
+            yield self.static
         for child in self.children:
             yield from child.programs()
 
@@ -129,10 +133,13 @@ class Lowering:
         return n
 
 
-def lower(params, schedule, plan: MemoryPlan, low: Lowering) -> list:
-    """The instruction list for `schedule` under `plan`."""
+def lower(params, schedule, plan: MemoryPlan, low: Lowering, static=()) -> list:
+    """The instruction list for `schedule` under `plan` (`static`: values the program gets
+    from its static cache before the first instruction)."""
     for i, p in enumerate(params):
         low.names[id(p)] = low.fresh(f"{identifier(p.name, 'in')}_{i}")
+    for i, v in enumerate(static):
+        low.names[id(v)] = low.fresh(f"s{i}")
     instructions = []
     for i, node in enumerate(schedule):
         args = [low.ref(v) for v in node.inputs]
@@ -156,13 +163,16 @@ def lower(params, schedule, plan: MemoryPlan, low: Lowering) -> list:
 
 
 def generate(params, outputs, updates, schedule, plan: MemoryPlan, device: torch.device,
-             name: str = "program", hooks=(), body_programs=None, is_body: bool = False) -> Program:
+             name: str = "program", hooks=(), body_programs=None, is_body: bool = False,
+             static=None) -> Program:
     """Lower, render and load a program. `body_programs` maps id(node) of each control-flow
-    node to its compiled bodies; `is_body` programs return only their outputs."""
+    node to its compiled bodies; `is_body` programs return only their outputs. `static`:
+    (values, the params they are computed from, a hoist.StaticCache giving them)."""
     hooks = list(hooks)
-    reserved = {name}.union(*(hook.names() for hook in hooks)) if hooks else {name}
+    reserved = {name, "static_cache"}.union(*(hook.names() for hook in hooks)) if hooks else {name, "static_cache"}
     low = Lowering(device, body_programs or {}, reserved)
-    instructions = lower(params, schedule, plan, low)
+    static_values, static_params, cache = static if static is not None else ((), (), None)
+    instructions = lower(params, schedule, plan, low, static_values)
     param_names = [low.names[id(p)] for p in params]
     out_refs = [f"{low.ref(v)}.clone()" if id(v) in plan.aliases_external or isinstance(v, Constant)
                 else low.ref(v) for v in outputs]
@@ -174,6 +184,11 @@ def generate(params, outputs, updates, schedule, plan: MemoryPlan, device: torch
     line_nodes: dict = {}
     for hook in hooks:
         lines += [f"    {text}" for text in hook.prologue(params, param_names)]
+    if static_values:
+        low.namespace["static_cache"] = cache
+        targets = "".join(low.names[id(v)] + ", " for v in static_values)
+        lines.append(f"    ({targets}) = static_cache({', '.join(low.names[id(p)] for p in static_params)})"
+                     f"  # work on shared variables alone: {cache.program.name}, rerun when they change")
     for index, ins in enumerate(instructions):
         for hook in hooks:
             lines += [f"    {text}" for text in hook.before(index, ins)]

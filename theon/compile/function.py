@@ -190,7 +190,8 @@ class Function:
         position = {id(p): q for q, p in enumerate(params)}
         program = build_program(params, shapes, self.outputs, [u for _, u in self.updates],
                                 self.device, self.name, check_updates=check, hooks=self.hooks,
-                                update_params=[position.get(id(s), -1) for s, _ in self.updates])
+                                update_params=[position.get(id(s), -1) for s, _ in self.updates],
+                                static_from=self._nin)
         self._cache[key] = program
         self.compile_count += 1
         self.last_program = program

@@ -152,7 +152,8 @@ def profile_function(function, args, kwargs, repeat: int = 10, warmup: int = 1,
         shapes = [t.shape for t in tensors] + [v.shape for v in shared_values]
         program = build_program(params, shapes, function.outputs, [u for _, u in function.updates],
                                 function.device, function.name,
-                                hooks=[ProfileHook(session)] + list(function.hooks))
+                                hooks=[ProfileHook(session)] + list(function.hooks),
+                                static_from=len(function.inputs))
         for p in program.programs():
             p.run.__globals__[_NAME].program_name = p.name
         built = function._profile_programs[key] = (program, session)

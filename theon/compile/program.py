@@ -9,6 +9,7 @@ import time
 from .. import config
 from ..graph import TensorType, Variable
 from .codegen import Program, generate, identifier
+from .hoist import StaticCache, split_static
 from .memory import plan as plan_memory
 from .memory import updates_in_place
 from .pipeline import optimize
@@ -17,7 +18,7 @@ from .schedule import schedule as order_nodes
 
 def build_program(params, shapes, outputs, updates, device, name: str = "program",
                   check_updates=None, hooks=(), is_body: bool = False, update_params=None,
-                  _names=None) -> Program:
+                  static_from=None, _names=None) -> Program:
     """Compile `outputs` (and update values) as a function of `params`.
 
     shapes: the concrete shape of each param for this program (params whose type is
@@ -26,6 +27,8 @@ def build_program(params, shapes, outputs, updates, device, name: str = "program
     hooks (compile.hooks) attached to every instruction, in bodies too. update_params: for
     each update value, the index in `params` of the shared variable it updates (lets
     optimiser steps write in place; never with hooks, which may stop a call midway).
+    static_from: params from this index on are shared variables; a program without updates
+    computes the work on them alone once per value of them (compile/hoist.py).
     """
     start = time.perf_counter()
     name = identifier(name, "f")
@@ -48,7 +51,13 @@ def build_program(params, shapes, outputs, updates, device, name: str = "program
     inplace = set()
     if update_params is not None and not hooks and config.INPLACE:
         schedule, inplace = updates_in_place(schedule, concrete, outs, upds, update_params)
-    memory = plan_memory(schedule, concrete, outs + upds)
+    static = None
+    if static_from is not None and not upds and config.HOIST_STATIC:
+        static = _static_program(schedule, concrete[static_from:], outs, device, name, hooks)
+    if static is not None:
+        schedule = [n for n in schedule if id(n) not in static[3]]
+    params_seen = concrete + (static[0] if static is not None else [])
+    memory = plan_memory(schedule, params_seen, outs + upds)
     memory.inplace = inplace
     bodies = {}
     for node in schedule:
@@ -62,7 +71,25 @@ def build_program(params, shapes, outputs, updates, device, name: str = "program
                           _names=names)
             for g, tys in zip(graphs, types)]
     program = generate(concrete, outs, upds, schedule, memory, device, name=name, hooks=hooks,
-                       body_programs=bodies, is_body=is_body)
+                       body_programs=bodies, is_body=is_body, static=static and static[:3])
+    program.static = static[2].program if static is not None else None
     program.report = report
     program.compile_seconds = time.perf_counter() - start
     return program
+
+
+def _static_program(schedule, static_params, outputs, device, name, hooks):
+    """(the values the main program reads from the static cache, the params they are made
+    from, the StaticCache, ids of the moved nodes), or None when nothing is worth moving."""
+    split = split_static(schedule, static_params, outputs)
+    if split is None:
+        return None
+    moved, values = split
+    if not values:
+        return None
+    read = {id(i) for n in moved for i in n.inputs}
+    params = [p for p in static_params if id(p) in read]
+    memory = plan_memory(moved, params, values)
+    program = generate(params, values, [], moved, memory, device, name=f"{name}__static", hooks=hooks,
+                       is_body=True)
+    return values, params, StaticCache(program), {id(n) for n in moved}

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
+from numpy.lib.array_utils import byte_bounds
 
 from ..backend import interop
 from ..backend.device import default_device, resolve_device
@@ -21,7 +23,8 @@ class Shared(Variable):
     __slots__ = ("_value", "default_update")
 
     def __init__(self, value, name=None, dtype=None, shape=None, device=None):
-        tensor = interop.to_torch(value, dtype=dtype, device=resolve_device(device or default_device()))
+        tensor = _own(interop.to_torch(value, dtype=dtype, device=resolve_device(device or default_device())),
+                      value)
         static = tuple(tensor.shape) if shape is None else tuple(shape)
         super().__init__(TensorType(interop.dtype_name(tensor.dtype), static), name=name)
         if not self.type.accepts(self.type.dtype, tuple(tensor.shape)):
@@ -51,7 +54,7 @@ class Shared(Variable):
         src = interop.source_dtype(value)
         if src is not None and src != self.type.dtype and not np.can_cast(src, self.type.dtype, "same_kind"):
             raise InputError(f"shared {self.name!r} holds {self.type.dtype}; cannot store a {src} value")
-        tensor = interop.to_torch(value, dtype=self.type.dtype, device=device)
+        tensor = _own(interop.to_torch(value, dtype=self.type.dtype, device=device), value)
         if not self.type.accepts(self.type.dtype, tuple(tensor.shape)):
             raise InputError(f"shared {self.name!r} has shape {format_shape(self.type.shape)}; "
                              f"got a value of shape {tuple(tensor.shape)}")
@@ -60,6 +63,26 @@ class Shared(Variable):
     def _move_to(self, device) -> None:
         if self._value.device != device:
             self._value = self._value.to(device)
+
+
+def _own(tensor, value):
+    """A tensor no caller holds: theano.shared's default (borrow=False). Training updates a
+    shared variable in place, which must not write into the caller's array; and the caller's
+    later writes to it must not reach theon behind its back (compiled programs cache work
+    on weights by tensor identity and version, compile/hoist.py)."""
+    if isinstance(value, (np.ndarray, np.generic, torch.Tensor)) and _aliases(tensor, value):
+        return tensor.clone()
+    return tensor
+
+
+def _aliases(tensor, value) -> bool:
+    storage = tensor.untyped_storage()
+    if isinstance(value, torch.Tensor):
+        return storage.data_ptr() == value.untyped_storage().data_ptr()
+    if tensor.device.type != "cpu":
+        return False
+    low, high = byte_bounds(np.asarray(value))
+    return storage.data_ptr() < high and low < storage.data_ptr() + storage.nbytes()
 
 
 def shared(value, name: str | None = None, dtype=None, shape=None, device=None) -> Shared:

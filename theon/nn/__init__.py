@@ -13,6 +13,7 @@ from .layers_core import (Activation, Add, Concatenate, Dense, Dropout, Embeddin
                           Reshape)
 from .layers_conv import Conv1D, Conv2D, Conv2DTranspose, Conv3D, DepthwiseConv2D  # noqa: F401
 from .layers_norm import BatchNorm, LayerNorm  # noqa: F401
+from .layers_sync_norm import SyncBatchNorm  # noqa: F401
 from .layers_pool import AvgPool2D, GlobalAvgPool2D, MaxPool2D  # noqa: F401
 from .layers_rnn import GRU, LSTM, Bidirectional, SimpleRNN  # noqa: F401
 from .layers_activation import ELU, PReLU, ReLU, Softmax  # noqa: F401

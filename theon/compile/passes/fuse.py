@@ -8,6 +8,12 @@ arithmetic differently); tests compare every rewrite with the unfused program.
 - batch_norm_eval(conv(...))  -> conv with the batch norm folded into its weight and bias
                                  (inference graphs; the folded weights are computed in the
                                  graph from the shared ones, so training them stays possible)
+- conv(x, w, b) * s, + t      -> conv with s folded into its weight and bias, t into its bias,
+                                 where s and t are per-output-channel (or scalar) values of
+                                 shared variables and constants only, as are w and b: a batch
+                                 norm written as arithmetic (imported models), a bias added
+                                 after the convolution. The folded values are work on weights
+                                 alone, which compile/hoist.py does once per weight value.
 - transpose(a @ b)            -> b.T @ a.T                (a contiguous result: a Dense
                                  layer's weight gradient no longer reaches the optimiser as
                                  a strided view)
@@ -15,13 +21,14 @@ arithmetic differently); tests compare every rewrite with the unfused program.
 from __future__ import annotations
 
 from ... import config
-from ...graph import located, replace, toposort
-from ...ops.elementwise import relu, rsqrt
+from ...graph import Constant, Shared, apply, located, toposort
+from ...ops.broadcast import broadcast_to
+from ...ops.elementwise import add, multiply, relu, rsqrt
 from ...ops.linalg import Matmul, matrix_transpose
 from ...ops.nn_conv import Conv
 from ...ops.nn_fused import conv_relu
 from ...ops.nn_norm import BatchNormEval
-from ...ops.shape import Transpose, reshape
+from ...ops.shape import Reshape, Transpose, reshape
 
 
 def consumers(outputs) -> dict:
@@ -52,6 +59,60 @@ def _fold_batch_norm(node, count):
     return [conv.op(xin, w_folded, shift * scale + beta)]
 
 
+def static_values(outputs) -> set:
+    """ids of the values computed from shared variables and constants alone (pure nodes
+    without bodies): values that do not change from call to call while the weights stay."""
+    static = set()
+    for node in toposort(outputs):
+        for i in node.inputs:
+            if isinstance(i, (Shared, Constant)):
+                static.add(id(i))
+        if not node.op.impure and not node.op.bodies() and all(id(i) in static for i in node.inputs):
+            static.update(id(o) for o in node.outputs)
+    return static
+
+
+def _channel_vector(c, out):
+    """`c` as a (C,) vector or a scalar when it broadcasts along the channel axis (1) of the
+    convolution output `out` only; else None."""
+    if c.dtype != out.dtype or c.ndim > out.ndim or not c.type.is_concrete:
+        return None
+    shape = (1,) * (out.ndim - c.ndim) + tuple(c.type.shape)
+    if any(d != 1 for a, d in enumerate(shape) if a != 1):
+        return None
+    while isinstance(c.owner and c.owner.op, Reshape):  # reshape chains collapse to one
+        c = c.owner.inputs[0]
+    if shape[1] == 1:
+        return reshape(c, ())
+    return reshape(c, (-1,)) if shape[1] == out.type.shape[1] else None
+
+
+def _conv_affine(node, count, static):
+    """conv * s or conv + t (either order) with the conv's weight, bias and s/t static."""
+    for side in (0, 1):
+        x, c = node.inputs[side], node.inputs[1 - side]
+        if not (_only_reader(x, count) and isinstance(x.owner.op, Conv) and not x.owner.op.transposed):
+            continue
+        conv = x.owner
+        if id(c) not in static or not all(id(i) in static for i in conv.inputs[1:]):
+            continue
+        if node.outputs[0].type != x.type:
+            continue
+        vec = _channel_vector(c, x)
+        if vec is None:
+            continue
+        xin, w = conv.inputs[0], conv.inputs[1]
+        b = conv.inputs[2] if len(conv.inputs) == 3 else None
+        if isinstance(node.op, multiply.op):
+            w_scaled = w * (vec if vec.ndim == 0 else reshape(vec, (-1,) + (1,) * (w.ndim - 1)))
+            return [conv.op(xin, w_scaled) if b is None else conv.op(xin, w_scaled, b * vec)]
+        if b is None:
+            b = broadcast_to(vec, (x.type.shape[1],)) if vec.ndim == 0 else vec
+            return [conv.op(xin, w, b)]
+        return [conv.op(xin, w, b + vec)]
+    return None
+
+
 def _conv_relu(node, count):
     x = node.inputs[0]
     if not (_only_reader(x, count) and isinstance(x.owner.op, Conv) and len(x.owner.inputs) == 3):
@@ -72,7 +133,12 @@ def _transpose_of_matmul(node, count):
     return [m.owner.op(matrix_transpose(b), matrix_transpose(a))]
 
 
-REWRITES = [(BatchNormEval, _fold_batch_norm), (relu.op, _conv_relu), (Transpose, _transpose_of_matmul)]
+# the affine folds come after conv_relu: oneDNN's fused ReLU, which reorders the weight on
+# every call, is slower than the plain convolution and an in-place ReLU for the small
+# convolutions of imported mobile models (PP-OCR: 10-20 % of the whole model)
+REWRITES = [(BatchNormEval, _fold_batch_norm), (relu.op, _conv_relu), (multiply.op, _conv_affine),
+            (add.op, _conv_affine), (Transpose, _transpose_of_matmul)]
+NEEDS_STATIC = {_conv_affine}
 
 
 def fuse(outputs) -> list:
@@ -83,14 +149,34 @@ def fuse(outputs) -> list:
     for op_class, rewrite in REWRITES:
         if not any(issubclass(c, op_class) for c in present):
             continue
-        count = consumers(outputs)
-        mapping = {}
-        for node in toposort(outputs):
-            if isinstance(node.op, op_class):
-                with located(node.loc):  # the fused nodes keep the user's line
-                    new = rewrite(node, count)
-                if new is not None:
-                    mapping.update(zip(node.outputs, new))
-        if mapping:
-            outputs = replace(outputs, mapping)
+        extra = (static_values(outputs),) if rewrite in NEEDS_STATIC else ()
+        outputs = _rewrite_each(outputs, op_class, rewrite, extra)
     return outputs
+
+
+def _rewrite_each(outputs, op_class, rewrite, extra) -> list:
+    """One rewrite over the graph in topological order. Each node is first rebuilt on the
+    rewritten values of its inputs, so a rewrite sees, and its result reads, what the
+    rewrites before it made (a chain of fusible patterns fuses link by link)."""
+    count = consumers(outputs)
+    memo = {}
+
+    def carry(old_vars, new_vars):  # new values inherit their reader counts and staticness
+        for old, new in zip(old_vars, new_vars):
+            memo[id(old)] = new
+            count[id(new)] = count.get(id(old), 0)
+            if extra and id(old) in extra[0]:
+                extra[0].add(id(new))
+
+    for node in toposort(outputs):
+        inputs = [memo.get(id(i), i) for i in node.inputs]
+        current = node
+        if any(a is not b for a, b in zip(inputs, node.inputs)):
+            current = apply(node.op, inputs, loc=node.loc)
+            carry(node.outputs, current.outputs)
+        if isinstance(node.op, op_class):
+            with located(node.loc):  # the fused nodes keep the user's line
+                new = rewrite(current, count, *extra)
+            if new is not None:
+                carry(node.outputs, new)
+    return [memo.get(id(v), v) for v in outputs]

@@ -1,0 +1,75 @@
+"""Work on shared variables alone runs once per value of them (compile/hoist.py): a function
+without updates keeps those results between calls and recomputes them whenever a shared
+variable it reads gets a new value, by set_value, by another function's update, or in place."""
+import numpy as np
+
+import theon as th
+
+
+def _scaled_matmul():
+    rng = np.random.default_rng(0)
+    W = th.shared(rng.standard_normal((3, 4)).astype("float32"), name="W")
+    s = th.shared(rng.standard_normal(4).astype("float32"), name="s")
+    x = th.tensor("x", (None, 3))
+    return W, s, x, th.function([x], x @ (W * th.exp(s)))
+
+
+def _expected(W, s, xv):
+    return xv @ (W.get_value() * np.exp(s.get_value()))
+
+
+def test_weight_work_moves_to_the_static_program_and_values_agree():
+    W, s, x, f = _scaled_matmul()
+    xv = np.random.default_rng(1).standard_normal((2, 3)).astype("float32")
+    np.testing.assert_allclose(f(xv), _expected(W, s, xv), rtol=1e-6)
+    program = f.last_program
+    assert program.static is not None
+    assert [n.op.name for n in program.static.schedule] == ["exp", "multiply"]
+    assert [n.op.name for n in program.schedule] == ["matmul"]
+    assert "static_cache(" in f.source and program.static.source in f.source
+
+
+def test_a_new_value_of_a_shared_variable_is_seen():
+    W, s, x, f = _scaled_matmul()
+    xv = np.ones((2, 3), "float32")
+    f(xv)
+    s.set_value(np.zeros(4, "float32"))
+    np.testing.assert_allclose(f(xv), _expected(W, s, xv), rtol=1e-6)
+    W.get_tensor().mul_(2.0)  # in place: the tensor's version counter moves
+    np.testing.assert_allclose(f(xv), _expected(W, s, xv), rtol=1e-6)
+
+
+def test_another_functions_updates_are_seen():
+    W, s, x, f = _scaled_matmul()
+    xv = np.ones((2, 3), "float32")
+    step = th.function([], [], updates=[(s, s + 1.0)])
+    for _ in range(3):
+        step()  # the new value is made under inference mode: a tensor without a version counter
+        np.testing.assert_allclose(f(xv), _expected(W, s, xv), rtol=1e-6)
+        s.get_tensor().add_(0.5)  # so an in-place change of it is seen too
+        np.testing.assert_allclose(f(xv), _expected(W, s, xv), rtol=1e-6)
+
+
+def test_functions_with_updates_and_pure_views_are_not_split():
+    W, s, x, _ = _scaled_matmul()
+    y = x @ (W * th.exp(s))
+    train = th.function([x], y.sum(), updates=[(s, s - 0.1 * th.grad(y.sum(), s))])
+    train(np.ones((2, 3), "float32"))
+    assert train.last_program.static is None
+    view = th.function([x], x @ W.T.T)
+    view(np.ones((2, 3), "float32"))
+    assert view.last_program.static is None  # a transpose of a weight costs nothing to redo
+
+
+def test_random_draws_stay_in_the_main_program():
+    W = th.shared(np.ones((2, 2), "float32"), name="W")
+    x = th.tensor("x", (2, 2))
+    f = th.function([x], x + W * th.uniform(size=(2, 2)))
+    a, b = f(np.zeros((2, 2), "float32")), f(np.zeros((2, 2), "float32"))
+    assert not np.array_equal(a, b)
+
+
+def test_the_profile_times_what_a_call_runs():
+    W, s, x, f = _scaled_matmul()
+    table = f.profile(np.ones((2, 3), "float32"), repeat=2)  # the warm-up call fills the cache
+    assert [r.op for r in table.rows] == ["matmul"]
