@@ -25,7 +25,7 @@ from .ops.elementwise import (
     silu, sin, sinh, softplus, sqrt, square, subtract, tan, tanh, true_divide, trunc, where,
 )
 from .ops.gradient import stop_gradient
-from .ops.matrix import cross, diag, diagonal, diff, kron, meshgrid, norm, trace
+from .ops.matrix import cross, diag, diagonal, diff, kron, meshgrid, norm, trace, vecdot
 from .ops.histogram import histogram, histogram_bin_edges
 from .ops.search import argwhere, bincount, nonzero, searchsorted, unique
 from .ops.sorting import argsort, sort, topk
@@ -52,7 +52,7 @@ from .autodiff import grad, hessian, jacobian, jvp, vjp
 from .control.graph_op import op_from_graph
 from .control import cond, scan, while_loop
 from .compile import Function, function
-from . import control, data, distributed, fft, graph, io, nn, ops, optim, testing
+from . import control, data, distributed, fft, graph, io, linalg, nn, ops, optim, testing
 from . import caffe, keras
 from . import zoo
 from . import callbacks, printing

@@ -539,9 +539,7 @@ class linalg:
 
     @staticmethod
     def cholesky(x, /, *, upper=False):
-        if upper:
-            raise NotImplementedError("theon's cholesky gives the lower factor only")
-        return _call(th.cholesky, x)
+        return _call(th.cholesky, x, upper=upper)
 
     @staticmethod
     def det(x, /):
@@ -576,8 +574,60 @@ class linalg:
     def outer(x1, x2, /):
         return _call(th.outer, x1, x2)
 
+    # the decompositions and the functions built on them (theon's th.linalg)
+    @staticmethod
+    def svd(x, /, *, full_matrices=True):
+        return _SVDResult(*_call(th.linalg.svd, x, full_matrices=full_matrices))
+
+    @staticmethod
+    def svdvals(x, /):
+        return _call(th.linalg.svdvals, x)
+
+    @staticmethod
+    def qr(x, /, *, mode="reduced"):
+        return _QRResult(*_call(th.linalg.qr, x, mode=mode))
+
+    @staticmethod
+    def eigh(x, /):
+        return _EighResult(*_call(th.linalg.eigh, x))
+
+    @staticmethod
+    def eigvalsh(x, /):
+        return _call(th.linalg.eigvalsh, x)
+
+    @staticmethod
+    def pinv(x, /, *, rtol=None):
+        return _call(th.linalg.pinv, x, rtol=rtol)
+
+    @staticmethod
+    def matrix_rank(x, /, *, rtol=None):
+        return _call(th.linalg.matrix_rank, x, rtol=rtol)
+
+    @staticmethod
+    def matrix_power(x, n, /):
+        return _call(th.linalg.matrix_power, x, n)
+
+    @staticmethod
+    def matrix_norm(x, /, *, keepdims=False, ord="fro"):
+        return _call(th.linalg.matrix_norm, x, keepdims=keepdims, ord=ord)
+
+    @staticmethod
+    def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+        return _call(th.linalg.vector_norm, x, axis=axis, keepdims=keepdims, ord=ord)
+
+    @staticmethod
+    def vecdot(x1, x2, /, *, axis=-1):
+        return _call(th.linalg.vecdot, x1, x2, axis=axis)
+
 
 _SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+_SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+_QRResult = namedtuple("QRResult", ["Q", "R"])
+_EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    return _call(th.vecdot, x1, x2, axis=axis)
 
 
 # sorting, searching and utility functions added to theon after the adapter was written

@@ -94,6 +94,20 @@ NO_EXPORT = {
     "digamma": "ONNX has no digamma",
     "digamma_edges": "ONNX has no digamma",
     "polygamma": "ONNX has no polygamma",
+    "svd": "ONNX has no singular value decomposition",
+    "svd_reconstruct": "ONNX has no singular value decomposition",
+    "svdvals": "ONNX has no singular value decomposition",
+    "svd_values_only": "ONNX has no singular value decomposition",
+    "qr": "ONNX has no QR decomposition",
+    "eigh": "ONNX has no eigendecomposition",
+    "eigvalsh": "ONNX has no eigendecomposition",
+    "pinv": "ONNX has no pseudo-inverse (nor an SVD to build one)",
+    "matrix_rank": "built on the singular values: ONNX has no SVD",
+    "matrix_norm_spectral": "built on the singular values: ONNX has no SVD",
+    "norm_spectral": "built on the singular values: ONNX has no SVD",
+    "matrix_power_inverse": "negative powers need the inverse, n = 0 a diagonal embedding: no rule for either",
+    "linalg_diagonal": "no export rule yet for diagonal (a Gather of flat indices)",
+    "linalg_trace": "no export rule yet for diagonal",
 }
 # rows whose files with every dim symbolic onnxruntime runs but theon's importer cannot
 # build yet (why): loading them must fail with a clear OnnxImportError

@@ -25,9 +25,9 @@ def _sym(a):
     return (a + th.matrix_transpose(a)) * 0.5
 
 
-def _cholesky(a):
+def _cholesky(a, **kw):
     square = a.ndim >= 2 and a.type.shape[-1] == a.type.shape[-2]
-    return th.cholesky(_sym(a) if square else a)
+    return th.cholesky(_sym(a) if square else a, **kw)
 
 
 def _matmul_samples(rng):
@@ -173,7 +173,8 @@ ROWS = [
     OpInfo("slogdet", th.slogdet, lambda a: tuple(np.linalg.slogdet(a)),
            lambda rng: [Sample((_well_conditioned(rng, 3, 3),)), Sample((-_well_conditioned(rng, 2, 3, 3),))],
            errors=[_not_square("slogdet")]),
-    OpInfo("cholesky", _cholesky, np.linalg.cholesky, _square_samples(_spd),
+    OpInfo("cholesky", _cholesky, np.linalg.cholesky, lambda rng: [
+        *_square_samples(_spd)(rng), Sample((_spd(rng, 2, 3, 3),), {"upper": True})],
            errors=[_not_square("cholesky"), ErrorCase((np.zeros(3),), {}, ShapeError, "square matrices")],
            second_order=True),
 ]

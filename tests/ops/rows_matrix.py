@@ -70,7 +70,7 @@ ROWS = [
                         Sample((rand(rng, 3), rand(rng, 2), rand(rng, 2)), {"sparse": True}), Sample((rand(rng, 2),))],
            errors=[ErrorCase((np.zeros(3),), {"indexing": "ji"}, ValueError, "'xy' or 'ij'")]),
     OpInfo("norm", th.norm, np.linalg.norm, _norm_samples, second_order=True, rtol=1e-5, errors=[
-        ErrorCase((np.zeros((2, 3)),), {"ord": "nuc"}, ValueError, "not provided"),
+        ErrorCase((np.zeros((2, 3)),), {"ord": 3}, ValueError, "invalid norm order 3 for matrices"),
         ErrorCase((np.zeros((2, 2, 2)),), {"ord": 1}, ShapeError, "1-D or 2-D"),
         ErrorCase((np.zeros(3),), {"ord": "fro"}, ValueError, "invalid norm order")]),
 ]

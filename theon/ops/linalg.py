@@ -613,10 +613,12 @@ class Cholesky(SquareOp):
 
 
 @user_errors
-def cholesky(a):
-    """Lower-triangular Cholesky factor of symmetric positive-definite matrices."""
+def cholesky(a, *, upper=False):
+    """numpy.linalg.cholesky: the lower factor L of a = L @ L^H of symmetric (Hermitian)
+    positive-definite matrices, or with upper=True the upper factor L^H."""
     (a,) = _linalg_inputs("cholesky", a)
-    return Cholesky()(a)
+    lower = Cholesky()(a)
+    return _conj(MatrixTranspose()(lower)) if upper else lower
 
 
 @dataclass(frozen=True)

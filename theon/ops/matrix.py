@@ -1,7 +1,8 @@
 """Matrix and vector helpers with NumPy's semantics: diagonal, diag, trace, kron, cross,
-diff, meshgrid and norm (numpy.linalg.norm's vector and matrix norms). Diagonals are two
-ops (taking one, and its adjoint, placing one); the rest are compositions of existing
-ops, so their gradients come from those."""
+diff, meshgrid, the norms (numpy.linalg's norm, matrix_norm, vector_norm), vecdot,
+matrix_rank, matrix_power and multi_dot. Diagonals are two ops (taking one, and its
+adjoint, placing one); the rest are compositions of existing ops (the spectral norms of
+svdvals), so their gradients come from those."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,18 +11,22 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from ..errors import ShapeError
-from ..graph import TensorType
+from ..errors import DTypeError, ShapeError
+from ..graph import TensorType, format_shape
 from .axes import normalize_axis
 from .base import Op, as_variable, user_errors
 from .broadcast import broadcast_to
+from .constructors import ones_like
+from .decompositions import Eigvalsh, Svdvals
 from .dims import dim
-from .elementwise import abs, cast_to, not_equal, power, sqrt, subtract
-from .reduce import amax, amin, sum
+from .elementwise import abs, cast_to, conj, greater, maximum, multiply, not_equal, power, sqrt, subtract, unify
+from .linalg import _linalg_inputs, _square, inv, matmul
+from .reduce import amax, amin, any, sum
 from .shape import concatenate, expand_dims, moveaxis, reshape, stack
 
 __all__ = ["Diagonal", "DiagonalEmbed", "diagonal", "diag", "trace", "kron", "cross", "diff",
-           "meshgrid", "norm"]
+           "meshgrid", "norm", "matrix_norm", "vector_norm", "vecdot", "matrix_rank", "matrix_power",
+           "multi_dot"]
 
 
 def _diag_len(n, m, offset):
@@ -200,7 +205,8 @@ def meshgrid(*xs, indexing="xy", sparse=False):
 def norm(x, ord=None, axis=None, keepdims=False):
     """numpy.linalg.norm. Vector norms (axis an int, or x 1-D): 2 (default), 1, inf, -inf,
     0 (count of nonzeros) and any other p; matrix norms (axis a pair, or x 2-D with ord
-    given): 'fro' (default), 1, -1, inf, -inf. 'nuc', 2 and -2 need singular values."""
+    given): 'fro' (default), 'nuc' (sum of singular values), 1, -1, 2 (largest singular
+    value), -2 (smallest), inf, -inf."""
     x = as_variable(x)
     if x.dtype.startswith("complex") or x.dtype == "bool" or not x.dtype.startswith("float"):
         x = abs(x) if x.dtype.startswith("complex") else cast_to(x, "float64")
@@ -223,6 +229,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 
 def _vector_norm(x, ord, ax, keepdims):
+    """The ord-norm over axis (or axes) `ax` of x (x real: complex was made |x|)."""
     a = abs(x)
     if ord is None or ord == 2:
         return sqrt(sum(x * x, axis=ax, keepdims=keepdims))
@@ -247,6 +254,10 @@ def _matrix_norm(x, ord, axes, keepdims):
     if ord is None or ord == "fro":
         out = sqrt(sum(x * x, axis=(r, c), keepdims=keepdims))
         return out
+    if ord in ("nuc", 2, -2):   # from the singular values of the (r, c) matrices
+        s = Svdvals()(moveaxis(x, [r, c], [-2, -1]))
+        out = {"nuc": sum, 2: amax, -2: amin}[ord](s, axis=-1)
+        return expand_dims(out, sorted((r, c))) if keepdims else out
     a = abs(x)
     if ord in (1, -1):   # largest/smallest column sum
         sums = sum(a, axis=r, keepdims=True)
@@ -257,5 +268,123 @@ def _matrix_norm(x, ord, axes, keepdims):
         pick = amax if ord == np.inf else amin
         out = pick(sums, axis=r, keepdims=True)
     else:
-        raise ValueError(f"norm: matrix norm order {ord!r} is not provided ('fro', 1, -1, inf, -inf are)")
+        raise ValueError(f"norm: invalid norm order {ord!r} for matrices ('fro', 'nuc', 1, -1, 2, -2, "
+                         f"inf, -inf are)")
     return out if keepdims else reshape(out, tuple(dim(x, i) for i in range(x.ndim) if i not in (r, c)))
+
+
+def _float_for_norm(x):
+    """Norms are of |x| in a float dtype: complex becomes its modulus, integers float64."""
+    if x.dtype.startswith("complex"):
+        return abs(x)
+    return x if x.dtype.startswith("float") else cast_to(x, "float64")
+
+
+@user_errors
+def vector_norm(x, axis=None, keepdims=False, ord=2):
+    """numpy.linalg.vector_norm: the ord-norm over `axis` (an int, a tuple, or None for all
+    elements as one vector); ord is any p, inf, -inf or 0."""
+    x = _float_for_norm(as_variable(x))
+    if isinstance(ord, str):
+        raise ValueError(f"vector_norm: invalid norm order {ord!r} for vectors")
+    axes = tuple(range(x.ndim)) if axis is None else normalize_axis(axis, x.ndim)
+    if x.ndim == 0:
+        return abs(x)
+    return _vector_norm(x, ord, axes, keepdims)
+
+
+@user_errors
+def matrix_norm(x, keepdims=False, ord="fro"):
+    """numpy.linalg.matrix_norm: the ord-norm of the last two axes ('fro', 'nuc', 1, -1, 2,
+    -2, inf, -inf)."""
+    x = _float_for_norm(as_variable(x))
+    if x.ndim < 2:
+        raise ShapeError(f"matrix_norm: needs a (batch of) matrices, got shape {format_shape(x.type.shape)}")
+    return _matrix_norm(x, ord, [x.ndim - 2, x.ndim - 1], keepdims)
+
+
+@user_errors
+def vecdot(x1, x2, axis=-1):
+    """numpy.vecdot: sum(conj(x1) * x2) along `axis`, the other axes broadcast; the dtype
+    is the operands' common one."""
+    x1, x2 = unify(x1, x2)
+    for name, v in (("x1", x1), ("x2", x2)):
+        if v.ndim == 0:
+            raise ShapeError(f"vecdot: {name} must have at least one dimension")
+    # the vectors are each operand's `axis` (a gufunc's core dim); the rest broadcast
+    x1, x2 = moveaxis(x1, axis, -1), moveaxis(x2, axis, -1)
+    n1, n2 = x1.type.shape[-1], x2.type.shape[-1]
+    if n1 is not None and n2 is not None and n1 != n2:
+        raise ShapeError(f"vecdot: x1 and x2 differ in length along axis {axis} ({n1} vs {n2})")
+    dtype = x1.dtype
+    if dtype.startswith("complex"):
+        x1 = conj(x1)
+    return sum(multiply(x1, x2), axis=-1, dtype=dtype)
+
+
+@user_errors
+def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
+    """numpy.linalg.matrix_rank: the number of singular values above tol (default
+    max(S) * rtol, rtol defaulting to max(m, n) * eps); a 0-d or 1-D A gives 1 unless all
+    its entries are zero."""
+    A = as_variable(A)
+    if A.ndim < 2:
+        return cast_to(any(not_equal(A, 0)), "int64")
+    if tol is not None and rtol is not None:
+        raise ValueError("matrix_rank: give tol or rtol, not both")
+    (a,) = _linalg_inputs("matrix_rank", A)
+    s = abs(Eigvalsh()(a)) if hermitian else Svdvals()(a)
+    if tol is None:
+        if rtol is None:
+            m, n = dim(a, -2), dim(a, -1)   # symbolic where unknown until the call
+            size = max(m, n) if isinstance(m, int) and isinstance(n, int) else cast_to(maximum(m, n), s.dtype)
+            rtol = size * float(np.finfo(s.dtype).eps)
+        else:
+            rtol = expand_dims(cast_to(as_variable(rtol), s.dtype), -1)
+        tol = amax(s, axis=-1, keepdims=True) * rtol
+    else:
+        tol = expand_dims(cast_to(as_variable(tol), s.dtype), -1)
+    return sum(greater(s, tol), axis=-1)
+
+
+@user_errors
+def matrix_power(a, n):
+    """numpy.linalg.matrix_power: a @ a @ ... (n factors) by repeated squaring; n = 0 gives
+    the identity (a's dtype), n < 0 powers of inv(a)."""
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise TypeError(f"matrix_power: the exponent must be an int, got {n!r}")
+    a = as_variable(a)
+    _square("matrix_power", a)
+    if a.dtype == "float16":
+        raise DTypeError("matrix_power: float16 is not supported by linear algebra kernels; cast to float32")
+    n = int(n)
+    if n == 0:
+        return DiagonalEmbed(0)(ones_like(Diagonal(0)(a)), a)
+    if n < 0:
+        a, n = inv(a), -n
+    result, base = None, a
+    while n:
+        if n & 1:
+            result = base if result is None else matmul(result, base)
+        n >>= 1
+        if n:
+            base = matmul(base, base)
+    return result
+
+
+@user_errors
+def multi_dot(arrays):
+    """numpy.linalg.multi_dot: the product of a chain of matrices (the first may be a 1-D
+    row vector and the last a 1-D column vector)."""
+    arrays = [as_variable(a) for a in arrays]
+    if len(arrays) < 2:
+        raise ValueError("multi_dot: needs at least two arrays")
+    for i, a in enumerate(arrays):
+        ends = i in (0, len(arrays) - 1)
+        if a.ndim != 2 and not (ends and a.ndim == 1):
+            raise ShapeError(f"multi_dot: array {i} must be 2-D{' (or 1-D at the ends)' if ends else ''}, "
+                             f"got shape {format_shape(a.type.shape)}")
+    out = arrays[0]
+    for a in arrays[1:]:
+        out = matmul(out, a)
+    return out

@@ -66,9 +66,14 @@ def _empty_safe(f, fill):
     return g
 
 
-converter("ReduceSum")(_make(_plain(T.sum)))
+def _keep_dtype(f):
+    """ONNX's ReduceSum/ReduceProd keep the input's dtype; NumPy's sum/prod widen small ints."""
+    return lambda x, axis=None, keepdims=False: f(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
+
+
+converter("ReduceSum")(_make(_plain(_keep_dtype(T.sum))))
 converter("ReduceMean")(_make(_plain(T.mean)))
-converter("ReduceProd")(_make(_plain(T.prod)))
+converter("ReduceProd")(_make(_plain(_keep_dtype(T.prod))))
 converter("ReduceMax")(_make(_plain(_empty_safe(T.max, -np.inf))))
 converter("ReduceMin")(_make(_plain(_empty_safe(T.min, np.inf))))
 converter("ReduceL1")(_make(_plain(T.sum, pre=T.abs)))
