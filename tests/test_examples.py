@@ -29,3 +29,11 @@ def test_rbm_example_reconstruction_error_falls_and_filters_are_saved(tmp_path):
               for line in out.splitlines() if line.startswith("epoch")]
     assert len(errors) == 3 and errors[2] < errors[0]
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_finetune_example_keeps_the_frozen_trunk_and_beats_scratch():
+    out = run_example("finetune_lenet.py", "--pretrain", 2000, "--labels", 300)
+    percent = {key: float(out.split(key)[1].split("%")[0].split()[-1]) for key in
+               ("classes 5-9:", "from scratch on the same 300 images:")}
+    assert "trunk weights unchanged: True" in out
+    assert percent["classes 5-9:"] > percent["from scratch on the same 300 images:"]

@@ -1,7 +1,8 @@
 """The work behind the `theon` command: train, evaluate and profile the built-in models,
 measure theon against its peers (`bench`, which runs the benchmarks/ folder of this checkout),
 inspect and convert model files (ONNX: theon/convert.py; Caffe: theon/caffe; Keras:
-theon/keras), describe the set-up. The command line itself (parsing, and every check that needs
+theon/keras), fine-tune a pretrained model on a data set (`finetune`: cut, freeze, new head),
+describe the set-up. The command line itself (parsing, and every check that needs
 no torch) is the top-level module theon_cli, so that `theon --help` answers without importing
 torch; run(args) here takes its parsed, checked arguments.
 
@@ -290,6 +291,87 @@ def convert_caffe(args) -> int:
     return 0
 
 
+def load_pretrained(path: str):
+    """The model `theon finetune --from` names, by theon_cli.finetune_source."""
+    kind = theon_cli.finetune_source(path)
+    if kind == "keras":
+        return keras.load(path)
+    if kind == "onnx":
+        from . import onnx  # optional: the onnx package, needed only for ONNX files
+        return onnx.load(path)
+    return load_model(path, compile=False)
+
+
+def as_model_input(x: np.ndarray, shape, value_range) -> np.ndarray:
+    """Images (N, C, H, W) in [0, 1] resized (bilinear) to `shape` (C, H, W), grey images
+    repeated over the model's channels, scaled to `value_range`."""
+    channels, *size = shape
+    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    if len(size) != 2 or t.shape[1] not in (1, channels):
+        raise CommandError(f"the model takes inputs of shape {tuple(shape)}; the data set's images are "
+                           f"{tuple(t.shape[1:])}")
+    if tuple(t.shape[2:]) != tuple(size):
+        t = torch.nn.functional.interpolate(t, size=tuple(size), mode="bilinear")
+    t = t.expand(-1, channels, -1, -1)
+    low, high = value_range
+    return (t * (high - low) + low).contiguous().numpy()
+
+
+def finetune_model(pretrained, cut: str, num_classes: int, seed: int):
+    """The trunk of `pretrained` up to layer `cut` (frozen) with a new head: global average
+    pooling of feature maps (rank 4) or flattening (rank 3), then Dense(num_classes) logits."""
+    try:
+        trunk = pretrained.cut(cut)
+    except KeyError as e:
+        raise CommandError(f"--cut {cut}: {e.args[0]}") from None
+    trunk.trainable = False
+    rank = len(trunk.outputs[0].type.shape)
+    head = [nn.GlobalAvgPool2D(name="finetune_pool")] if rank == 4 else \
+        [nn.Flatten(name="finetune_flatten")] if rank > 2 else []
+    return trunk, nn.Sequential([trunk, *head, nn.Dense(num_classes, name="finetune_logits", seed=seed)],
+                                name="finetuned")
+
+
+def cmd_finetune(args) -> int:
+    device = check_device(args.device)
+    pretrained = load_pretrained(args.source)
+    if len(pretrained.inputs) != 1:
+        raise CommandError(f"--from {args.source}: the model has {len(pretrained.inputs)} inputs; fine-tuning "
+                           f"on images takes a model of one")
+    shape = tuple(pretrained.inputs[0].type.shape[1:])
+    if len(shape) != 3 or None in shape:
+        raise CommandError(f"--from {args.source}: the model's input is {shape}; fine-tuning on images takes a "
+                           f"model of (channels, height, width) inputs")
+    (xtr, ytr), (xte, yte) = load_dataset(args.dataset)
+    if args.labels is not None and args.labels < len(xtr):
+        keep = np.random.default_rng(args.seed).permutation(len(xtr))[:args.labels]
+        xtr, ytr = xtr[keep], ytr[keep]
+    if args.test_limit is not None:
+        xte, yte = xte[:args.test_limit], yte[:args.test_limit]
+    xtr, xte = (as_model_input(x, shape, args.input_range) for x in (xtr, xte))
+    num_classes = int(max(ytr.max(), yte.max())) + 1
+    trunk, model = finetune_model(pretrained, args.cut, num_classes, args.seed)
+    frozen = len(trunk.params)
+    print(f"{args.source} cut at {args.cut!r} {tuple(trunk.outputs[0].type.shape[1:])}: {frozen} frozen "
+          f"tensors, a new head for {num_classes} classes; {len(xtr)} {args.dataset} examples")
+    verbose = 0 if args.quiet else "auto"
+    model.compile(optim.Adam(args.lr), "cross_entropy", metrics=["accuracy"], device=device)
+    model.fit(xtr, ytr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, verbose=verbose)
+    accuracy = model.evaluate(xte, yte)["accuracy"]
+    print(f"trunk frozen, {args.epochs} epoch(s): test accuracy {accuracy:.2%} ({len(xte)} examples)")
+    if args.unfreeze_epochs:
+        trunk.trainable = True
+        model.compile(optim.Adam(args.lr / 10), "cross_entropy", metrics=["accuracy"], device=device)
+        model.fit(xtr, ytr, epochs=args.unfreeze_epochs, batch_size=args.batch_size, seed=args.seed,
+                  verbose=verbose)
+        accuracy = model.evaluate(xte, yte)["accuracy"]
+        print(f"then unfrozen, {args.unfreeze_epochs} epoch(s): test accuracy {accuracy:.2%}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    model.save(args.out)
+    print(f"wrote {args.out} (th.nn.load_model reads it)")
+    return 0
+
+
 # the shape of one example of each data set, so a profile needs no data on disk
 INPUT_SHAPES = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "digits": (1, 8, 8)}
 
@@ -409,7 +491,7 @@ def cmd_info(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench, "profile": cmd_profile,
-            "convert": cmd_convert, "info": cmd_info}
+            "convert": cmd_convert, "finetune": cmd_finetune, "info": cmd_info}
 
 
 def run(args) -> int:

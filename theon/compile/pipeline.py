@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from .passes.bookkeeping import BOOKKEEPING
 from .passes.canonicalize import CANONICALIZE
 from .passes.fold import FOLD
+from .passes.formulate import formulate
 from .passes.fuse import fuse
 from .passes.fuse_elementwise import fuse_elementwise
 from .passes.inline import INLINE
@@ -57,6 +58,7 @@ PASSES = [
     RewritePass("stabilize", RuleSet(STABILIZE + CANONICALIZE + FOLD)),
     GraphPass("fuse", fuse),
     GraphPass("combine_siblings", combine_siblings),
+    GraphPass("formulate", formulate),
     GraphPass("fuse_elementwise", fuse_elementwise),
 ]
 

@@ -22,7 +22,7 @@ from .layers_channel_norm import GroupNorm, LocalResponseNormalization  # noqa: 
 from .layers_conv_separable import SeparableConv2D  # noqa: F401
 from .layers_pool_global import GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPool2D  # noqa: F401
 from .layers_spatial import Cropping2D, UpSampling2D, ZeroPadding2D  # noqa: F401
-from .model import Model, Sequential, load_model, model_from_config  # noqa: F401
+from .model import Model, ModelLayer, Sequential, load_model, model_from_config  # noqa: F401
 from .trainer import Trainer  # noqa: F401
 from . import callbacks, losses, metrics  # noqa: F401
 from .dbn import DBN, RBM  # noqa: F401  (dbn.py takes RBM from rbm.py)
@@ -30,7 +30,7 @@ from .dbn import DBN, RBM  # noqa: F401  (dbn.py takes RBM from rbm.py)
 _activations = ["elu", "gelu", "leaky_relu", "relu", "sigmoid", "silu", "softplus", "tanh"]
 _layers = ["Layer", "Input", "Dense", "Flatten", "Reshape", "Activation", "Dropout", "Embedding", "Add",
            "Concatenate", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "DepthwiseConv2D", "MaxPool2D",
-           "AvgPool2D", "GlobalAvgPool2D", "BatchNorm", "LayerNorm", "Model", "Sequential",
+           "AvgPool2D", "GlobalAvgPool2D", "BatchNorm", "LayerNorm", "Model", "ModelLayer", "Sequential",
            "SimpleRNN", "LSTM", "GRU", "Bidirectional",
            "ReLU", "ELU", "Softmax", "PReLU", "SeparableConv2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
            "GlobalAvgPool1D", "GroupNorm", "LocalResponseNormalization", "UpSampling2D", "ZeroPadding2D",

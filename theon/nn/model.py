@@ -21,7 +21,7 @@ from .saving import group, load_training_checkpoint, parameters_from, read_model
 from .summary import summary_text
 from .trainer import Trainer
 
-__all__ = ["Model", "Sequential", "model_from_config", "load_model"]
+__all__ = ["Model", "Sequential", "ModelLayer", "model_from_config", "load_model"]
 
 
 def _claim(existing: list, new: list) -> None:
@@ -30,10 +30,12 @@ def _claim(existing: list, new: list) -> None:
     taken = {}
     for layer in [*existing, *new]:
         if not layer._auto_named or layer._claimed or layer in existing:
-            other = taken.setdefault(layer.name, layer)
-            if other is not layer:
-                raise ValueError(f"two layers of the model are named {layer.name!r}; layer names must "
-                                 f"be unique within a model")
+            # a nested model's layers name its parameters too: their names are taken as well
+            for name in [layer.name, *getattr(layer, "nested_layer_names", ())]:
+                other = taken.setdefault(name, layer)
+                if other is not layer:
+                    raise ValueError(f"two layers of the model are named {name!r}; layer names must "
+                                     f"be unique within a model (nested models included)")
     counts = defaultdict(int)
     for layer in new:
         if layer._auto_named and not layer._claimed:
@@ -141,6 +143,15 @@ class Model(Trainer):
     @property
     def layers(self) -> list:
         return list(self._layers)
+
+    def cut(self, layer_name: str, name: str | None = None) -> "Model":
+        """The model from this model's inputs to the output of its layer `layer_name` (its
+        first call): the features a new head is put on. It shares this model's layers and
+        weights, so freezing it (`trainable = False`) freezes them here too."""
+        layer = self.get_layer(layer_name)
+        outs = [out for out, call in self._calls if call.layer is layer]
+        inputs = self.inputs[0] if self._single_input else self.inputs
+        return Model(inputs, outs[0], name=name or f"{self.name}_to_{layer_name}")
 
     def get_layer(self, name: str) -> Layer:
         for layer in self._layers:
@@ -387,12 +398,16 @@ class Sequential(Model):
         self._layers = []
         self._single_input = self._single_output = True
         self.inputs, self.outputs, self._calls = [], [], []
-        layers = list(layers or [])
+        layers = [as_layer(layer) for layer in (layers or [])]
         for layer in layers:
             self._check_layer(layer)
         _claim([], layers)  # all at once: auto names avoid every user name in the list
         for layer in layers:
             self.add(layer)
+        if input_shape is None and layers and isinstance(layers[0], ModelLayer):
+            # a model first (a pretrained trunk) fixes the input: build at once
+            first = layers[0].model.inputs[0]
+            input_shape, self.dtype = tuple(first.type.shape[1:]), first.dtype
         if input_shape is not None:
             self.build(input_shape)
 
@@ -401,7 +416,9 @@ class Sequential(Model):
         return bool(self.inputs)
 
     def add(self, layer: Layer) -> None:
-        """Append a layer (applied to the current output when the model is built)."""
+        """Append a layer (applied to the current output when the model is built); a Model
+        is added as one layer (a ModelLayer)."""
+        layer = as_layer(layer)
         self._check_layer(layer)
         _claim(self._layers, [layer])
         if self.seed is not None and not layer.built:
@@ -491,6 +508,101 @@ class Sequential(Model):
         shape = config.get("input_shape")
         return cls(layers, input_shape=None if shape is None else tuple(shape), name=config.get("name"),
                    dtype=config.get("dtype", "float32"), seed=config.get("seed"))
+
+
+class ModelLayer(Layer):
+    """A model used as one layer of another: `nn.Sequential([trunk, nn.Dense(10)])` wraps the
+    trunk in one. The layer is the model itself, not a copy: its parameters (named as in
+    the model, "conv1/kernel"), its `trainable` flag (setting it freezes or unfreezes every
+    layer of the model) and its layers' state updates are the model's. Its config holds
+    the model's config, so models containing it save and load."""
+
+    def __init__(self, model, name: str | None = None, dtype: str | None = None):
+        if not isinstance(model, Model):
+            raise TypeError(f"ModelLayer wraps an nn.Model, got {type(model).__name__}")
+        if isinstance(model, Sequential) and not model.built:
+            raise ValueError(f"Sequential {model.name!r} is not built, so it cannot be used as a layer: "
+                             f"give it input_shape= first")
+        if len(model.inputs) != 1 or not model._single_output:
+            raise TypeError(f"model {model.name!r} has {len(model.inputs)} inputs and "
+                            f"{len(model.outputs)} outputs; a model used as a layer takes one and gives one")
+        super().__init__(name=name or model.name, dtype=dtype)
+        self.model = model
+
+    # the model's layers, weights and flags are this layer's
+    @property
+    def nested_layer_names(self) -> list:
+        return [layer.name for layer in self.model.layers]
+
+    def _rename(self, name: str) -> None:
+        self._name = name  # the parameters keep the model's names
+
+    @property
+    def trainable(self) -> bool:
+        return self.model.trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self.model.trainable = value
+
+    @property
+    def params(self) -> list:
+        return self.model.params
+
+    @property
+    def trainable_params(self) -> list:
+        return self.model.trainable_params
+
+    @property
+    def non_trainable_params(self) -> list:
+        return self.model.non_trainable_params
+
+    def param(self, key: str) -> Shared:
+        """The model's parameter named `key` ("conv1/kernel")."""
+        for p in self.model.params:
+            if p.name == key:
+                return p
+        raise KeyError(f"model {self.model.name!r} has no parameter {key!r}")
+
+    def count_params(self) -> int:
+        return self.model.count_params()
+
+    def param_bytes(self) -> int:
+        return int(sum(layer.param_bytes() for layer in self.model.layers))
+
+    def build(self, input_shape) -> None:
+        expected = tuple(self.model.inputs[0].type.shape[1:])
+        given = tuple(input_shape)
+        if len(given) != len(expected) or any(a is not None and b is not None and a != b
+                                              for a, b in zip(given, expected)):
+            raise ValueError(f"layer {self.name!r} (model {self.model.name!r}) takes inputs of shape "
+                             f"{format_shape((None, *expected))}, got {format_shape((None, *given))}")
+        self.compute_dtype = self.dtype or self.model.inputs[0].dtype
+
+    def output_shape(self, input_shape):
+        shape = self.model.output_shape(input_shape if self.model._single_input else [input_shape])
+        return shape if self.model._single_output else shape[0]
+
+    def call(self, x, training: bool = False):
+        out = self.model(self.cast_input(x), training=training)
+        if training:
+            self.updates = self.model.updates
+        return out
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "dtype": self.dtype, "model": self.model.get_config()}
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
+        config = dict(config)
+        model = model_from_config(config.pop("model"), custom_objects)
+        return cls(model, **config)
+
+
+def as_layer(layer):
+    """`layer`, or a Model wrapped as a ModelLayer."""
+    return ModelLayer(layer) if isinstance(layer, Model) else layer
 
 
 def model_from_config(config: dict, custom_objects: dict | None = None) -> Model:

@@ -22,6 +22,7 @@ from ..errors import ShapeError
 from ..graph import TensorType
 from ..graph.types import format_shape
 from .base import Op
+from .nn_pool_strided import strided_max_pool, with_indices_channels_last
 from .nn_util import check_rank, float_inputs, ntuple, window_out
 
 aten = torch.ops.aten
@@ -71,6 +72,10 @@ class _MaxPoolAttrs(Op):
     padding: tuple = (0, 0)
     ceil_mode: bool = False
     dilation: tuple = (1, 1)
+    # the compiler's choice of kernel (compile/passes/formulate.py): "" ATen's pool on the
+    # tensor as it is, "strided" maxima of strided views (plain pool), "channels_last" ATen's
+    # channels-last kernel on a converted copy (pool with indices)
+    formulation: str = ""
     stem: ClassVar[str] = "max_pool"
 
     @property
@@ -117,7 +122,11 @@ class MaxPool(_MaxPoolAttrs):
 
     def kernel(self, x):
         pool = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[self.rank - 1]
-        return pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        aten_pool = lambda: pool(x, self.kernel_size, self.stride, self.padding, self.dilation,  # noqa: E731
+                                 self.ceil_mode)
+        if self.formulation == "strided":
+            return strided_max_pool(x, self.kernel_size, self.ceil_mode, aten_pool)
+        return aten_pool()
 
     def superset(self):
         """The twin that also returns the argmax indices: a training graph holding both
@@ -142,6 +151,8 @@ class MaxPoolWithIndices(_MaxPoolAttrs):
         return [TensorType(x.dtype, shape), TensorType("int64", shape)]
 
     def kernel(self, x):
+        if self.formulation == "channels_last":
+            return with_indices_channels_last(x, lambda t: self.with_indices(t))
         return self.with_indices(x)
 
     def grad(self, inputs, outputs, output_grads):

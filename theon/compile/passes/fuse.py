@@ -150,11 +150,11 @@ def fuse(outputs) -> list:
         if not any(issubclass(c, op_class) for c in present):
             continue
         extra = (static_values(outputs),) if rewrite in NEEDS_STATIC else ()
-        outputs = _rewrite_each(outputs, op_class, rewrite, extra)
+        outputs = rewrite_each(outputs, op_class, rewrite, extra)
     return outputs
 
 
-def _rewrite_each(outputs, op_class, rewrite, extra) -> list:
+def rewrite_each(outputs, op_class, rewrite, extra) -> list:
     """One rewrite over the graph in topological order. Each node is first rebuilt on the
     rewritten values of its inputs, so a rewrite sees, and its result reads, what the
     rewrites before it made (a chain of fusible patterns fuses link by link)."""

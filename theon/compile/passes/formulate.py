@@ -1,0 +1,48 @@
+"""The fastest formulation of an op for the shapes at hand, chosen by a shape rule and
+printed in the program (`max_pool2d(..., formulation='strided')`); values never change.
+
+- max_pool2d over non-overlapping windows (stride = kernel, no padding or dilation, at most
+  3x3) -> the maximum of its strided views (ops/nn_pool_strided.py): LeNet's pools run
+  about 5x faster than ATen's NCHW kernel. The training graph's pool that also returns the
+  argmax keeps ATen's NCHW kernel, except:
+- max_pool_with_indices2d over 16 or more channels -> ATen's channels-last kernel on a
+  channels-last copy (LeNet's second pool: half the time, copy included).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ... import config
+from ...graph import is_float, toposort
+from ...ops.nn_pool import MaxPool, MaxPoolWithIndices
+from ...ops.nn_pool_strided import MIN_CHANNELS_LAST, strided_pool_fits
+from .fuse import rewrite_each
+
+
+def _strided_max_pool(node, count):
+    op, x = node.op, node.inputs[0]
+    if op.formulation or not is_float(x.dtype) or not strided_pool_fits(
+            op.kernel_size, op.stride, op.padding, op.dilation, x.type.shape):
+        return None
+    return [dataclasses.replace(op, formulation="strided")(x)]
+
+
+def _channels_last_max_pool(node, count):
+    op, x = node.op, node.inputs[0]
+    if op.formulation or op.rank != 2 or x.ndim != 4 or (x.type.shape[1] or 0) < MIN_CHANNELS_LAST:
+        return None
+    return dataclasses.replace(op, formulation="channels_last")(x)
+
+
+REWRITES = [(MaxPool, _strided_max_pool), (MaxPoolWithIndices, _channels_last_max_pool)]
+
+
+def formulate(outputs) -> list:
+    """Apply each rewrite of REWRITES (THEON_FUSE=0: none, like the fuse pass)."""
+    if not config.FUSE:
+        return outputs
+    present = {type(n.op) for n in toposort(outputs)}
+    for op_class, rewrite in REWRITES:
+        if op_class in present:
+            outputs = rewrite_each(outputs, op_class, rewrite, ())
+    return outputs
