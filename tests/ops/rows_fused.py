@@ -3,6 +3,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import theon as th
+from theon.codegen.chain import Chain, Step
+from theon.codegen.op import FusedElementwise
 from theon.ops.nn_conv import Conv
 from theon.ops.nn_fused import conv_relu
 from theon.testing import OpInfo, Sample, rand
@@ -29,3 +32,31 @@ def _samples(rng):
 
 
 ROWS = [OpInfo("conv_relu", _conv_relu, _conv_relu_ref, _samples, grad_args=None, rtol=1e-5, atol=1e-5)]
+
+
+# ---- fused_elementwise: a generated kernel's chain (tanh GELU times a scalar), run here
+# through the chain's own ops (THEON_CODEGEN is off in tests; tests/codegen builds kernels)
+
+def _gelu_chain(dtype):
+    mul, add, tanh = th.multiply.op(), th.add.op(), th.tanh.op()
+    steps = [Step(mul, (0, 0)), Step(mul, (2, 0)), Step(mul, (3, 0.044715)), Step(add, (0, 4)),
+             Step(mul, (5, 0.7978845608028654)), Step(tanh, (6,)), Step(add, (7, 1.0)),
+             Step(mul, (0, 8)), Step(mul, (9, 0.5)), Step(mul, (10, 1))]
+    return Chain(dtype, (False, True), tuple(steps))
+
+
+def _fused_gelu(x, s):
+    return FusedElementwise(_gelu_chain(x.dtype), tuple(x.type.shape))(x, s)
+
+
+def _fused_gelu_ref(x, s):
+    c = np.asarray(0.7978845608028654, x.dtype)
+    return x * (1 + np.tanh(c * (x + np.asarray(0.044715, x.dtype) * x * x * x))) * x.dtype.type(0.5) * s
+
+
+def _fused_samples(rng):
+    return [Sample((rand(rng, 3, 5, dtype=dtype), rand(rng, dtype=dtype)), grad=dtype == "float64")
+            for dtype in ("float32", "float64")]
+
+
+ROWS.append(OpInfo("fused_elementwise", _fused_gelu, _fused_gelu_ref, _fused_samples))

@@ -16,6 +16,7 @@ from .passes.canonicalize import CANONICALIZE
 from .passes.fold import FOLD
 from .passes.formulate import formulate
 from .passes.fuse import fuse
+from .passes.fuse_elementwise import fuse_elementwise
 from .passes.inline import INLINE
 from .passes.merge import combine_siblings, merge_twins
 from ..control import SCAN_CELL_TO_RNN
@@ -58,6 +59,7 @@ PASSES = [
     GraphPass("fuse", fuse),
     GraphPass("combine_siblings", combine_siblings),
     GraphPass("formulate", formulate),
+    GraphPass("fuse_elementwise", fuse_elementwise),
 ]
 
 

@@ -37,6 +37,8 @@ __all__ = ["Extension", "ExtensionError", "load_inline"]
 
 _LIB_SUFFIX = ".pyd" if sys.platform == "win32" else ".so"
 _MARKER = "theon-build.json"   # written once a build has imported: the folder is complete
+_OWNER = "theon-builder.json"  # the process building in the folder (pid, host)
+_LOCK = "lock"                 # torch's FileBaton: held while a build runs, waited on by others
 _loaded: dict = {}              # module name -> Extension, for this process
 
 
@@ -73,12 +75,13 @@ class Extension:
 
 def load_inline(name: str, cpp_source: str, cuda_source: str | None = None, functions=None,
                 extra_cflags=(), extra_cuda_cflags=(), extra_ldflags=(), verbose: bool = False,
-                cache_dir=None) -> Extension:
+                cache_dir=None, build: bool = True) -> Extension | None:
     """Compile (or load from the disk cache) C++ source, and CUDA source if given.
 
     functions: names (or {name: docstring}) of the C++ functions to bind; omit when the
     source has its own PYBIND11_MODULE. cache_dir: where builds are kept (default
     THEON_CACHE_DIR/extensions). Returns an `Extension`; its functions are attributes.
+    build=False: only load a finished build from the disk cache; None when there is none.
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"load_inline: name must be a Python identifier, got {name!r}")
@@ -97,6 +100,8 @@ def load_inline(name: str, cpp_source: str, cuda_source: str | None = None, func
     library = folder / f"{module_name}{_LIB_SUFFIX}"
     if (folder / _MARKER).is_file() and library.is_file():
         module, compiled = _import_library(module_name, library), False
+    elif not build:
+        return None
     else:
         module, compiled = _compile(module_name, folder, cpp_source, cuda_source, functions,
                                     extra_cflags, extra_cuda_cflags, extra_ldflags, verbose), True
@@ -140,6 +145,14 @@ def _compile(module_name, folder, cpp_source, cuda_source, functions, extra_cfla
         raise ExtensionError("load_inline: cuda_source needs the CUDA toolkit (nvcc), which was "
                              "not found; set CUDA_HOME or build on a machine with CUDA")
     folder.mkdir(parents=True, exist_ok=True)
+    # another process building the same source: wait for it here, where a killed builder
+    # is noticed, rather than in torch's wait, which would never end
+    while (folder / _LOCK).exists() and not clear_stale_lock(folder):
+        time.sleep(0.2)
+    library = folder / f"{module_name}{_LIB_SUFFIX}"
+    if (folder / _MARKER).is_file() and library.is_file():
+        return _import_library(module_name, library)
+    (folder / _OWNER).write_text(json.dumps({"pid": os.getpid(), "host": platform.node()}))
     try:
         return cpp_extension.load_inline(
             name=module_name, cpp_sources=[cpp_source],
@@ -149,3 +162,33 @@ def _compile(module_name, folder, cpp_source, cuda_source, functions, extra_cfla
             build_directory=os.fspath(folder), verbose=verbose)
     except (RuntimeError, OSError) as e:
         raise ExtensionError(f"load_inline: building {module_name} in {folder} failed:\n{e}") from None
+
+
+def clear_stale_lock(folder: Path) -> bool:
+    """Remove torch's build lock when the process that took it is gone (a killed build
+    leaves the lock behind, and torch's next build of the same source would wait for it
+    forever). The lock is stale when the builder recorded in the folder no longer runs on
+    this host, or when no theon builder was recorded. Returns whether a lock was removed;
+    a lock whose builder still runs is left alone (torch waits for it)."""
+    lock = folder / _LOCK
+    if not lock.exists():
+        return False
+    try:
+        owner = json.loads((folder / _OWNER).read_text())
+        pid, host = int(owner["pid"]), owner["host"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pid, host = None, platform.node()
+    if host != platform.node() or (pid is not None and _running(pid)):
+        return False
+    lock.unlink(missing_ok=True)
+    return True
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # alive, owned by another user
+        return True
+    return True
