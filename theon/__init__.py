@@ -34,6 +34,7 @@ from .ops.sorting import argsort, sort, topk
 from .ops.quantile import median, percentile, quantile
 from .ops.special import cbrt, digamma, erfinv, exp2, isclose, lgamma, nan_to_num, polygamma
 from .ops.index import inc_subtensor, index_add, one_hot, set_subtensor, take, take_along_axis
+from .ops.scatter import put_along_axis
 from .ops.linalg import (
     cholesky, det, dot, einsum, inv, matmul, matrix_transpose, outer, slogdet, solve,
     solve_triangular, tensordot, tril, triu, vdot,

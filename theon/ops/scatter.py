@@ -15,13 +15,14 @@ import torch
 
 from ..errors import DTypeError, GradientError, ShapeError
 from ..graph import is_int
-from .base import Op, as_variable
+from .base import Op, as_variable, user_errors
+from .broadcast import broadcast_to
 from .constructors import ones_like, zeros_like
 from .dims import dim
 from .elementwise import cast_to, less, where
 from .index import take_along_axis
 
-__all__ = ["ScatterElements", "ScatterND", "scatter_elements", "scatter_nd"]
+__all__ = ["ScatterElements", "ScatterND", "put_along_axis", "scatter_elements", "scatter_nd"]
 
 _REDUCE = {"add": "sum", "mul": "prod", "max": "amax", "min": "amin"}
 
@@ -118,3 +119,39 @@ def scatter_nd(data, indices, updates, reduction="none"):
         raise ValueError(f"scatter_nd: reduction must be none, add, mul, max or min, got {reduction!r}")
     return ScatterND(reduction)(as_variable(data), as_variable(indices), as_variable(updates))
 
+
+
+@user_errors
+def put_along_axis(arr, indices, values, axis):
+    """numpy.put_along_axis as a function (theon's arrays are immutable): a copy of `arr`
+    with `values` written at `indices` along `axis`, the inverse of take_along_axis.
+    `indices` has arr's rank and broadcasts against it on the other axes (a dim of 1);
+    `values` broadcasts against the indices and is cast to arr's dtype, as NumPy's
+    assignment does. axis=None works on arr flattened and keeps its shape. Negative
+    indices count from the end. Where an index repeats along the axis, which of its values
+    lands is unspecified (NumPy: the last), and each of them receives the gradient."""
+    arr, indices = as_variable(arr), as_variable(indices)
+    if not is_int(indices.dtype):
+        raise DTypeError(f"put_along_axis: indices must be integers, got {indices.dtype}")
+    if axis is None:
+        flat = put_along_axis(arr.reshape(-1), indices.reshape(-1), values, 0)
+        return flat.reshape(arr.shape)
+    if indices.ndim != arr.ndim:
+        raise ShapeError(f"put_along_axis: indices need arr's rank {arr.ndim}, got shape "
+                         f"{indices.type.shape} for arr of shape {arr.type.shape}")
+    axis = int(axis)
+    if not -arr.ndim <= axis < arr.ndim:
+        raise IndexError(f"put_along_axis: axis {axis} is out of bounds for an array of rank {arr.ndim}")
+    axis %= arr.ndim
+    target = []
+    for d, (a, i) in enumerate(zip(arr.type.shape, indices.type.shape)):
+        if d == axis:
+            target.append(i if i is not None else dim(indices, d))
+        elif i not in (1, None) and a is not None and i != a:
+            raise ShapeError(f"put_along_axis: indices of shape {indices.type.shape} do not "
+                             f"broadcast against arr of shape {arr.type.shape} on axis {d}")
+        else:
+            target.append(a if a is not None else dim(arr, d))
+    target = tuple(target)
+    updates = broadcast_to(cast_to(as_variable(values), arr.dtype), target)
+    return ScatterElements(axis)(arr, broadcast_to(indices, target), updates)
