@@ -37,3 +37,10 @@ def test_finetune_example_keeps_the_frozen_trunk_and_beats_scratch():
                ("classes 5-9:", "from scratch on the same 300 images:")}
     assert "trunk weights unchanged: True" in out
     assert percent["classes 5-9:"] > percent["from scratch on the same 300 images:"]
+
+
+def test_mini_xception_finetune_example_keeps_the_imported_trunk_and_learns():
+    out = run_example("finetune_mini_xception.py", "--labels", 200, "--epochs", 2)
+    assert "trunk weights unchanged: True" in out, out
+    accuracy = float(out.split("test accuracy")[-1].split()[0])
+    assert accuracy > 0.4, out   # ten classes: chance is 0.1
