@@ -94,5 +94,5 @@ def test_weights_as_a_dict_and_bad_weights_argument():
     sd = load_state_dict(weights_file("pnet"))
     a = th.zoo.pnet(weights=sd)
     np.testing.assert_array_equal(a.get_layer("prelu2").param("alpha").get_value(), sd["prelu2.weight"])
-    with pytest.raises(TypeError, match="file path, a state dict or None"):
+    with pytest.raises(TypeError, match="file path, a state dict, a name in th.zoo.PRETRAINED or None"):
         th.zoo.pnet(weights=3)
