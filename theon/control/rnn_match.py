@@ -58,10 +58,6 @@ def _unary(v, table_op):
     return args[0] if args is not None else None
 
 
-def _gate_of_split(v, split_node, index):
-    return v.owner is split_node and v.index == index
-
-
 def _transposed(v, closure_outer: dict):
     """The outer U when v is U.T of a 2-D U: taken outside the body (v is a closure input
     whose outer value is U.T) or inside it (v = transpose of a closure input)."""
@@ -83,13 +79,8 @@ def _recurrent(term, h_in, closure_outer: dict):
         return (w, None) if w is not None else None
     lin = _args(term, Linear)
     if lin is not None and lin[0] is h_in:
-        return (_outer(lin[1], closure_outer), _outer(lin[2], closure_outer) if len(lin) > 2 else None)
+        return (closure_outer.get(lin[1]), closure_outer.get(lin[2]) if len(lin) > 2 else None)
     return None
-
-
-def _outer(v, closure_outer: dict):
-    """A body value read from outside: its outer variable (None when it is computed inside)."""
-    return closure_outer.get(v)
 
 
 def _gates(v, x_t, h_in, closure_outer: dict):

@@ -126,12 +126,8 @@ def _separable(spec, ins, ctx):
 # ---- pooling and padding -------------------------------------------------------------------
 
 def _check_pool(spec):
-    c = spec.config
-    if c.get("data_format", "channels_last") not in ("channels_last", None):
-        return f"data_format {c.get('data_format')!r}"
-    if c.get("padding", "valid") not in ("valid", "same"):
-        return f"padding {c.get('padding')!r}"
-    return None
+    padding = spec.config.get("padding", "valid")
+    return _check_format(spec) or (f"padding {padding!r}" if padding not in ("valid", "same") else None)
 
 
 @converter("MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D", check=_check_pool)
