@@ -73,3 +73,38 @@ def test_the_profile_times_what_a_call_runs():
     W, s, x, f = _scaled_matmul()
     table = f.profile(np.ones((2, 3), "float32"), repeat=2)  # the warm-up call fills the cache
     assert [r.op for r in table.rows] == ["matmul"]
+
+
+def _branchy(x, W, s):
+    """A cond whose branches read the weights through their closures (as an imported ONNX
+    `If` does): the weight work of each branch is static for that branch's program."""
+    return th.cond(th.sum(x) > 0, lambda a: a @ (W * th.tanh(s)), lambda a: a @ (W * 2.0), x)
+
+
+def test_a_branchs_weight_work_is_kept_between_calls_and_follows_new_values():
+    W, s, x, _ = _scaled_matmul()
+    f = th.function([x], _branchy(x, W, s))
+    pos, neg = np.ones((2, 3), "float32"), -np.ones((2, 3), "float32")
+    np.testing.assert_allclose(f(pos), pos @ (W.get_value() * np.tanh(s.get_value())), rtol=1e-6)
+    np.testing.assert_allclose(f(neg), neg @ (W.get_value() * 2), rtol=1e-6)
+    true_body, false_body = f.last_program.children
+    assert [n.op.name for n in true_body.static.schedule] == ["tanh", "multiply"]
+    assert [n.op.name for n in true_body.schedule] == ["matmul"]
+    assert [n.op.name for n in false_body.schedule] == ["matmul"]
+    assert "theon_function__cond_true_1__static" in f.source
+    s.set_value(np.zeros(4, "float32"))  # the branch's kept values follow the weights
+    np.testing.assert_allclose(f(pos), pos @ (W.get_value() * np.tanh(s.get_value())), rtol=1e-6)
+    W.get_tensor().mul_(3.0)
+    np.testing.assert_allclose(f(pos), pos @ (W.get_value() * np.tanh(s.get_value())), rtol=1e-6)
+    np.testing.assert_allclose(f(neg), neg @ (W.get_value() * 2), rtol=1e-6)
+
+
+def test_a_branch_reading_a_per_call_value_recomputes_it():
+    W, s, x, _ = _scaled_matmul()
+    scale = th.tensor("scale", (4,))
+    y = th.cond(th.sum(x) > 0, lambda a: a @ (W * th.exp(scale)), lambda a: a @ W, x)
+    f = th.function([x, scale], y)
+    xv = np.ones((2, 3), "float32")
+    for v in (0.0, 1.0, -2.0):
+        sv = np.full(4, v, "float32")
+        np.testing.assert_allclose(f(xv, sv), xv @ (W.get_value() * np.exp(sv)), rtol=1e-6)

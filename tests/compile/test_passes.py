@@ -67,3 +67,17 @@ def test_pipeline_report_times_every_pass():
     _, report = optimize([th.exp(x) * 1], {})
     assert list(report.timings) == [p.name for p in PASSES]
     assert "multiply_one" in report.fired["canonicalize"] + report.fired["specialize"]
+
+
+def test_a_cond_on_a_predicate_known_when_compiling_becomes_its_taken_branch():
+    """x.shape[0] > 2 folds once the call's shape is known: the program runs the taken
+    branch's ops directly, with the same values as the cond."""
+    w = th.shared(np.arange(3, dtype="float32"), name="w")
+    x = th.tensor("x", dtype="float32", shape=(None,))
+    y = th.cond(x.shape[0] > 2, lambda a: a * th.exp(w[:1]) + 1.0, lambda a: a - w[0], x)
+    f = th.function([x], y)
+    for n in (3, 2):
+        xv = np.linspace(-1, 1, n).astype("float32")
+        expected = xv * np.exp(w.get_value()[:1]) + 1 if n > 2 else xv - w.get_value()[0]
+        np.testing.assert_allclose(f(xv), expected, rtol=1e-6)
+        assert "cond" not in f.source and "cond_of_constant_predicate" in f.last_program.report.fired["specialize"]

@@ -7,6 +7,7 @@ import itertools
 import time
 
 from .. import config
+from ..control import Cond
 from ..graph import TensorType, Variable
 from .codegen import Program, generate, identifier
 from .hoist import StaticCache, split_static
@@ -65,10 +66,13 @@ def build_program(params, shapes, outputs, updates, device, name: str = "program
         if not graphs:
             continue
         types = node.op.body_input_types([i.type for i in node.inputs])
+        # a branch's closure (its inputs after the operands) holds the outer values it reads,
+        # the weights among them: its work on them alone is kept like the outer program's
+        closure_from = node.op.n_operands if isinstance(node.op, Cond) else None
         bodies[id(node)] = [
             build_program(g.inputs, [t.shape for t in tys], g.outputs, [], device,
                           name=f"{name}__{g.label}_{next(names)}", hooks=hooks, is_body=True,
-                          _names=names)
+                          static_from=closure_from, _names=names)
             for g, tys in zip(graphs, types)]
     program = generate(concrete, outs, upds, schedule, memory, device, name=name, hooks=hooks,
                        body_programs=bodies, is_body=is_body, static=static and static[:3])
