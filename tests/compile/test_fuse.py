@@ -39,3 +39,31 @@ def test_fused_conv_layers_are_each_computed_once_with_the_unfused_values(monkey
     assert source.count("= conv_relu_") == 2, source
     assert "= conv_" not in source.replace("= conv_relu_", "").replace("= conv_backward", ""), source
     assert source.count("= max_pool_with_indices2d_") == 2, source
+
+
+def test_hard_swish_chain_becomes_one_op_with_the_chains_values_to_the_bit(monkeypatch):
+    """x * clip(x + 3, 0, 6) / 6, as PaddlePaddle and TensorFlow exports write hardswish,
+    either operand order of the product; values at and around the kinks +-3, NaN and inf."""
+    xs = np.concatenate([np.linspace(-5, 5, 41), [-3, 3, 0, np.nan, np.inf, -np.inf]]).astype("float32")
+    results = []
+    for fuse in (False, True):
+        monkeypatch.setattr(config, "FUSE", fuse)
+        x = th.tensor("x", (None,))
+        a = x * th.clip(x + 3.0, 0.0, 6.0) / 6.0
+        b = th.clip(3.0 + x * 2.0, 0.0, 6.0) * (x * 2.0) / 6.0
+        f = th.function([x], [a, b])
+        results.append(f(xs))
+        assert f.source.count("= hard_swish_") == (2 if fuse else 0), f.source
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_hard_swish_chain_whose_parts_are_read_elsewhere_stays(monkeypatch):
+    monkeypatch.setattr(config, "FUSE", True)
+    x = th.tensor("x", (None,))
+    c = th.clip(x + 3.0, 0.0, 6.0)
+    f = th.function([x], [x * c / 6.0, c])
+    xs = np.linspace(-4, 4, 9).astype("float32")
+    got = f(xs)
+    np.testing.assert_allclose(got[0], xs * np.clip(xs + 3, 0, 6) / 6, rtol=1e-6)
+    assert "hard_swish" not in f.source

@@ -7,7 +7,7 @@ import theon as th
 from theon.codegen.chain import Chain, Step
 from theon.codegen.op import FusedElementwise
 from theon.ops.nn_conv import Conv
-from theon.ops.nn_fused import conv_relu
+from theon.ops.nn_fused import conv_relu, hard_swish
 from theon.testing import OpInfo, Sample, rand
 
 
@@ -32,6 +32,16 @@ def _samples(rng):
 
 
 ROWS = [OpInfo("conv_relu", _conv_relu, _conv_relu_ref, _samples, grad_args=None, rtol=1e-5, atol=1e-5)]
+
+
+def _hard_swish_samples(rng):
+    # away from the kinks at +-3, where finite differences straddle the corner
+    x = np.array([-5.0, -2.5, -1.0, 0.0, 0.5, 2.9, 3.5, 7.0])
+    return [Sample((x.astype(dtype),), grad=dtype == "float64") for dtype in ("float32", "float64")] + [
+        Sample((rand(rng, 3, 4, dtype="float64") * 8,), grad=True)]
+
+
+ROWS.append(OpInfo("hard_swish", hard_swish, lambda x: x * np.clip(x + 3, 0, 6) / 6, _hard_swish_samples))
 
 
 # ---- fused_elementwise: a generated kernel's chain (tanh GELU times a scalar), run here

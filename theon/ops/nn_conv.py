@@ -18,6 +18,7 @@ from ..graph import TensorType
 from ..graph.types import format_shape
 from .base import Op
 from .linalg import matmul
+from .nn_conv_formulations import channels_last_input, pointwise_matmul, runs_here
 from .nn_util import float_inputs, ntuple, window_out
 from .reduce import sum as _sum
 from .shape import reshape
@@ -126,7 +127,10 @@ class ConvAttrs(Op):
 
 @dataclass(frozen=True)
 class Conv(ConvAttrs):
-    """N-d convolution (or transposed convolution) of x (N, C, *spatial) with w."""
+    """N-d convolution (or transposed convolution) of x (N, C, *spatial) with w.
+    `formulation` ("", "channels_last" or "matmul"): how the kernel runs it on the CPU
+    (ops/nn_conv_formulations.py), chosen by the compiler's formulate pass."""
+    formulation: str = ""
     allocates: ClassVar[bool] = True
     name: ClassVar[str] = "conv"
 
@@ -177,6 +181,12 @@ class Conv(ConvAttrs):
         return [TensorType(dtype, (xs[0], c_out) + tuple(spatial))]
 
     def kernel(self, x, w, b=None):
+        if self.formulation == "matmul" and runs_here(x):
+            y = pointwise_matmul(x, w, b)
+            if y is not None:
+                return y
+        elif self.formulation == "channels_last":
+            x = channels_last_input(x)
         padding, extra = self.run_padding(w.shape)
         if extra:
             x = F.pad(x, extra)

@@ -5,6 +5,10 @@ one kernel call where the plain graph makes several.
 post-op (one pass over the output instead of two); elsewhere the convolution followed by
 an in-place ReLU on its own fresh output. Its gradient is the plain graph's, so a graph
 fused after differentiation and one differentiated after fusing agree.
+
+`HardSwish` is x * clip(x + 3, 0, 6) / 6 as one ATen kernel (torch's hardswish computes
+exactly that expression, in that order, so the values are the chain's to the bit): mobile
+networks exported from Paddle or TensorFlow write it as those four elementwise ops.
 """
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 
-from .elementwise import ReluGrad
+from .base import Op
+from .elementwise import ReluGrad, clip, logical_and, where
 from .nn_conv import Conv, ConvAttrs
 
 
@@ -46,3 +52,26 @@ class ConvRelu(ConvAttrs):
 def conv_relu(x, w, b, conv: ConvAttrs):
     """The fused node for relu(conv(x, w, b)) with `conv`'s attributes."""
     return ConvRelu(**conv.attrs())(x, w, b)
+
+
+@dataclass(frozen=True)
+class HardSwish(Op):
+    """x -> x * clip(x + 3, 0, 6) / 6, one kernel (float inputs)."""
+    name: ClassVar[str] = "hard_swish"
+
+    def infer(self, x):
+        return [x.type]
+
+    def kernel(self, x):
+        return F.hardswish(x)
+
+    def grad(self, inputs, outputs, output_grads):
+        (x,), (g,) = inputs, output_grads
+        # the chain's own derivative: clip passes gradient on its closed interval
+        inside = logical_and(x >= -3.0, x <= 3.0)
+        return [g * (clip(x + 3.0, 0.0, 6.0) + where(inside, x, 0.0)) / 6.0]
+
+
+def hard_swish(x):
+    """The fused node for x * clip(x + 3, 0, 6) / 6."""
+    return HardSwish()(x)

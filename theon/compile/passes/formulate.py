@@ -7,6 +7,10 @@ printed in the program (`max_pool2d(..., formulation='strided')`); values never 
   argmax keeps ATen's NCHW kernel, except:
 - max_pool_with_indices2d over 16 or more channels -> ATen's channels-last kernel on a
   channels-last copy (LeNet's second pool: half the time, copy included).
+- conv2d with groups (depthwise) -> its input in channels-last order
+  (ops/nn_conv_formulations.py): oneDNN without its per-call reorders; the order carries
+  through the ops after it.
+- conv2d 1x1, stride 1, no padding, one group -> a matrix product over the channels.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import dataclasses
 
 from ... import config
 from ...graph import is_float, toposort
+from ...ops.nn_conv import Conv
 from ...ops.nn_pool import MaxPool, MaxPoolWithIndices
 from ...ops.nn_pool_strided import MIN_CHANNELS_LAST, strided_pool_fits
 from .fuse import rewrite_each
@@ -34,7 +39,19 @@ def _channels_last_max_pool(node, count):
     return dataclasses.replace(op, formulation="channels_last")(x)
 
 
-REWRITES = [(MaxPool, _strided_max_pool), (MaxPoolWithIndices, _channels_last_max_pool)]
+def _conv_formulation(node, count):
+    op, x, w = node.op, node.inputs[0], node.inputs[1]
+    if op.formulation or op.transposed or x.ndim != 4 or x.dtype != "float32" or op.padding == "same":
+        return None
+    if op.groups > 1:
+        return [dataclasses.replace(op, formulation="channels_last")(*node.inputs)]
+    if tuple(w.type.shape[2:]) == (1, 1) and tuple(op.stride) == (1, 1) and not any(op.padding):
+        return [dataclasses.replace(op, formulation="matmul")(*node.inputs)]
+    return None
+
+
+REWRITES = [(MaxPool, _strided_max_pool), (MaxPoolWithIndices, _channels_last_max_pool),
+            (Conv, _conv_formulation)]
 
 
 def formulate(outputs) -> list:

@@ -14,6 +14,8 @@ arithmetic differently); tests compare every rewrite with the unfused program.
                                  norm written as arithmetic (imported models), a bias added
                                  after the convolution. The folded values are work on weights
                                  alone, which compile/hoist.py does once per weight value.
+- x * clip(x + 3, 0, 6) / 6   -> hard_swish(x)            (one ATen kernel instead of four
+                                 passes; equal to the bit: ATen computes the same expression)
 - transpose(a @ b)            -> b.T @ a.T                (a contiguous result: a Dense
                                  layer's weight gradient no longer reaches the optimiser as
                                  a strided view)
@@ -23,10 +25,10 @@ from __future__ import annotations
 from ... import config
 from ...graph import Constant, Shared, apply, located, toposort
 from ...ops.broadcast import broadcast_to
-from ...ops.elementwise import add, multiply, relu, rsqrt
+from ...ops.elementwise import Clip, add, divide, multiply, relu, rsqrt
 from ...ops.linalg import Matmul, matrix_transpose
 from ...ops.nn_conv import Conv
-from ...ops.nn_fused import conv_relu
+from ...ops.nn_fused import conv_relu, hard_swish
 from ...ops.nn_norm import BatchNormEval
 from ...ops.shape import Reshape, Transpose, reshape
 
@@ -123,6 +125,31 @@ def _conv_relu(node, count):
     return [conv_relu(*x.owner.inputs, op)]
 
 
+def _scalar_constant(v, value) -> bool:
+    return isinstance(v, Constant) and v.ndim == 0 and v.dtype in ("float32", "float64") and float(v.value) == value
+
+
+def _hard_swish(node, count):
+    """div(mul(x, clip(add(x, 3), 0, 6)), 6), the product's operands in either order."""
+    m, six = node.inputs
+    if not (_scalar_constant(six, 6.0) and _only_reader(m, count) and isinstance(m.owner.op, multiply.op)):
+        return None
+    if node.outputs[0].type != m.type or m.dtype not in ("float32", "float64"):
+        return None
+    for side in (0, 1):
+        x, c = m.owner.inputs[side], m.owner.inputs[1 - side]
+        if not (_only_reader(c, count) and isinstance(c.owner.op, Clip)
+                and (c.owner.op.lo, c.owner.op.hi) == (0.0, 6.0)):
+            continue
+        a = c.owner.inputs[0]
+        if not (_only_reader(a, count) and isinstance(a.owner.op, add.op)):
+            continue
+        p, q = a.owner.inputs
+        if ((p is x and _scalar_constant(q, 3.0)) or (q is x and _scalar_constant(p, 3.0))) and x.type == m.type:
+            return [hard_swish(x)]
+    return None
+
+
 def _transpose_of_matmul(node, count):
     m = node.inputs[0]
     if not (node.op.axes == (1, 0) and _only_reader(m, count) and isinstance(m.owner.op, Matmul)):
@@ -137,7 +164,7 @@ def _transpose_of_matmul(node, count):
 # every call, is slower than the plain convolution and an in-place ReLU for the small
 # convolutions of imported mobile models (PP-OCR: 10-20 % of the whole model)
 REWRITES = [(BatchNormEval, _fold_batch_norm), (relu.op, _conv_relu), (multiply.op, _conv_affine),
-            (add.op, _conv_affine), (Transpose, _transpose_of_matmul)]
+            (add.op, _conv_affine), (divide.op, _hard_swish), (Transpose, _transpose_of_matmul)]
 NEEDS_STATIC = {_conv_affine}
 
 

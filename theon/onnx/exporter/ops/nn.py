@@ -227,6 +227,13 @@ def _conv_relu(ctx):
     return ctx.emit("Relu", [_conv(ctx)])
 
 
+@rule(nn_fused.HardSwish)
+def _hard_swish(ctx):  # the chain it fuses, exact in float64 too (HardSwish's 1/6 is a float32 attribute)
+    x, dtype = ctx.x(0), ctx.dtype()
+    clipped = ctx.emit("Clip", [ctx.emit("Add", [x, ctx.scalar(3, dtype)]), ctx.scalar(0, dtype), ctx.scalar(6, dtype)])
+    return ctx.emit("Div", [ctx.emit("Mul", [x, clipped]), ctx.scalar(6, dtype)])
+
+
 def _causal_mask(ctx, scores: str, rank: int) -> str:
     """bool (L, S): True on and below the diagonal of the scores' last two dims."""
     ones = ctx.emit("ConstantOfShape", [shape_of(ctx, scores, rank - 2, rank)],
