@@ -81,3 +81,28 @@ def test_a_cond_on_a_predicate_known_when_compiling_becomes_its_taken_branch():
         expected = xv * np.exp(w.get_value()[:1]) + 1 if n > 2 else xv - w.get_value()[0]
         np.testing.assert_allclose(f(xv), expected, rtol=1e-6)
         assert "cond" not in f.source and "cond_of_constant_predicate" in f.last_program.report.fired["specialize"]
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_a_scan_of_one_step_becomes_its_body(steps):
+    """Known once the sequence's length is: the body runs once, the stacked outputs have a
+    unit axis, the values are the loop's; a longer scan keeps its loop."""
+    rng = np.random.default_rng(0)
+    w = th.shared((rng.standard_normal((3, 3)) * 0.5).astype("float32"), name="w")
+    x, h0 = th.tensor("x", (None, 3)), th.tensor("h", (3,))
+
+    def step(h, xt):
+        h2 = th.tanh(h @ w + xt)
+        return h2, h2 * 2.0
+    hT, ys = th.scan(step, h0, x)
+    f = th.function([h0, x], [hT, ys])
+    hv, xv = rng.standard_normal(3).astype("float32"), rng.standard_normal((steps, 3)).astype("float32")
+    h, want = hv, []
+    for t in range(steps):
+        h = np.tanh(h @ w.get_value() + xv[t])
+        want.append(h * 2)
+    got = f(hv, xv)
+    np.testing.assert_allclose(got[0], h, rtol=1e-5)
+    np.testing.assert_allclose(got[1], np.stack(want), rtol=1e-5)
+    assert ("scan" in f.source) == (steps > 1)
+    assert ("scan_of_one_step" in f.last_program.report.fired["specialize"]) == (steps == 1)
