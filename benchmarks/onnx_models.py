@@ -3,7 +3,7 @@ alternating windows in one run (benchmarks/harness.py: theon's speed ratio, medi
 quartiles over rounds; above 1: theon is faster), at 1 and 2 threads (torch's threads and
 onnxruntime's intra_op_num_threads set equal); also each model's import and first-call
 compile time. The models are the ones the tests check against onnxruntime: PP-OCR's
-text-direction classifier (batch 1 and 8), detector and recogniser, silero-vad's streaming
+text-direction classifier and detector (batch 1 and 8), recogniser, silero-vad's streaming
 model and a MiniLM BERT exported by torch.onnx.export.
 
     python -m benchmarks.onnx_models [--threads 1 2] [--only cls det ...] [--rounds 10]
@@ -71,6 +71,8 @@ CASES = {
                lambda: {"x": image(8, 48, 192)}),
     "det b1": (lambda: package_file("rapidocr_onnxruntime", "models", "ch_PP-OCRv4_det_infer.onnx"),
                lambda: {"x": image(1, 320, 320)}),
+    "det b8": (lambda: package_file("rapidocr_onnxruntime", "models", "ch_PP-OCRv4_det_infer.onnx"),
+               lambda: {"x": image(8, 320, 320)}),
     "rec b1": (lambda: package_file("rapidocr_onnxruntime", "models", "ch_PP-OCRv4_rec_infer.onnx"),
                lambda: {"x": image(1, 48, 320)}),
     "silero": (lambda: package_file("silero_vad", "data", "silero_vad.onnx"), silero_feeds),
