@@ -16,6 +16,7 @@ from .passes.canonicalize import CANONICALIZE
 from .passes.fold import FOLD
 from .passes.formulate import formulate
 from .passes.fuse import fuse
+from .passes.fuse_conv_pool import fuse_conv_pool
 from .passes.fuse_elementwise import fuse_elementwise
 from .passes.inline import INLINE
 from .passes.merge import combine_siblings, merge_twins
@@ -57,6 +58,7 @@ PASSES = [
     RewritePass("canonicalize", RuleSet(FOLD + CANONICALIZE)),
     RewritePass("stabilize", RuleSet(STABILIZE + CANONICALIZE + FOLD)),
     GraphPass("fuse", fuse),
+    GraphPass("fuse_conv_pool", fuse_conv_pool),
     GraphPass("combine_siblings", combine_siblings),
     GraphPass("formulate", formulate),
     GraphPass("fuse_elementwise", fuse_elementwise),
