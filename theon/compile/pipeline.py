@@ -18,6 +18,7 @@ from .passes.formulate import formulate
 from .passes.fuse import fuse
 from .passes.fuse_elementwise import fuse_elementwise
 from .passes.inline import INLINE
+from .passes.loss_grad import share_log_softmax
 from .passes.merge import combine_siblings, merge_twins
 from ..control import SCAN_CELL_TO_RNN
 from ..rewrite import STABILIZE
@@ -57,6 +58,7 @@ PASSES = [
     RewritePass("canonicalize", RuleSet(FOLD + CANONICALIZE)),
     RewritePass("stabilize", RuleSet(STABILIZE + CANONICALIZE + FOLD)),
     GraphPass("fuse", fuse),
+    GraphPass("share_log_softmax", share_log_softmax),
     GraphPass("combine_siblings", combine_siblings),
     GraphPass("formulate", formulate),
     GraphPass("fuse_elementwise", fuse_elementwise),
