@@ -65,6 +65,7 @@ def timing(spec: dict) -> dict:
             own = {key: value.copy() for key, value in weights.items()}
             runner = _side(name).build(name, workload, own, spec["device"])
             values = [runner.first(*batches[0])]
+            getattr(_side(name), "settle", lambda: None)()
             if workload.train:
                 values += [runner.check(runner.step(*b)) for b in batches[1:k]]
                 now = runner.weights()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import theon as th
 from theon import nn
+from theon.codegen import cache as codegen_cache
 
 from .workloads import EMBED, HIDDEN, TIME_STEPS, VOCAB, Workload
 
@@ -155,6 +156,14 @@ class FunctionStep:
 
     def weights(self) -> dict:
         return {k: p.get_value() for k, p in self.params.items()}
+
+
+def settle() -> None:
+    """Before timing: wait for the kernels theon generates in the background (a first
+    build takes about a minute; later processes load it from disk), so the timed steps run
+    what every step after the first minute of a training run runs. First-step times never
+    wait."""
+    codegen_cache.wait(900)
 
 
 def prepare(framework: str) -> None:

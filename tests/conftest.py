@@ -1,5 +1,10 @@
 """Test-run settings shared by every test module."""
+import os
 from pathlib import Path
+
+# generated kernels are built only by the tests that check them (tests/codegen): a build is
+# a compiler run of tens of seconds that every graph with a fusable pattern would start
+os.environ.setdefault("THEON_CODEGEN", "off")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,5 +19,7 @@ HOIST_STATIC = _flag("THEON_HOIST_STATIC", "1") == "1"  # work on weights alone 
 FUSED_RNN = _flag("THEON_FUSED_RNN", "1") == "1"        # LSTM/GRU layers as one fused op (control/rnn.py)
 CACHE_DIR = _flag("THEON_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "theon")
 #                                                   built extensions (th.ops.load_inline) live here
-CODEGEN = _flag("THEON_CODEGEN", "off")              # 'cpp': elementwise chains become generated
-#                                                   kernels (C++ on the CPU, Triton on CUDA)
+CODEGEN = _flag("THEON_CODEGEN", "auto")             # generated kernels: 'auto' those that are timed
+#                                                   against ATen's before use (conv+ReLU+pool,
+#                                                   codegen/conv_pool.py); 'cpp' also elementwise
+#                                                   chains (C++ on the CPU, Triton on CUDA); 'off' none

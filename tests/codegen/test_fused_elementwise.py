@@ -111,7 +111,7 @@ class SlowCompiler:
         self.release = threading.Event()
         self.sources = []
 
-    def __call__(self, source):
+    def __call__(self, source, *build_args):
         self.sources.append(source)
         assert self.release.wait(60)
         return lambda inputs, out: out.fill_(42.0)
@@ -140,7 +140,7 @@ def test_first_calls_run_the_unfused_ops_until_the_build_is_ready(codegen, monke
 
 
 def test_a_failed_build_leaves_the_chain_unfused(codegen, monkeypatch):
-    def broken(source):
+    def broken(source, *build_args):
         raise extension.ExtensionError("no compiler here")
     monkeypatch.setattr(cache, "build_cpp", broken)
     x, s = th.tensor("x", (5,), "float64"), th.tensor("s", (), "float64")

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 import theon as th
 from theon.codegen.chain import Chain, Step
+from theon.codegen.conv_pool import ConvReluPool
 from theon.codegen.op import FusedElementwise
 from theon.ops.nn_conv import Conv
 from theon.ops.nn_fused import conv_relu
@@ -32,6 +33,34 @@ def _samples(rng):
 
 
 ROWS = [OpInfo("conv_relu", _conv_relu, _conv_relu_ref, _samples, grad_args=None, rtol=1e-5, atol=1e-5)]
+
+
+# ---- conv_relu_pool: made by the fuse_conv_pool pass; its gradient graph holds the
+# index-keeping twin and max_pool_scatter. Run here through the unfused kernels
+# (THEON_CODEGEN is off in tests; tests/codegen/test_conv_pool.py builds the generated one)
+
+def _conv_relu_pool(x, w, b, padding=(0, 0), pool=(2, 2)):
+    return ConvReluPool(padding, pool)(x, w, b)
+
+
+def _conv_relu_pool_ref(x, w, b, padding=(0, 0), pool=(2, 2)):
+    t = [torch.from_numpy(a) for a in (x, w, b)]
+    return F.max_pool2d(F.relu(F.conv2d(*t, padding=padding)), pool).numpy()
+
+
+def _pool_samples(rng):
+    out = []
+    for dtype in ("float32", "float64"):
+        grad = dtype == "float64"
+        out.append(Sample((rand(rng, 2, 1, 8, 8, dtype=dtype), rand(rng, 3, 1, 3, 3, dtype=dtype),
+                           rand(rng, 3, dtype=dtype)), {"padding": (1, 1)}, grad=grad))
+        out.append(Sample((rand(rng, 2, 2, 7, 9, dtype=dtype), rand(rng, 4, 2, 2, 3, dtype=dtype),
+                           rand(rng, 4, dtype=dtype)), {"pool": (3, 2)}, grad=grad))
+    return out
+
+
+ROWS.append(OpInfo("conv_relu_pool", _conv_relu_pool, _conv_relu_pool_ref, _pool_samples, grad_args=None,
+                   rtol=1e-5, atol=1e-5))
 
 
 # ---- fused_elementwise: a generated kernel's chain (tanh GELU times a scalar), run here

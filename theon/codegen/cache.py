@@ -34,15 +34,16 @@ class _Build:
         self.thread = None
 
 
-def build_cpp(source: str):
-    """Compile (or load) the C++ source; returns its `fused` function. Tests replace this
-    with a slow fake to check that no call waits for it."""
-    return getattr(load_inline(_NAME, cpp_source=source, functions=[FUNCTION]), FUNCTION)
+def build_cpp(source: str, name: str = _NAME, function: str = FUNCTION, cflags: tuple = ()):
+    """Compile (or load) the C++ source; returns its `function`. Tests replace this with a
+    slow fake to check that no call waits for it."""
+    return getattr(load_inline(name, cpp_source=source, functions=[function], extra_cflags=cflags),
+                   function)
 
 
-def _cached_cpp(source: str):
-    ext = load_inline(_NAME, cpp_source=source, functions=[FUNCTION], build=False)
-    return None if ext is None else getattr(ext, FUNCTION)
+def _cached_cpp(source: str, name: str, function: str, cflags: tuple):
+    ext = load_inline(name, cpp_source=source, functions=[function], extra_cflags=cflags, build=False)
+    return None if ext is None else getattr(ext, function)
 
 
 def kernel_for(chain: Chain, device):
@@ -54,23 +55,29 @@ def kernel_for(chain: Chain, device):
         return _triton_kernel(chain)
     if device.type != "cpu":
         return None
-    source = cpp_source(chain)
-    key = hashlib.sha256(source.encode()).hexdigest()
+    return cpp_function(cpp_source(chain))
+
+
+def cpp_function(source: str, name: str = _NAME, function: str = FUNCTION, cflags: tuple = ()):
+    """`function` of the C++ `source` built as extension `name`: loaded from the disk cache,
+    or None while a background thread builds it (or when the build failed)."""
+    key = hashlib.sha256("\0".join([name, function, *cflags, source]).encode()).hexdigest()
     with _lock:
         build = _builds.get(key)
         if build is None:
             build = _builds[key] = _Build()
-            build.fn = _cached_cpp(source)
+            build.fn = _cached_cpp(source, name, function, cflags)
             if build.fn is None:
-                build.thread = threading.Thread(target=_run_build, args=(build, source),
+                build.thread = threading.Thread(target=_run_build,
+                                                args=(build, source, name, function, cflags),
                                                 name="theon-codegen", daemon=True)
                 build.thread.start()
     return build.fn
 
 
-def _run_build(build: _Build, source: str) -> None:
+def _run_build(build: _Build, source: str, name: str, function: str, cflags: tuple) -> None:
     try:
-        build.fn = build_cpp(source)
+        build.fn = build_cpp(source, name, function, cflags)
     except Exception as e:  # a failed build leaves the chain unfused, never breaks a call
         build.error = e
         log.warning("theon: building a fused kernel failed; running its ops unfused:\n%s", e)

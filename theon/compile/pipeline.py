@@ -16,6 +16,7 @@ from .passes.canonicalize import CANONICALIZE
 from .passes.fold import FOLD
 from .passes.formulate import formulate
 from .passes.fuse import fuse
+from .passes.fuse_conv_pool import fuse_conv_pool
 from .passes.fuse_elementwise import fuse_elementwise
 from .passes.inline import INLINE
 from .passes.loss_grad import share_log_softmax
@@ -59,6 +60,7 @@ PASSES = [
     RewritePass("stabilize", RuleSet(STABILIZE + CANONICALIZE + FOLD)),
     GraphPass("fuse", fuse),
     GraphPass("share_log_softmax", share_log_softmax),
+    GraphPass("fuse_conv_pool", fuse_conv_pool),
     GraphPass("combine_siblings", combine_siblings),
     GraphPass("formulate", formulate),
     GraphPass("fuse_elementwise", fuse_elementwise),

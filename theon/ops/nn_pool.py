@@ -178,6 +178,35 @@ class MaxPoolBackward(_MaxPoolAttrs):
 
 
 @dataclass(frozen=True)
+class MaxPoolScatter(_MaxPoolAttrs):
+    """(g, indices) -> (..., *size): each window's g at its argmax, zeros elsewhere. The max
+    pool's gradient for non-overlapping windows (each position in at most one window)
+    without the pooled input: the compiler's fused conv+ReLU+pool (codegen/conv_pool.py)
+    never makes that input."""
+    size: tuple = ()
+    stem: ClassVar[str] = "max_pool_scatter"
+    allocates: ClassVar[bool] = True
+
+    def infer(self, g, indices):
+        n = self.rank
+        if len(self.size) != n or g.type.shape != indices.type.shape:
+            raise ShapeError(f"{self.name}: g {format_shape(g.type.shape)} and indices "
+                             f"{format_shape(indices.type.shape)} must match, with {n} output sizes "
+                             f"(got {self.size})")
+        return [TensorType(g.dtype, g.type.shape[:-n] + tuple(self.size))]
+
+    def kernel(self, g, indices):
+        n = self.rank
+        out = g.new_zeros(g.shape[:-n] + tuple(self.size))
+        out.flatten(-n).scatter_(-1, indices.flatten(-n), g.flatten(-n))
+        return out
+
+    def grad(self, inputs, outputs, output_grads):
+        (g, indices), (gg,) = inputs, output_grads
+        return [self.select_op()(gg, indices), None]
+
+
+@dataclass(frozen=True)
 class MaxPoolSelect(_MaxPoolAttrs):
     """(v, indices) -> pooled shape: v read at each window's argmax."""
     stem: ClassVar[str] = "max_pool_select"

@@ -1,0 +1,142 @@
+"""The generated conv+ReLU+max-pool kernel (theon/codegen/conv_pool.py): one real build in
+a cache of this module's own, whose values and argmax equal ATen's (exactly on integer
+data, where every sum is exact and ties are many; NaN windows as ATen's scan takes them),
+a training run equal to the unfused program, no call waiting for a build, a failed build
+leaving the unfused kernels, and a generated kernel that loses its timing left unused."""
+import time
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import theon as th
+from theon import config, nn
+from theon.codegen import cache, conv_pool
+from theon.codegen.conv_pool import ConvReluPool, ConvReluPoolWithIndices
+from theon.ops import extension
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """THEON_CODEGEN=auto with this module's own cache; the kernel for x (8, 1, 28, 28),
+    w (6, 1, 5, 5), padding 2, pool 2 built once."""
+    saved = config.CODEGEN, config.CACHE_DIR
+    config.CODEGEN, config.CACHE_DIR = "auto", str(tmp_path_factory.mktemp("cache"))
+    cache.forget()
+    op = ConvReluPoolWithIndices((2, 2), (2, 2))
+    x, w, b = torch.zeros(8, 1, 28, 28), torch.zeros(6, 1, 5, 5), torch.zeros(6)
+    op.kernel(x, w, b)            # starts the build
+    assert cache.wait(600)
+    yield
+    cache.forget()
+    config.CODEGEN, config.CACHE_DIR = saved
+
+
+@pytest.fixture
+def always_generated(monkeypatch):
+    monkeypatch.setattr(conv_pool._Choice, "pick", lambda self, op, x, w: self.fn)
+
+
+def _aten(x, w, b, padding=2):
+    return F.max_pool2d(F.relu(F.conv2d(x, w, b, padding=padding)), 2, return_indices=True)
+
+
+def _integers(rng, *shape):
+    return torch.from_numpy(rng.integers(-2, 3, shape).astype(np.float32))
+
+
+def test_values_and_argmax_equal_aten_on_exact_data(built, always_generated):
+    rng = np.random.default_rng(0)
+    x, w = _integers(rng, 8, 1, 28, 28), _integers(rng, 6, 1, 5, 5)
+    b = torch.from_numpy(rng.integers(-9, -3, 6).astype(np.float32))
+    values, indices = ConvReluPoolWithIndices((2, 2), (2, 2)).kernel(x, w, b)
+    ref_values, ref_indices = _aten(x, w, b)
+    assert (ref_values == 0).float().mean() > 0.2      # many all-zero windows: ties resolved alike
+    torch.testing.assert_close(values, ref_values, rtol=0, atol=0)
+    torch.testing.assert_close(indices, ref_indices, rtol=0, atol=0)
+    torch.testing.assert_close(ConvReluPool((2, 2), (2, 2)).kernel(x, w, b), ref_values, rtol=0, atol=0)
+
+
+def test_nan_windows_as_aten_takes_them(built, always_generated):
+    rng = np.random.default_rng(1)
+    x, w, b = _integers(rng, 8, 1, 28, 28), _integers(rng, 6, 1, 5, 5), _integers(rng, 6)
+    x[0, 0, 3, 4] = x[2, 0, 27, 27] = float("nan")
+    values, indices = ConvReluPoolWithIndices((2, 2), (2, 2)).kernel(x, w, b)
+    ref_values, ref_indices = _aten(x, w, b)
+    assert torch.isnan(ref_values).sum() > 20
+    torch.testing.assert_close(values, ref_values, rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(indices, ref_indices, rtol=0, atol=0)
+
+
+def test_random_data_within_float32_rounding(built, always_generated):
+    rng = np.random.default_rng(2)
+    x = torch.from_numpy(rng.standard_normal((8, 1, 28, 28)).astype(np.float32))
+    w = torch.from_numpy(rng.standard_normal((6, 1, 5, 5)).astype(np.float32))
+    b = torch.from_numpy(rng.standard_normal(6).astype(np.float32))
+    values, _ = ConvReluPoolWithIndices((2, 2), (2, 2)).kernel(x, w, b)
+    torch.testing.assert_close(values, _aten(x, w, b)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_training_with_the_generated_kernel_equals_the_unfused_program(built, always_generated, monkeypatch):
+    rng = np.random.default_rng(3)
+    data, labels = rng.random((16, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 16)
+
+    def fit():
+        m = nn.Sequential([nn.Conv2D(6, 5, padding="same", activation="relu"), nn.MaxPool2D(2), nn.Flatten(),
+                           nn.Dense(10)], input_shape=(1, 28, 28), seed=0)
+        m.compile(th.optim.SGD(0.05, momentum=0.9), "cross_entropy")
+        losses = m.fit(data, labels, epochs=4, batch_size=8, shuffle=False, verbose=0).history["loss"]
+        return m, losses
+
+    generated, losses = fit()
+    assert "conv_relu_pool_with_indices" in generated.train_function.source
+    monkeypatch.setattr(config, "CODEGEN", "off")
+    unfused, unfused_losses = fit()
+    np.testing.assert_allclose(losses, unfused_losses, rtol=1e-6)
+    for a, b in zip(generated.get_weights().values(), unfused.get_weights().values()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_generated_kernel_that_loses_its_timing_is_not_used(built, monkeypatch):
+    op = ConvReluPoolWithIndices((2, 2), (2, 2))
+    x, w, b = torch.rand(8, 1, 28, 28), torch.rand(6, 1, 5, 5), torch.rand(6)
+    real = cache.cpp_function
+    calls = []
+
+    def slow(*args):
+        fn = real(*args)
+
+        def run(*a):
+            calls.append(1)
+            time.sleep(0.05)
+            return fn(*a)
+        return run
+    monkeypatch.setattr(cache, "cpp_function", slow)
+    values, _ = op.kernel(x, w, b)
+    assert calls and len(calls) <= 4          # timed once (three runs), then left alone
+    n = len(calls)
+    op.kernel(x, w, b)
+    assert len(calls) == n
+    torch.testing.assert_close(values, _aten(x, w, b)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_no_call_waits_for_the_build_and_a_failed_build_keeps_the_unfused_kernels(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "CODEGEN", "auto")
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path))
+    cache.forget()
+
+    def broken(source, *build_args):
+        time.sleep(0.5)
+        raise extension.ExtensionError("no compiler here")
+    monkeypatch.setattr(cache, "build_cpp", broken)
+    op = ConvReluPool((1, 1), (2, 2))
+    x, w, b = torch.rand(2, 1, 9, 9), torch.rand(3, 1, 3, 3), torch.rand(3)
+    start = time.perf_counter()
+    first = op.kernel(x, w, b)
+    assert time.perf_counter() - start < 0.4            # the build runs in the background
+    assert cache.wait(60)
+    ref = F.max_pool2d(F.relu(F.conv2d(x, w, b, padding=1)), 2)
+    torch.testing.assert_close(first, ref)
+    torch.testing.assert_close(op.kernel(x, w, b), ref)  # still the unfused kernels
+    cache.forget()

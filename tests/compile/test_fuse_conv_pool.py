@@ -1,0 +1,109 @@
+"""The fuse_conv_pool pass: max_pool(conv_relu(x, w, b)) of a first layer becomes one
+conv_relu_pool node, in inference and training graphs (where the pool's and the ReLU's
+gradients become one scatter of the masked pooled gradient), with the unfused program's
+results; and it stands down where the convolution's output has another reader or the
+layer is not a first layer over few channels. These run the node's unfused kernels
+(THEON_CODEGEN is off in tests); tests/codegen/test_conv_pool.py runs the generated one."""
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import theon as th
+from theon import nn
+from theon.compile import pipeline
+
+WITHOUT_PASS = [p for p in pipeline.PASSES if p.name != "fuse_conv_pool"]
+
+
+def _lenet(seed=0, channels=1):
+    m = nn.Sequential([nn.Conv2D(6, 5, padding="same", activation="relu", name="conv1"), nn.MaxPool2D(2),
+                       nn.Conv2D(16, 5, activation="relu", name="conv2"), nn.MaxPool2D(2), nn.Flatten(),
+                       nn.Dense(10, name="out")], input_shape=(channels, 28, 28), seed=seed)
+    m.compile(th.optim.SGD(0.05, momentum=0.9), "cross_entropy")
+    return m
+
+
+def _data(channels=1, n=32):
+    rng = np.random.default_rng(0)
+    return rng.random((n, channels, 28, 28), dtype=np.float32) - 0.3, rng.integers(0, 10, n)
+
+
+def _fit(monkeypatch, passes, channels=1):
+    monkeypatch.setattr(pipeline, "PASSES", passes)
+    m = _lenet(channels=channels)
+    x, y = _data(channels)
+    history = m.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    return m, history.history["loss"], m.predict(x, batch_size=32)
+
+
+def test_training_and_inference_fuse_the_first_layer_with_the_same_results(monkeypatch):
+    fused, losses, predicted = _fit(monkeypatch, pipeline.PASSES)
+    plain, plain_losses, plain_predicted = _fit(monkeypatch, WITHOUT_PASS)
+    train, predict = fused.train_function.source, fused.predict_function.source
+    assert "conv_relu_pool_with_indices(padding=(2, 2))" in train and "max_pool_scatter2d" in train
+    assert "conv_relu_pool(padding=(2, 2))" in predict
+    # the first layer's full-size output is gone: one conv_relu (conv2) and one pool
+    # backward (pool2) are left in training, and no relu_grad on a (16, 6, 28, 28) value
+    assert len(re.findall(r"= conv_relu_\d+\(", train)) == 1 and train.count("max_pool_backward2d(") == 1
+    assert "relu_grad -> float32[16, 6, 28, 28]" not in train
+    np.testing.assert_allclose(losses, plain_losses, rtol=1e-6)
+    np.testing.assert_allclose(predicted, plain_predicted, rtol=1e-6, atol=1e-6)
+    for (name, a), b in zip(fused.get_weights().items(), plain.get_weights().values()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_gradients_through_the_fused_node_match_torch():
+    """(Finite differences in float64: the op-table row; float64 never takes this pass, whose
+    match starts from oneDNN's float32 conv_relu.)"""
+    x32 = th.tensor("x", (2, 1, 6, 6), "float32")
+    w32, b32 = th.shared(np.random.default_rng(1).standard_normal((3, 1, 3, 3)).astype("float32")), th.shared(
+        np.linspace(-0.5, 0.5, 3).astype("float32"))
+    y32 = th.nn.max_pool2d(th.relu(th.nn.conv2d(x32, w32, b32, padding=1)), 2)
+    loss32 = (y32 * y32).sum()
+    g = th.function([x32], th.grad(loss32, [x32, w32, b32]))
+    assert "conv_relu_pool_with_indices" in g.source and "max_pool_scatter2d" in g.source
+    a = np.random.default_rng(2).standard_normal((2, 1, 6, 6)).astype("float32")
+    got = g(a)
+    # the reference: the same gradient computed by torch autograd in float32
+    t = [torch.tensor(v, requires_grad=True) for v in (a, w32.get_value(), b32.get_value())]
+    out = F.max_pool2d(F.relu(F.conv2d(t[0], t[1], t[2], padding=1)), 2)
+    ref = torch.autograd.grad((out * out).sum(), t)
+    for mine, theirs in zip(got, ref):
+        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_no_fusion_when_the_convolution_output_has_another_reader():
+    x = th.tensor("x", (4, 1, 12, 12), "float32")
+    w = th.shared(np.random.default_rng(0).standard_normal((6, 1, 3, 3)).astype("float32"))
+    b = th.shared(np.zeros(6, "float32"))
+    r = th.relu(th.nn.conv2d(x, w, b))
+    f = th.function([x], [th.nn.max_pool2d(r, 2), r.mean()])
+    assert "conv_relu_pool" not in f.source and "conv_relu" in f.source
+
+
+def test_no_fusion_beyond_a_few_input_channels(monkeypatch):
+    x = th.tensor("x", (4, 8, 12, 12), "float32")
+    w = th.shared(np.random.default_rng(0).standard_normal((6, 8, 3, 3)).astype("float32"))
+    b = th.shared(np.zeros(6, "float32"))
+    f = th.function([x], th.nn.max_pool2d(th.relu(th.nn.conv2d(x, w, b)), 2))
+    assert "conv_relu_pool" not in f.source
+    g = th.function([x], th.nn.max_pool2d(th.relu(th.nn.conv2d(x[:, :3], w[:, :3], b)), 2))
+    assert "conv_relu_pool" in g.source
+
+
+@pytest.mark.parametrize("pool", [(3, 3), (2, 3)])
+def test_other_non_overlapping_windows_fuse_with_the_same_values(pool):
+    rng = np.random.default_rng(3)
+    x = th.tensor("x", (3, 2, 13, 14), "float32")
+    w = th.shared(rng.standard_normal((5, 2, 3, 3)).astype("float32"))
+    b = th.shared(rng.standard_normal(5).astype("float32"))
+    y = th.nn.max_pool2d(th.relu(th.nn.conv2d(x, w, b, padding=1)), pool)
+    f = th.function([x], y)
+    assert "conv_relu_pool" in f.source
+    a = rng.standard_normal((3, 2, 13, 14)).astype("float32")
+    t = [torch.from_numpy(v) for v in (a, w.get_value(), b.get_value())]
+    ref = F.max_pool2d(F.relu(F.conv2d(*t, padding=1)), pool).numpy()
+    np.testing.assert_allclose(f(a), ref, rtol=1e-5, atol=1e-5)

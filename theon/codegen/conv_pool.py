@@ -1,0 +1,193 @@
+"""`ConvReluPool`: max_pool(relu(conv2d(x, w, b))) over non-overlapping windows as one node,
+made by the compiler's fuse_conv_pool pass (not by users).
+
+Its kernel is generated C++ (conv_pool_cpp.py) that never writes the full-size convolution
+output: the pooled values, and for training the argmax indices the gradient routes
+through. A first layer over few input channels is where this pays (LeNet's 1 -> 6
+channels: oneDNN runs such a convolution far below its peak, and the pool then reads its
+whole output back). The kernel is built in a background thread on first use (kept on disk,
+so a later process loads it), and once built it is timed against the unfused kernels on the
+node's own inputs; the faster one runs from then on, so a machine where oneDNN wins keeps
+oneDNN. Until then, on other devices, and with THEON_CODEGEN=off, the node runs the unfused
+kernels: the fused conv+ReLU and ATen's pool.
+
+The gradient needs no full-size forward value either: relu(y) > 0 at a window's argmax
+exactly when the pooled value is > 0, so the ReLU mask is applied to the pooled gradient,
+which is then scattered to the argmax positions (`MaxPoolScatter`) and fed to the
+convolution's gradient: the unfused program's values, with a quarter of the mask work.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+from .. import config
+from ..graph import TensorType
+from ..ops.base import Op
+from ..ops.elementwise import ReluGrad
+from ..ops.nn_conv import Conv
+from ..ops.nn_fused import ConvRelu
+from ..ops.nn_pool import MaxPool, MaxPoolScatter, MaxPoolWithIndices
+from . import cache
+from .conv_pool_cpp import FUNCTION, cpp_source
+
+MAX_CHANNELS = 4          # input channels up to which the generated loop can beat oneDNN
+MAX_PLANE = 16384         # convolution output elements per plane the kernel keeps on its stack
+_NAME = "theon_conv_pool"
+_CFLAGS = ("-march=native",)  # tuned for this CPU: the CPU goes into the source's hash
+
+
+@dataclass(frozen=True)
+class ConvPoolSpec:
+    """What the generated source is specialised to."""
+    channels: int
+    height: int
+    width: int
+    out_channels: int
+    kernel: tuple
+    padding: tuple
+    pool: tuple
+
+
+def fits(x_shape, w_shape, padding, pool) -> bool:
+    """The shape rule: a first layer over few input channels whose output plane fits on
+    the stack, every size known."""
+    if len(x_shape) != 4 or len(w_shape) != 4 or None in x_shape or None in w_shape:
+        return False
+    ho, wo = (x_shape[2] + 2 * padding[0] - w_shape[2] + 1, x_shape[3] + 2 * padding[1] - w_shape[3] + 1)
+    return (x_shape[1] <= MAX_CHANNELS and ho >= pool[0] and wo >= pool[1] and ho * wo <= MAX_PLANE)
+
+
+@dataclass(frozen=True)
+class _ConvReluPoolAttrs(Op):
+    padding: tuple = (0, 0)      # the convolution's (stride 1, no dilation, one group)
+    pool: tuple = (2, 2)         # the pool's window and stride (no padding, floor mode)
+    _choice: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+    allocates: ClassVar[bool] = True
+
+    def infer(self, x, w, b):
+        (y,) = Conv(padding=self.padding).infer(x, w, b)
+        shape = y.shape[:2] + tuple(None if s is None else s // p for s, p in zip(y.shape[2:], self.pool))
+        return [TensorType(y.dtype, shape), TensorType("int64", shape)][:self.nout]
+
+    def unfused(self, x, w, b, indices: bool):
+        y = ConvRelu(padding=self.padding).kernel(x, w, b)
+        pool = {"kernel_size": self.pool, "stride": self.pool}
+        if indices:
+            return MaxPoolWithIndices(**pool).kernel(y)
+        return (MaxPool(**pool, formulation="strided").kernel(y),)
+
+    def run(self, x, w, b, indices: bool):
+        fn = self._generated(x, w)
+        if fn is None:
+            return self.unfused(x, w, b, indices)
+        out, idx = fn(x, w, b, indices)
+        return (out, idx) if indices else (out,)
+
+    def _generated(self, x, w):
+        """The built kernel when it is ready and measured faster for this node, else None."""
+        if config.CODEGEN == "off" or x.device.type != "cpu" or x.dtype != torch.float32 or not _can_build():
+            return None
+        key = (tuple(x.shape), tuple(w.shape))
+        choice = self._choice.get(key)
+        if choice is None:
+            spec = ConvPoolSpec(x.shape[1], x.shape[2], x.shape[3], w.shape[0], tuple(w.shape[2:]),
+                                tuple(self.padding), tuple(self.pool))
+            fn = cache.cpp_function(cpp_source(spec, _cpu_signature()), _NAME, FUNCTION, _CFLAGS)
+            if fn is None:
+                return None      # building (or failed): the unfused kernels meanwhile
+            choice = self._choice[key] = _Choice(fn)
+        return choice.pick(self, x, w)
+
+    def grad(self, inputs, outputs, output_grads):
+        x, w, b = inputs
+        g = output_grads[0]
+        if g is None:
+            return [None, None, None]
+        pooled = outputs[0]
+        idx = outputs[1] if self.nout == 2 else ConvReluPoolWithIndices(self.padding, self.pool)(x, w, b)[1]
+        plane = Conv(padding=self.padding).infer(x, w, b)[0].shape[2:]
+        gy = MaxPoolScatter(kernel_size=self.pool, stride=self.pool, size=tuple(plane))(
+            ReluGrad()(g, pooled), idx)
+        return Conv(padding=self.padding).grad([x, w, b], [None], [gy])
+
+
+class _Choice:
+    """Generated or unfused, decided once per node and shape by timing both on the call's
+    own inputs (three alternating runs each, the best of each)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.use = None
+
+    def pick(self, op, x, w):
+        if self.use is None:
+            b = torch.zeros(w.shape[0], dtype=x.dtype)
+            fused = lambda: self.fn(x, w, b, op.nout == 2)  # noqa: E731
+            unfused = lambda: op.unfused(x, w, b, op.nout == 2)  # noqa: E731
+            best = {fused: float("inf"), unfused: float("inf")}
+            for _ in range(3):
+                for run in best:
+                    start = time.perf_counter()
+                    run()
+                    best[run] = min(best[run], time.perf_counter() - start)
+            self.use = best[fused] < best[unfused]
+        return self.fn if self.use else None
+
+
+@dataclass(frozen=True)
+class ConvReluPool(_ConvReluPoolAttrs):
+    """(x, w, b) -> max_pool(relu(conv2d(x, w, b, padding)), pool, pool)."""
+    name: ClassVar[str] = "conv_relu_pool"
+    nout: ClassVar[int] = 1
+
+    def kernel(self, x, w, b):
+        return self.run(x, w, b, False)[0]
+
+    def superset(self):
+        """The twin that also returns the argmax (a compiled training graph runs one)."""
+        return ConvReluPoolWithIndices(self.padding, self.pool)
+
+
+@dataclass(frozen=True)
+class ConvReluPoolWithIndices(_ConvReluPoolAttrs):
+    """(x, w, b) -> (pooled values, int64 flat argmax of each window in the conv output's plane)."""
+    name: ClassVar[str] = "conv_relu_pool_with_indices"
+    nout: ClassVar[int] = 2
+
+    def kernel(self, x, w, b):
+        return self.run(x, w, b, True)
+
+
+@functools.lru_cache(maxsize=None)
+def _can_build() -> bool:
+    """A C++ compiler and ninja (th.ops.load_inline's build tool) are here: without them the
+    unfused kernels run, silently (generated kernels are an optimisation, not a feature)."""
+    return shutil.which("ninja") is not None and shutil.which(os.environ.get("CXX", "c++")) is not None
+
+
+_signature: list = []
+_signature_lock = threading.Lock()
+
+
+def _cpu_signature() -> str:
+    """The CPU the source is compiled for (-march=native): model and instruction sets."""
+    with _signature_lock:
+        if not _signature:
+            text = platform.processor() or platform.machine()
+            info = Path("/proc/cpuinfo")
+            if info.is_file():
+                lines = [ln for ln in info.read_text().splitlines() if ln.startswith(("model name", "flags"))]
+                text = "\n".join(dict.fromkeys(lines))
+            _signature.append("cpu " + hashlib.sha256(text.encode()).hexdigest()[:16])
+        return _signature[0]

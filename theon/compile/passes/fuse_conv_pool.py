@@ -1,0 +1,104 @@
+"""max_pool(conv_relu(x, w, b)) -> conv_relu_pool(x, w, b): the convolution, its ReLU and a
+max pool over non-overlapping windows as one node whose generated kernel never writes the
+full-size convolution output (theon/codegen/conv_pool.py).
+
+In a training graph the convolution's output is also read by the pool's gradient
+(max_pool_backward(g, y, indices)) and the ReLU's (relu_grad(that, y)). Those two become
+max_pool_scatter(relu_grad(g, pooled), indices): the same values, since relu(y) at a
+window's argmax is the pooled value, so the ReLU mask is taken on the pooled gradient. The
+rewrite applies only where every reader of the convolution output is one of these, where
+the shape rule of the generated kernel holds (a first layer over few input channels), and
+with the fuse pass on (THEON_FUSE).
+"""
+from __future__ import annotations
+
+from ... import config
+from ...codegen.conv_pool import ConvReluPool, ConvReluPoolWithIndices, fits
+from ...graph import apply, toposort
+from ...ops.elementwise import ReluGrad
+from ...ops.nn_fused import ConvRelu
+from ...ops.nn_pool import MaxPool, MaxPoolBackward, MaxPoolScatter, MaxPoolWithIndices
+
+
+def _plain_pool(op) -> bool:
+    return (op.rank == 2 and tuple(op.kernel_size) == tuple(op.stride) and not any(op.padding)
+            and tuple(op.dilation) == (1, 1) and not op.ceil_mode and not op.formulation)
+
+
+def _plain_conv(node) -> bool:
+    op = node.op
+    return (isinstance(op, ConvRelu) and len(node.inputs) == 3 and not op.transposed
+            and op.padding != "same" and tuple(op.stride) == (1, 1) and tuple(op.dilation) == (1, 1)
+            and op.groups == 1 and all(i.dtype == "float32" for i in node.inputs))
+
+
+def _match(pool, readers, graph_outputs) -> dict | None:
+    """{id(node): role} for the pool, and the gradient nodes it replaces; None when the
+    pattern does not hold exactly."""
+    y = pool.inputs[0]
+    conv = y.owner
+    if conv is None or not _plain_conv(conv) or not _plain_pool(pool.op) or id(y) in graph_outputs:
+        return None
+    x, w, _ = conv.inputs
+    if not fits(x.type.shape, w.type.shape, conv.op.padding, pool.op.kernel_size):
+        return None
+    plan = {id(pool): ("pool", pool)}
+    for reader in readers.get(id(y), []):
+        if reader is pool or id(reader) in plan:   # a mask found from its backward below
+            continue
+        if not (isinstance(pool.op, MaxPoolWithIndices) and isinstance(reader.op, MaxPoolBackward)
+                and reader.op.attrs() == pool.op.attrs() and reader.inputs[1] is y
+                and reader.inputs[2] is pool.outputs[1] and reader.inputs[0] is not y):
+            return None
+        grad_readers = readers.get(id(reader.outputs[0]), [])
+        mask = grad_readers[0] if len(grad_readers) == 1 else None
+        if (mask is None or not isinstance(mask.op, ReluGrad) or mask.inputs[0] is not reader.outputs[0]
+                or mask.inputs[1] is not y or id(reader.outputs[0]) in graph_outputs):
+            return None
+        plan[id(reader)] = ("drop", reader)
+        plan[id(mask)] = ("mask", reader, pool)
+    return plan
+
+
+def fuse_conv_pool(outputs) -> list:
+    if not config.FUSE:
+        return outputs
+    nodes = toposort(outputs)
+    if not any(isinstance(n.op, ConvRelu) for n in nodes):
+        return outputs
+    readers: dict = {}
+    for node in nodes:
+        for i in node.inputs:
+            readers.setdefault(id(i), []).append(node)
+    graph_outputs = {id(o) for o in outputs}
+    plan: dict = {}
+    for node in nodes:
+        if isinstance(node.op, (MaxPool, MaxPoolWithIndices)):
+            plan.update(_match(node, readers, graph_outputs) or {})
+    if not plan:
+        return outputs
+    memo: dict = {}
+    for node in nodes:
+        inputs = [memo.get(id(i), i) for i in node.inputs]
+        role = plan.get(id(node))
+        if role is None:
+            if any(a is not b for a, b in zip(inputs, node.inputs)):
+                for old, new in zip(node.outputs, apply(node.op, inputs, loc=node.loc).outputs):
+                    memo[id(old)] = new
+        elif role[0] == "pool":
+            conv = node.inputs[0].owner
+            fused = (ConvReluPoolWithIndices if node.op.nout == 2 else ConvReluPool)(
+                tuple(conv.op.padding), tuple(node.op.kernel_size))
+            new = apply(fused, [memo.get(id(i), i) for i in conv.inputs], loc=node.loc)
+            for old, out in zip(node.outputs, new.outputs):
+                memo[id(old)] = out
+        elif role[0] == "mask":
+            backward, pool = role[1], role[2]
+            g = memo.get(id(backward.inputs[0]), backward.inputs[0])
+            pooled, indices = memo[id(pool.outputs[0])], memo[id(pool.outputs[1])]
+            scatter = MaxPoolScatter(kernel_size=pool.op.kernel_size, stride=pool.op.stride,
+                                     size=tuple(pool.inputs[0].type.shape[2:]))
+            masked = apply(ReluGrad(), [g, pooled], loc=node.loc).outputs[0]
+            memo[id(node.outputs[0])] = apply(scatter, [masked, indices], loc=node.loc).outputs[0]
+        # "drop": the pool's backward, read only by the mask that no longer reads it
+    return [memo.get(id(v), v) for v in outputs]
