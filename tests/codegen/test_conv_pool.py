@@ -138,9 +138,9 @@ def test_a_generated_kernel_that_loses_its_timing_is_not_used(built, monkeypatch
         return run, backward
     monkeypatch.setattr(cache, "cpp_function", slow)
     values, _ = op.kernel(x, w, b)
-    assert not calls                          # the first call never times
+    assert len(calls) == 1                    # the first call runs it, untimed
     op.kernel(x, w, b)
-    assert calls and len(calls) <= 4          # timed once (three runs), then left alone
+    assert 1 < len(calls) <= 4                # timed once (three runs), then left alone
     n = len(calls)
     op.kernel(x, w, b)
     assert len(calls) == n
