@@ -43,7 +43,8 @@ def test_training_and_inference_fuse_the_first_layer_with_the_same_results(monke
     fused, losses, predicted = _fit(monkeypatch, pipeline.PASSES)
     plain, plain_losses, plain_predicted = _fit(monkeypatch, WITHOUT_PASS)
     train, predict = fused.train_function.source, fused.predict_function.source
-    assert "conv_relu_pool_with_indices(padding=(2, 2))" in train and "max_pool_scatter2d" in train
+    assert "conv_relu_pool_with_indices(padding=(2, 2))" in train and "conv_relu_pool_backward(padding=(2, 2))" in train
+    assert "max_pool_scatter2d" not in train     # the first layer's input needs no gradient
     assert "conv_relu_pool(padding=(2, 2))" in predict
     # the first layer's full-size output is gone: one conv_relu (conv2) and one pool
     # backward (pool2) are left in training, and no relu_grad on a (16, 6, 28, 28) value
@@ -64,9 +65,15 @@ def test_gradients_through_the_fused_node_match_torch():
     y32 = th.nn.max_pool2d(th.relu(th.nn.conv2d(x32, w32, b32, padding=1)), 2)
     loss32 = (y32 * y32).sum()
     g = th.function([x32], th.grad(loss32, [x32, w32, b32]))
+    # the input's gradient needs the full-size scatter: no fused weight gradient then
     assert "conv_relu_pool_with_indices" in g.source and "max_pool_scatter2d" in g.source
+    assert "conv_relu_pool_backward" not in g.source
+    weights_only = th.function([x32], th.grad(loss32, [w32, b32]))
+    assert "conv_relu_pool_backward" in weights_only.source and "max_pool_scatter2d" not in weights_only.source
     a = np.random.default_rng(2).standard_normal((2, 1, 6, 6)).astype("float32")
     got = g(a)
+    for mine, theirs in zip(weights_only(a), got[1:]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-6)
     # the reference: the same gradient computed by torch autograd in float32
     t = [torch.tensor(v, requires_grad=True) for v in (a, w32.get_value(), b32.get_value())]
     out = F.max_pool2d(F.relu(F.conv2d(t[0], t[1], t[2], padding=1)), 2)

@@ -258,3 +258,16 @@ def test_attention_causal_matches_torch_with_unequal_lengths():
     got = th.function([qs, ks, vs], nn.scaled_dot_product_attention(qs, ks, vs, is_causal=True))(q, k, v)
     want = F.scaled_dot_product_attention(T(q), T(k), T(v), is_causal=True)
     np.testing.assert_allclose(got, want.numpy(), rtol=1e-10)
+
+
+def test_linear_of_a_strided_sequence_matches_torch():
+    # an RNN's time-major output seen batch-first is a strided view: the kernel multiplies
+    # a contiguous copy of its rows, which must give torch's values (float32 rounding)
+    rng = np.random.default_rng(3)
+    seq = rng.standard_normal((7, 5, 16)).astype("float32")
+    w = rng.standard_normal((9, 16)).astype("float32")
+    b = rng.standard_normal(9).astype("float32")
+    x = th.tensor("x", (7, 5, 16))
+    f = th.function([x], nn.linear(th.transpose(x, (1, 0, 2)), w, b))
+    expected = F.linear(torch.from_numpy(seq).transpose(0, 1), torch.from_numpy(w), torch.from_numpy(b))
+    np.testing.assert_allclose(f(seq), expected.numpy(), rtol=1e-5, atol=1e-5)

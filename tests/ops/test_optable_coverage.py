@@ -25,6 +25,9 @@ TESTED_ELSEWHERE = {
     "Permutation": "tests/ops/test_random.py",
     "ConvBackward": "made only by the compiler's combine_siblings pass from the two conv "
                     "gradients: tests/compile/test_passes.py checks its values",
+    "ConvReluPoolBackward": "made only by the compiler's fuse_conv_pool pass from a first layer's "
+                            "weight gradients: tests/compile/test_fuse_conv_pool.py (against the "
+                            "unfused program) and tests/codegen/test_conv_pool.py (generated kernel)",
     "LayerOutput": "layer bookkeeping, removed by the compiler: tests/nn",
     "GraphOp": "th.op_from_graph: tests/ops/test_graph_op.py, values against the expression "
                "and gradients by finite differences, compiled and inlined",

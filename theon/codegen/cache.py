@@ -34,16 +34,25 @@ class _Build:
         self.thread = None
 
 
-def build_cpp(source: str, name: str = _NAME, function: str = FUNCTION, cflags: tuple = ()):
-    """Compile (or load) the C++ source; returns its `function`. Tests replace this with a
-    slow fake to check that no call waits for it."""
-    return getattr(load_inline(name, cpp_source=source, functions=[function], extra_cflags=cflags),
-                   function)
+def build_cpp(source: str, name: str = _NAME, function=FUNCTION, cflags: tuple = ()):
+    """Compile (or load) the C++ source; returns its `function`, or a tuple of functions for
+    a tuple of names (one build binds them all). Tests replace this with a slow fake to
+    check that no call waits for it."""
+    return _functions(load_inline(name, cpp_source=source, functions=_names(function), extra_cflags=cflags),
+                      function)
 
 
-def _cached_cpp(source: str, name: str, function: str, cflags: tuple):
-    ext = load_inline(name, cpp_source=source, functions=[function], extra_cflags=cflags, build=False)
-    return None if ext is None else getattr(ext, function)
+def _cached_cpp(source: str, name: str, function, cflags: tuple):
+    ext = load_inline(name, cpp_source=source, functions=_names(function), extra_cflags=cflags, build=False)
+    return None if ext is None else _functions(ext, function)
+
+
+def _names(function) -> list:
+    return [function] if isinstance(function, str) else list(function)
+
+
+def _functions(ext, function):
+    return getattr(ext, function) if isinstance(function, str) else tuple(getattr(ext, f) for f in function)
 
 
 def kernel_for(chain: Chain, device):
@@ -58,10 +67,11 @@ def kernel_for(chain: Chain, device):
     return cpp_function(cpp_source(chain))
 
 
-def cpp_function(source: str, name: str = _NAME, function: str = FUNCTION, cflags: tuple = ()):
-    """`function` of the C++ `source` built as extension `name`: loaded from the disk cache,
-    or None while a background thread builds it (or when the build failed)."""
-    key = hashlib.sha256("\0".join([name, function, *cflags, source]).encode()).hexdigest()
+def cpp_function(source: str, name: str = _NAME, function=FUNCTION, cflags: tuple = ()):
+    """`function` of the C++ `source` built as extension `name` (a tuple of functions for a
+    tuple of names): loaded from the disk cache, or None while a background thread builds it
+    (or when the build failed)."""
+    key = hashlib.sha256("\0".join([name, *_names(function), *cflags, source]).encode()).hexdigest()
     with _lock:
         build = _builds.get(key)
         if build is None:
@@ -75,7 +85,7 @@ def cpp_function(source: str, name: str = _NAME, function: str = FUNCTION, cflag
     return build.fn
 
 
-def _run_build(build: _Build, source: str, name: str, function: str, cflags: tuple) -> None:
+def _run_build(build: _Build, source: str, name: str, function, cflags: tuple) -> None:
     try:
         build.fn = build_cpp(source, name, function, cflags)
     except Exception as e:  # a failed build leaves the chain unfused, never breaks a call

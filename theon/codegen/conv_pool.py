@@ -35,11 +35,13 @@ from .. import config
 from ..graph import TensorType
 from ..ops.base import Op
 from ..ops.elementwise import ReluGrad
-from ..ops.nn_conv import Conv
+from ..autodiff import vjp
+from ..ops.nn_conv import Conv, ConvBackwardWeight
+from ..ops.reduce import sum as _sum
 from ..ops.nn_fused import ConvRelu
 from ..ops.nn_pool import MaxPool, MaxPoolScatter, MaxPoolWithIndices
 from . import cache
-from .conv_pool_cpp import FUNCTION, cpp_source
+from .conv_pool_cpp import BACKWARD, FUNCTION, cpp_source
 
 MAX_CHANNELS = 4          # input channels up to which the generated loop can beat oneDNN
 MAX_PLANE = 16384         # convolution output elements per plane the kernel keeps on its stack
@@ -74,6 +76,7 @@ class _ConvReluPoolAttrs(Op):
     pool: tuple = (2, 2)         # the pool's window and stride (no padding, floor mode)
     _choice: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
     allocates: ClassVar[bool] = True
+    function: ClassVar[str] = FUNCTION
 
     def infer(self, x, w, b):
         (y,) = Conv(padding=self.padding).infer(x, w, b)
@@ -88,26 +91,28 @@ class _ConvReluPoolAttrs(Op):
         return (MaxPool(**pool, formulation="strided").kernel(y),)
 
     def run(self, x, w, b, indices: bool):
-        fn = self._generated(x, w)
+        fn = self._generated(x, w, x, w, b, indices)
         if fn is None:
             return self.unfused(x, w, b, indices)
         out, idx = fn(x, w, b, indices)
         return (out, idx) if indices else (out,)
 
-    def _generated(self, x, w):
+    def _generated(self, x, w, *timed_args):
         """The built kernel when it is ready and measured faster for this node, else None."""
         if config.CODEGEN == "off" or x.device.type != "cpu" or x.dtype != torch.float32 or not _can_build():
             return None
         key = (tuple(x.shape), tuple(w.shape))
         choice = self._choice.get(key)
         if choice is None:
-            spec = ConvPoolSpec(x.shape[1], x.shape[2], x.shape[3], w.shape[0], tuple(w.shape[2:]),
-                                tuple(self.padding), tuple(self.pool))
-            fn = cache.cpp_function(cpp_source(spec, _cpu_signature()), _NAME, FUNCTION, _CFLAGS)
+            fn = built(self, x.shape, w.shape, self.function)
             if fn is None:
                 return None      # building (or failed): the unfused kernels meanwhile
-            choice = self._choice[key] = _Choice(fn)
-        return choice.pick(self, x, w)
+            choice = self._choice[key] = _Choice(self.adapt(fn))
+        return choice.pick(self, *timed_args)
+
+    def adapt(self, fn):
+        """The built function called with the unfused kernels' arguments."""
+        return fn
 
     def grad(self, inputs, outputs, output_grads):
         x, w, b = inputs
@@ -124,17 +129,22 @@ class _ConvReluPoolAttrs(Op):
 
 class _Choice:
     """Generated or unfused, decided once per node and shape by timing both on the call's
-    own inputs (three alternating runs each, the best of each)."""
+    own inputs (three alternating runs each, the best of each): on the second call, so a
+    first training step never pays for the timing (it runs the generated kernel, which
+    also skips oneDNN's one-time set-up of the convolution)."""
 
     def __init__(self, fn):
         self.fn = fn
         self.use = None
+        self.calls = 0
 
-    def pick(self, op, x, w):
+    def pick(self, op, *args):
+        self.calls += 1
         if self.use is None:
-            b = torch.zeros(w.shape[0], dtype=x.dtype)
-            fused = lambda: self.fn(x, w, b, op.nout == 2)  # noqa: E731
-            unfused = lambda: op.unfused(x, w, b, op.nout == 2)  # noqa: E731
+            if self.calls == 1:
+                return self.fn
+            fused = lambda: self.fn(*args)  # noqa: E731
+            unfused = lambda: op.unfused(*args)  # noqa: E731
             best = {fused: float("inf"), unfused: float("inf")}
             for _ in range(3):
                 for run in best:
@@ -143,6 +153,15 @@ class _Choice:
                     best[run] = min(best[run], time.perf_counter() - start)
             self.use = best[fused] < best[unfused]
         return self.fn if self.use else None
+
+
+def built(op, x_shape, w_shape, function: str):
+    """`function` of the generated source for this op and shapes: loaded from the disk
+    cache, or None while a background thread builds it (or when the build failed)."""
+    spec = ConvPoolSpec(x_shape[1], x_shape[2], x_shape[3], w_shape[0], tuple(w_shape[2:]),
+                        tuple(op.padding), tuple(op.pool))
+    fns = cache.cpp_function(cpp_source(spec, _cpu_signature()), _NAME, (FUNCTION, BACKWARD), _CFLAGS)
+    return None if fns is None else fns[(FUNCTION, BACKWARD).index(function)]
 
 
 @dataclass(frozen=True)
@@ -167,6 +186,45 @@ class ConvReluPoolWithIndices(_ConvReluPoolAttrs):
 
     def kernel(self, x, w, b):
         return self.run(x, w, b, True)
+
+
+@dataclass(frozen=True)
+class ConvReluPoolBackward(_ConvReluPoolAttrs):
+    """(g, pooled, indices, x, w_like) -> (weight gradient, bias gradient) of a
+    ConvReluPoolWithIndices, from its pooled gradient: a window's g, where the ReLU passed
+    it, times the input patch under the window's argmax (generated: a quarter of the
+    positions of the unfused scatter and full-size weight gradient, and no scatter).
+    Made by the fuse_conv_pool pass where the layer's input needs no gradient. An infinity in
+    x outside every argmax patch gives 0 here where the unfused kernels give NaN (0 * inf)."""
+    name: ClassVar[str] = "conv_relu_pool_backward"
+    nout: ClassVar[int] = 2
+    function: ClassVar[str] = BACKWARD
+
+    def infer(self, g, pooled, indices, x, w_like):
+        return [TensorType(g.dtype, w_like.type.shape), TensorType(g.dtype, (w_like.type.shape[0],))]
+
+    def kernel(self, g, pooled, indices, x, w_like):
+        fn = self._generated(x, w_like, g, pooled, indices, x, w_like)
+        return self.unfused(g, pooled, indices, x, w_like) if fn is None else tuple(fn(g, pooled, indices, x, w_like))
+
+    def adapt(self, fn):
+        return lambda g, pooled, indices, x, w_like: fn(g, pooled, indices, x)
+
+    def unfused(self, g, pooled, indices, x, w_like):
+        size = (x.shape[2] + 2 * self.padding[0] - w_like.shape[2] + 1,
+                x.shape[3] + 2 * self.padding[1] - w_like.shape[3] + 1)
+        scatter = MaxPoolScatter(kernel_size=self.pool, stride=self.pool, size=size)
+        full = scatter.kernel(ReluGrad().kernel(g, pooled), indices)
+        return (ConvBackwardWeight(padding=self.padding).kernel(full, x, w_like), full.sum((0, 2, 3)))
+
+    def decompose(self, inputs) -> list:
+        g, pooled, indices, x, w_like = inputs
+        size = Conv(padding=self.padding).infer(x, w_like)[0].shape[2:]
+        full = MaxPoolScatter(kernel_size=self.pool, stride=self.pool, size=tuple(size))(ReluGrad()(g, pooled), indices)
+        return [ConvBackwardWeight(padding=self.padding)(full, x, w_like), _sum(full, axis=(0, 2, 3))]
+
+    def grad(self, inputs, outputs, output_grads):
+        return vjp(self.decompose(inputs), list(inputs), list(output_grads))
 
 
 @functools.lru_cache(maxsize=None)

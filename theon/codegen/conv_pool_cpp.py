@@ -17,6 +17,7 @@ a NaN takes the place, indices flat in the convolution output's plane.
 from __future__ import annotations
 
 FUNCTION = "conv_relu_pool"
+BACKWARD = "conv_relu_pool_backward"
 
 _TEMPLATE = r"""
 #include <torch/extension.h>
@@ -93,6 +94,57 @@ std::vector<at::Tensor> conv_relu_pool(at::Tensor x, at::Tensor w, at::Tensor b,
                  id ? id + p * PLANE : nullptr);
   });
   return {out, idx};
+}
+
+// The weight and bias gradients from the pooled gradient: each window's g (where the
+// ReLU passed it: pooled > 0 or NaN, as threshold_backward) times the input patch under its
+// argmax, summed in double over images and windows. One task per output channel.
+std::vector<at::Tensor> conv_relu_pool_backward(at::Tensor g, at::Tensor pooled, at::Tensor idx,
+                                                at::Tensor x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == C && x.size(2) + 2 * @PADH@ == HP &&
+              x.size(3) + 2 * @PADW@ == WP, "conv_relu_pool_backward: x of another shape than the kernel's");
+  const int64_t n_images = x.size(0);
+  TORCH_CHECK(g.dim() == 4 && g.size(0) == n_images && g.size(1) == O && g.size(2) == HQ && g.size(3) == WQ &&
+              pooled.sizes() == g.sizes() && idx.sizes() == g.sizes(), "conv_relu_pool_backward: shapes");
+  TORCH_CHECK(idx.scalar_type() == at::kLong && g.scalar_type() == at::kFloat &&
+              pooled.scalar_type() == at::kFloat && x.scalar_type() == at::kFloat, "conv_relu_pool_backward: dtypes");
+  auto xp = at::constant_pad_nd(x, {@PADW@, @PADW@, @PADH@, @PADH@}, 0).contiguous();
+  auto gc = g.contiguous();
+  auto pc = pooled.contiguous();
+  auto ic = idx.contiguous();
+  auto gw = at::empty({O, C, KH, KW}, x.options());
+  auto gb = at::empty({O}, x.options());
+  const float* xd = xp.data_ptr<float>();
+  const float* gd = gc.data_ptr<float>();
+  const float* pd = pc.data_ptr<float>();
+  const int64_t* id = ic.data_ptr<int64_t>();
+  float* gwd = gw.data_ptr<float>();
+  float* gbd = gb.data_ptr<float>();
+  at::parallel_for(0, O, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t o = begin; o < end; ++o) {
+      double acc[C * KH * KW] = {};
+      double bias = 0;
+      for (int64_t n = 0; n < n_images; ++n) {
+        const int64_t plane = (n * O + o) * PLANE;
+        const float* img = xd + n * IMAGE;
+        for (int64_t q = 0; q < PLANE; ++q) {
+          if (pd[plane + q] <= 0.f) continue;
+          const double gv = gd[plane + q];
+          const int64_t at = id[plane + q], i = at / WO, j = at % WO;
+          bias += gv;
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t ki = 0; ki < KH; ++ki) {
+              const float* src = img + (c * HP + i + ki) * WP + j;
+              double* a = acc + (c * KH + ki) * KW;
+              for (int64_t kj = 0; kj < KW; ++kj) a[kj] += gv * src[kj];
+            }
+        }
+      }
+      for (int64_t k = 0; k < C * KH * KW; ++k) gwd[o * C * KH * KW + k] = static_cast<float>(acc[k]);
+      gbd[o] = static_cast<float>(bias);
+    }
+  });
+  return {gw, gb};
 }
 """
 

@@ -8,6 +8,8 @@ elementwise ops runs in one or two buffers instead of one per op.
 """
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,9 +23,17 @@ class MemoryPlan:
     frees: dict = field(default_factory=dict)    # node index -> variables to drop after it
     reuse: dict = field(default_factory=dict)    # node index -> input variable written over
     aliases_external: set = field(default_factory=set)  # ids of vars sharing an input's storage
-    peak_bytes: int = 0    # estimated peak of intermediate buffers (inputs and shared excluded)
     inplace: set = field(default_factory=set)    # node indices that update shared storage in place
     roots: dict = field(default_factory=dict)    # id(var) -> its storage group
+    estimate: object = None  # () -> the peak, computed when first asked (most compiles never ask)
+    _peak: int | None = None
+
+    @property
+    def peak_bytes(self) -> int:
+        """Estimated peak of intermediate buffers (inputs and shared variables excluded)."""
+        if self._peak is None:
+            self._peak = self.estimate() if self.estimate is not None else 0
+        return self._peak
 
     def shares_storage(self, v, external_ids) -> bool:
         """Whether `v` may share storage with any of these inputs (by id)."""
@@ -131,14 +141,19 @@ def plan(schedule, params, results) -> MemoryPlan:
         dead = [v for v in _unique(node.inputs) + list(node.outputs)
                 if id(v) in position and position[id(v)] >= 0 and last_use.get(id(v), i) <= i]
         result.frees[i] = dead
-    result.peak_bytes = _peak_bytes(schedule, result, root, group_last)
+    result.estimate = lambda: _peak_bytes(schedule, result, root, group_last)
     return result
 
 
 def _nbytes(v) -> int:
     if not v.type.is_concrete:
         return 0
-    return int(np.prod(v.type.shape, dtype=np.int64)) * np.dtype(v.dtype).itemsize
+    return math.prod(v.type.shape) * _itemsize(v.dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _itemsize(dtype: str) -> int:
+    return np.dtype(dtype).itemsize
 
 
 def _peak_bytes(schedule, result, root, group_last) -> int:

@@ -19,6 +19,7 @@ from .passes.fuse import fuse
 from .passes.fuse_conv_pool import fuse_conv_pool
 from .passes.fuse_elementwise import fuse_elementwise
 from .passes.inline import INLINE
+from .passes.loss_grad import share_log_softmax
 from .passes.merge import combine_siblings, merge_twins
 from ..control import SCAN_CELL_TO_RNN
 from ..rewrite import STABILIZE
@@ -58,6 +59,7 @@ PASSES = [
     RewritePass("canonicalize", RuleSet(FOLD + CANONICALIZE)),
     RewritePass("stabilize", RuleSet(STABILIZE + CANONICALIZE + FOLD)),
     GraphPass("fuse", fuse),
+    GraphPass("share_log_softmax", share_log_softmax),
     GraphPass("fuse_conv_pool", fuse_conv_pool),
     GraphPass("combine_siblings", combine_siblings),
     GraphPass("formulate", formulate),

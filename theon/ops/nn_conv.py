@@ -56,6 +56,11 @@ class Linear(Op):
         return [TensorType(dtype, x.type.shape[:-1] + (n_out,))]
 
     def kernel(self, x, w, b=None):
+        if x.ndim > 2 and not x.is_contiguous():
+            # a strided batch (an RNN's batch-first view of its time-major output) would
+            # make ATen multiply batch by batch against an expanded weight (bmm, 2-3x
+            # slower): one addmm over the rows of a contiguous copy instead
+            x = x.contiguous()
         return F.linear(x, w, b)
 
     def grad(self, inputs, outputs, output_grads):

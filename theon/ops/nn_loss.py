@@ -107,13 +107,21 @@ def _classes_at_1(logits, labels, axis: int, ndim: int):
 @dataclass(frozen=True)
 class CrossEntropy(Op):
     """(logits, labels[, weight]) -> per-sample loss; classes along `axis`. Samples whose
-    label is `ignore_index` get 0; `weighted` takes a third input, one weight per class."""
+    label is `ignore_index` get 0; `weighted` takes a third input, one weight per class.
+    `with_grad` (made by the compiler, compile/passes/fuse.py; unweighted, unsmoothed, 2-D
+    logits) adds a second output, softmax - onehot(labels), the loss's gradient before the
+    incoming gradient scales it: the forward's log_softmax serves the backward too."""
     allocates: ClassVar[bool] = True
     axis: int = 1
     label_smoothing: float = 0.0
     ignore_index: int | None = None
     weighted: bool = False
+    with_grad: bool = False
     name: ClassVar[str] = "cross_entropy"
+
+    @property
+    def nout(self) -> int:
+        return 2 if self.with_grad else 1
 
     def infer(self, logits, labels, weight=None):
         check_int(labels, "cross_entropy labels")
@@ -124,10 +132,17 @@ class CrossEntropy(Op):
                              f"{format_shape(labels.type.shape)}")
         if weight is not None:
             _check_weight(weight, logits, self.axis)
+        if self.with_grad and (self.weighted or self.label_smoothing or self.ignore_index is not None
+                               or logits.ndim != 2 or self.axis != 1):
+            raise ValueError("cross_entropy with_grad takes plain (N, C) logits: no weight, smoothing "
+                             "or ignore_index")
         shape = tuple(b if a is None else a for a, b in zip(labels.type.shape, expected))
-        return [TensorType(logits.dtype, shape)]
+        loss = TensorType(logits.dtype, shape)
+        return [loss, logits.type] if self.with_grad else [loss]
 
     def kernel(self, logits, labels, weight=None):
+        if self.with_grad:
+            return _loss_and_gradient(logits, labels.long())
         z, y, shape = _classes_at_1(logits, labels.long(), self.axis, logits.ndim)
         ignore = -100 if self.ignore_index is None else self.ignore_index
         out = F.cross_entropy(z, y, weight=weight, ignore_index=ignore, reduction="none",
@@ -135,10 +150,24 @@ class CrossEntropy(Op):
         return out if shape is None else out.reshape(shape)
 
     def grad(self, inputs, outputs, output_grads):
+        if self.with_grad:
+            raise NotImplementedError("cross_entropy with_grad is made by the compiler after "
+                                      "differentiation; differentiate the plain op")
         (g,) = output_grads
         backward = CrossEntropyBackward(self.axis, self.label_smoothing, self.ignore_index, self.weighted)
         # class weights are constants, as in torch: no gradient flows to them
         return [backward(g, *inputs), *([None] * (len(inputs) - 1))]
+
+
+def _loss_and_gradient(logits, labels):
+    """(loss, softmax - onehot) of (N, C) logits from one log_softmax: the loss as
+    F.cross_entropy computes it, the gradient its exp in place."""
+    log_p = torch.log_softmax(logits, 1)
+    loss = F.nll_loss(log_p, labels, ignore_index=-100, reduction="none")
+    grad = log_p.exp_()
+    idx = labels.unsqueeze(1)
+    grad.scatter_add_(1, idx, torch.full(idx.shape, -1.0, dtype=grad.dtype, device=grad.device))
+    return loss, grad
 
 
 def _check_weight(weight, logits, axis):

@@ -5,19 +5,23 @@ full-size convolution output (theon/codegen/conv_pool.py).
 In a training graph the convolution's output is also read by the pool's gradient
 (max_pool_backward(g, y, indices)) and the ReLU's (relu_grad(that, y)). Those two become
 max_pool_scatter(relu_grad(g, pooled), indices): the same values, since relu(y) at a
-window's argmax is the pooled value, so the ReLU mask is taken on the pooled gradient. The
-rewrite applies only where every reader of the convolution output is one of these, where
+window's argmax is the pooled value, so the ReLU mask is taken on the pooled gradient. Where
+that feeds only the layer's weight and bias gradients (a first layer: its input needs none),
+the three become one conv_relu_pool_backward node, whose generated kernel works from the
+pooled gradient alone. The rewrite applies only where every reader of the convolution output is one of these, where
 the shape rule of the generated kernel holds (a first layer over few input channels), and
 with the fuse pass on (THEON_FUSE).
 """
 from __future__ import annotations
 
 from ... import config
-from ...codegen.conv_pool import ConvReluPool, ConvReluPoolWithIndices, fits
+from ...codegen.conv_pool import ConvReluPool, ConvReluPoolBackward, ConvReluPoolWithIndices, fits
 from ...graph import apply, toposort
 from ...ops.elementwise import ReluGrad
+from ...ops.nn_conv import ConvBackwardWeight
 from ...ops.nn_fused import ConvRelu
 from ...ops.nn_pool import MaxPool, MaxPoolBackward, MaxPoolScatter, MaxPoolWithIndices
+from ...ops.reduce import Sum
 
 
 def _plain_pool(op) -> bool:
@@ -56,7 +60,32 @@ def _match(pool, readers, graph_outputs) -> dict | None:
                 or mask.inputs[1] is not y or id(reader.outputs[0]) in graph_outputs):
             return None
         plan[id(reader)] = ("drop", reader)
-        plan[id(mask)] = ("mask", reader, pool)
+        gradients = _weight_gradients(mask, conv, readers, graph_outputs)
+        plan[id(mask)] = ("mask_fused" if gradients else "mask", reader, pool)
+        plan.update(gradients)
+    return plan
+
+
+def _weight_gradients(mask, conv, readers, graph_outputs) -> dict:
+    """Where the masked gradient feeds only the layer's weight gradient (and its bias
+    gradient, a sum over images and positions; the input needs none: a first layer), both
+    from the pooled gradient in one conv_relu_pool_backward node; else {} (the scatter
+    stays)."""
+    g = mask.outputs[0]
+    weight, bias = [], []
+    for r in readers.get(id(g), []):
+        if (isinstance(r.op, ConvBackwardWeight) and r.op.attrs() == conv.op.attrs() and r.inputs[0] is g
+                and r.inputs[1] is conv.inputs[0]):
+            weight.append(r)
+        elif isinstance(r.op, Sum) and r.op.axes == (0, 2, 3) and not r.op.keepdims:
+            bias.append(r)
+        else:
+            return {}
+    if len(weight) != 1 or len(bias) > 1 or id(g) in graph_outputs:
+        return {}
+    plan = {id(weight[0]): ("weight_grad", mask, 0)}
+    if bias:
+        plan[id(bias[0])] = ("weight_grad", mask, 1)
     return plan
 
 
@@ -92,6 +121,14 @@ def fuse_conv_pool(outputs) -> list:
             new = apply(fused, [memo.get(id(i), i) for i in conv.inputs], loc=node.loc)
             for old, out in zip(node.outputs, new.outputs):
                 memo[id(old)] = out
+        elif role[0] == "mask_fused":
+            pass   # made with the first weight gradient that reads it (below)
+        elif role[0] == "weight_grad":
+            mask, slot = role[1], role[2]
+            key = ("backward", id(mask))
+            if key not in memo:
+                memo[key] = _fused_backward(mask, plan, memo, node.loc)
+            memo[id(node.outputs[0])] = memo[key][slot]
         elif role[0] == "mask":
             backward, pool = role[1], role[2]
             g = memo.get(id(backward.inputs[0]), backward.inputs[0])
@@ -102,3 +139,13 @@ def fuse_conv_pool(outputs) -> list:
             memo[id(node.outputs[0])] = apply(scatter, [masked, indices], loc=node.loc).outputs[0]
         # "drop": the pool's backward, read only by the mask that no longer reads it
     return [memo.get(id(v), v) for v in outputs]
+
+
+def _fused_backward(mask, plan, memo, loc) -> list:
+    """conv_relu_pool_backward(g, pooled, indices, x, w) for the mask's layer."""
+    _, backward, pool = plan[id(mask)]
+    conv = pool.inputs[0].owner
+    g = memo.get(id(backward.inputs[0]), backward.inputs[0])
+    x, w = (memo.get(id(i), i) for i in conv.inputs[:2])
+    op = ConvReluPoolBackward(tuple(conv.op.padding), tuple(pool.op.kernel_size))
+    return apply(op, [g, memo[id(pool.outputs[0])], memo[id(pool.outputs[1])], x, w], loc=loc).outputs
