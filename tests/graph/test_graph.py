@@ -4,7 +4,7 @@ import pytest
 
 import theon as th
 from theon.errors import InputError, ShapeError
-from theon.graph import Constant, clone, graph_inputs, replace, toposort, verify
+from theon.graph import Constant, clone, graph_inputs, rebuild, replace, toposort, verify
 
 
 def test_equal_expressions_are_one_node():
@@ -91,6 +91,23 @@ def test_replace_and_clone_build_new_graphs():
     (fresh,), (copy,) = clone([out])
     assert fresh is not x and graph_inputs([copy]) == [fresh]
     verify([new, copy])
+
+
+def test_rebuild_replaces_nodes_whose_results_read_earlier_replacements():
+    x = th.tensor("x", (3,))
+    a = th.exp(x)
+    out = th.log(a) * a            # the log reads a, which is replaced first
+
+    def visit(node, inputs, value):
+        if node is a.owner:
+            return [th.sin(inputs[0])]
+        if node is out.owner.inputs[0].owner:      # log(a) -> log(value(a)) + 1
+            return [th.log(value(a)) + 1]
+        return None
+    (new,) = rebuild([out], visit)
+    assert new is (th.log(th.sin(x)) + 1) * th.sin(x)
+    (same,) = rebuild([out], lambda node, inputs, value: None)
+    assert same is out              # nothing replaced: the graph itself, shared
 
 
 def test_variables_are_usable_as_dict_keys():

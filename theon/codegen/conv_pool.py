@@ -14,7 +14,9 @@ kernels: the fused conv+ReLU and ATen's pool.
 The gradient needs no full-size forward value either: relu(y) > 0 at a window's argmax
 exactly when the pooled value is > 0, so the ReLU mask is applied to the pooled gradient,
 which is then scattered to the argmax positions (`MaxPoolScatter`) and fed to the
-convolution's gradient: the unfused program's values, with a quarter of the mask work.
+convolution's gradient: the unfused program's values, with a quarter of the mask work. A
+first layer's weight and bias gradients come from the pooled gradient alone
+(`ConvReluPoolBackward`, a second generated function of the same build).
 """
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ import hashlib
 import os
 import platform
 import shutil
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,14 +33,14 @@ from typing import ClassVar
 import torch
 
 from .. import config
+from ..autodiff import vjp
 from ..graph import TensorType
 from ..ops.base import Op
 from ..ops.elementwise import ReluGrad
-from ..autodiff import vjp
 from ..ops.nn_conv import Conv, ConvBackwardWeight
-from ..ops.reduce import sum as _sum
 from ..ops.nn_fused import ConvRelu
 from ..ops.nn_pool import MaxPool, MaxPoolScatter, MaxPoolWithIndices
+from ..ops.reduce import sum as _sum
 from . import cache
 from .conv_pool_cpp import BACKWARD, FUNCTION, cpp_source
 
@@ -61,13 +62,26 @@ class ConvPoolSpec:
     pool: tuple
 
 
+def conv_plane(x_shape, w_shape, padding) -> tuple:
+    """(height, width) of the convolution output (stride 1, no dilation); None where unknown."""
+    return tuple(None if x_shape[2 + i] is None or w_shape[2 + i] is None
+                 else x_shape[2 + i] + 2 * padding[i] - w_shape[2 + i] + 1 for i in range(2))
+
+
 def fits(x_shape, w_shape, padding, pool) -> bool:
     """The shape rule: a first layer over few input channels whose output plane fits on
     the stack, every size known."""
     if len(x_shape) != 4 or len(w_shape) != 4 or None in x_shape or None in w_shape:
         return False
-    ho, wo = (x_shape[2] + 2 * padding[0] - w_shape[2] + 1, x_shape[3] + 2 * padding[1] - w_shape[3] + 1)
+    ho, wo = conv_plane(x_shape, w_shape, padding)
     return (x_shape[1] <= MAX_CHANNELS and ho >= pool[0] and wo >= pool[1] and ho * wo <= MAX_PLANE)
+
+
+def scatter_pooled_gradient(g, pooled, indices, pool, plane):
+    """The gradient at the convolution output of relu then max pool, from the pooled
+    gradient g: g where the pooled value passed the ReLU, at each window's argmax."""
+    scatter = MaxPoolScatter(kernel_size=tuple(pool), stride=tuple(pool), size=tuple(plane))
+    return scatter(ReluGrad()(g, pooled), indices)
 
 
 @dataclass(frozen=True)
@@ -119,11 +133,9 @@ class _ConvReluPoolAttrs(Op):
         g = output_grads[0]
         if g is None:
             return [None, None, None]
-        pooled = outputs[0]
         idx = outputs[1] if self.nout == 2 else ConvReluPoolWithIndices(self.padding, self.pool)(x, w, b)[1]
-        plane = Conv(padding=self.padding).infer(x, w, b)[0].shape[2:]
-        gy = MaxPoolScatter(kernel_size=self.pool, stride=self.pool, size=tuple(plane))(
-            ReluGrad()(g, pooled), idx)
+        gy = scatter_pooled_gradient(g, outputs[0], idx, self.pool,
+                                     conv_plane(x.type.shape, w.type.shape, self.padding))
         return Conv(padding=self.padding).grad([x, w, b], [None], [gy])
 
 
@@ -211,16 +223,15 @@ class ConvReluPoolBackward(_ConvReluPoolAttrs):
         return lambda g, pooled, indices, x, w_like: fn(g, pooled, indices, x)
 
     def unfused(self, g, pooled, indices, x, w_like):
-        size = (x.shape[2] + 2 * self.padding[0] - w_like.shape[2] + 1,
-                x.shape[3] + 2 * self.padding[1] - w_like.shape[3] + 1)
-        scatter = MaxPoolScatter(kernel_size=self.pool, stride=self.pool, size=size)
+        scatter = MaxPoolScatter(kernel_size=self.pool, stride=self.pool,
+                                 size=conv_plane(x.shape, w_like.shape, self.padding))
         full = scatter.kernel(ReluGrad().kernel(g, pooled), indices)
         return (ConvBackwardWeight(padding=self.padding).kernel(full, x, w_like), full.sum((0, 2, 3)))
 
     def decompose(self, inputs) -> list:
         g, pooled, indices, x, w_like = inputs
-        size = Conv(padding=self.padding).infer(x, w_like)[0].shape[2:]
-        full = MaxPoolScatter(kernel_size=self.pool, stride=self.pool, size=tuple(size))(ReluGrad()(g, pooled), indices)
+        full = scatter_pooled_gradient(g, pooled, indices, self.pool,
+                                       conv_plane(x.type.shape, w_like.type.shape, self.padding))
         return [ConvBackwardWeight(padding=self.padding)(full, x, w_like), _sum(full, axis=(0, 2, 3))]
 
     def grad(self, inputs, outputs, output_grads):
@@ -234,18 +245,12 @@ def _can_build() -> bool:
     return shutil.which("ninja") is not None and shutil.which(os.environ.get("CXX", "c++")) is not None
 
 
-_signature: list = []
-_signature_lock = threading.Lock()
-
-
+@functools.lru_cache(maxsize=None)
 def _cpu_signature() -> str:
     """The CPU the source is compiled for (-march=native): model and instruction sets."""
-    with _signature_lock:
-        if not _signature:
-            text = platform.processor() or platform.machine()
-            info = Path("/proc/cpuinfo")
-            if info.is_file():
-                lines = [ln for ln in info.read_text().splitlines() if ln.startswith(("model name", "flags"))]
-                text = "\n".join(dict.fromkeys(lines))
-            _signature.append("cpu " + hashlib.sha256(text.encode()).hexdigest()[:16])
-        return _signature[0]
+    text = platform.processor() or platform.machine()
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        lines = [ln for ln in info.read_text().splitlines() if ln.startswith(("model name", "flags"))]
+        text = "\n".join(dict.fromkeys(lines))
+    return "cpu " + hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -61,6 +61,27 @@ def replace(outputs, mapping: dict) -> list:
     return [memo.get(id(v), v) for v in outputs]
 
 
+def rebuild(outputs, visit, nodes=None) -> list:
+    """`outputs` rebuilt node by node in topological order (`nodes`, when the caller has it):
+    `visit(node, inputs, value)` gets the node's rebuilt inputs and `value(v)`, any earlier
+    variable's rebuilt value, and returns the node's new output values, or None to keep the
+    node (rebuilt only where an input changed; unchanged subgraphs are shared). A rewrite
+    whose results read values it replaced earlier (a forward and its gradient) needs this
+    order, which `replace` with a fixed mapping cannot give."""
+    memo: dict = {}
+    value = lambda v: memo.get(id(v), v)  # noqa: E731
+    for node in toposort(outputs) if nodes is None else nodes:
+        inputs = [value(i) for i in node.inputs]
+        new = visit(node, inputs, value)
+        if new is None:
+            if all(a is b for a, b in zip(inputs, node.inputs)):
+                continue
+            new = apply(node.op, inputs, loc=node.loc).outputs
+        for old, v in zip(node.outputs, new):
+            memo[id(old)] = v
+    return [value(v) for v in outputs]
+
+
 def clone(outputs, inputs=None) -> tuple:
     """A copy of the graph with fresh input variables; returns (new_inputs, new_outputs)."""
     inputs = graph_inputs(outputs) if inputs is None else list(inputs)

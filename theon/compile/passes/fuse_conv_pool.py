@@ -15,12 +15,13 @@ with the fuse pass on (THEON_FUSE).
 from __future__ import annotations
 
 from ... import config
-from ...codegen.conv_pool import ConvReluPool, ConvReluPoolBackward, ConvReluPoolWithIndices, fits
-from ...graph import apply, toposort
+from ...codegen.conv_pool import (ConvReluPool, ConvReluPoolBackward, ConvReluPoolWithIndices, fits,
+                                  scatter_pooled_gradient)
+from ...graph import apply, located, rebuild, toposort
 from ...ops.elementwise import ReluGrad
 from ...ops.nn_conv import ConvBackwardWeight
 from ...ops.nn_fused import ConvRelu
-from ...ops.nn_pool import MaxPool, MaxPoolBackward, MaxPoolScatter, MaxPoolWithIndices
+from ...ops.nn_pool import MaxPool, MaxPoolBackward, MaxPoolWithIndices
 from ...ops.reduce import Sum
 
 
@@ -106,46 +107,40 @@ def fuse_conv_pool(outputs) -> list:
             plan.update(_match(node, readers, graph_outputs) or {})
     if not plan:
         return outputs
-    memo: dict = {}
-    for node in nodes:
-        inputs = [memo.get(id(i), i) for i in node.inputs]
+    backwards: dict = {}   # id(mask) -> the fused weight-gradient node's outputs
+
+    def visit(node, inputs, value):
         role = plan.get(id(node))
         if role is None:
-            if any(a is not b for a, b in zip(inputs, node.inputs)):
-                for old, new in zip(node.outputs, apply(node.op, inputs, loc=node.loc).outputs):
-                    memo[id(old)] = new
-        elif role[0] == "pool":
-            conv = node.inputs[0].owner
-            fused = (ConvReluPoolWithIndices if node.op.nout == 2 else ConvReluPool)(
-                tuple(conv.op.padding), tuple(node.op.kernel_size))
-            new = apply(fused, [memo.get(id(i), i) for i in conv.inputs], loc=node.loc)
-            for old, out in zip(node.outputs, new.outputs):
-                memo[id(old)] = out
-        elif role[0] == "mask_fused":
-            pass   # made with the first weight gradient that reads it (below)
-        elif role[0] == "weight_grad":
-            mask, slot = role[1], role[2]
-            key = ("backward", id(mask))
-            if key not in memo:
-                memo[key] = _fused_backward(mask, plan, memo, node.loc)
-            memo[id(node.outputs[0])] = memo[key][slot]
-        elif role[0] == "mask":
-            backward, pool = role[1], role[2]
-            g = memo.get(id(backward.inputs[0]), backward.inputs[0])
-            pooled, indices = memo[id(pool.outputs[0])], memo[id(pool.outputs[1])]
-            scatter = MaxPoolScatter(kernel_size=pool.op.kernel_size, stride=pool.op.stride,
-                                     size=tuple(pool.inputs[0].type.shape[2:]))
-            masked = apply(ReluGrad(), [g, pooled], loc=node.loc).outputs[0]
-            memo[id(node.outputs[0])] = apply(scatter, [masked, indices], loc=node.loc).outputs[0]
-        # "drop": the pool's backward, read only by the mask that no longer reads it
-    return [memo.get(id(v), v) for v in outputs]
+            return None
+        kind = role[0]
+        with located(node.loc):
+            if kind == "pool":
+                conv = node.inputs[0].owner
+                fused = (ConvReluPoolWithIndices if node.op.nout == 2 else ConvReluPool)(
+                    tuple(conv.op.padding), tuple(node.op.kernel_size))
+                return apply(fused, [value(i) for i in conv.inputs], loc=node.loc).outputs
+            if kind == "mask":
+                backward, pool = role[1], role[2]
+                return [scatter_pooled_gradient(value(backward.inputs[0]), value(pool.outputs[0]),
+                                                value(pool.outputs[1]), pool.op.kernel_size,
+                                                pool.inputs[0].type.shape[2:])]
+            if kind == "weight_grad":
+                mask, slot = role[1], role[2]
+                if id(mask) not in backwards:
+                    backwards[id(mask)] = _fused_backward(plan[id(mask)], value, node.loc)
+                return [backwards[id(mask)][slot]]
+        # "drop" (the pool's backward) and "mask_fused": nothing reads them any more
+        return node.outputs
+
+    return rebuild(outputs, visit, nodes)
 
 
-def _fused_backward(mask, plan, memo, loc) -> list:
-    """conv_relu_pool_backward(g, pooled, indices, x, w) for the mask's layer."""
-    _, backward, pool = plan[id(mask)]
+def _fused_backward(role, value, loc) -> list:
+    """conv_relu_pool_backward(g, pooled, indices, x, w) for a mask's layer."""
+    _, backward, pool = role
     conv = pool.inputs[0].owner
-    g = memo.get(id(backward.inputs[0]), backward.inputs[0])
-    x, w = (memo.get(id(i), i) for i in conv.inputs[:2])
     op = ConvReluPoolBackward(tuple(conv.op.padding), tuple(pool.op.kernel_size))
-    return apply(op, [g, memo[id(pool.outputs[0])], memo[id(pool.outputs[1])], x, w], loc=loc).outputs
+    inputs = [value(backward.inputs[0]), value(pool.outputs[0]), value(pool.outputs[1]),
+              value(conv.inputs[0]), value(conv.inputs[1])]
+    return apply(op, inputs, loc=loc).outputs

@@ -16,7 +16,7 @@ never reading a gradient made before the loss.
 from __future__ import annotations
 
 from ... import config
-from ...graph import apply, located, toposort
+from ...graph import apply, located, rebuild, toposort
 from ...ops.elementwise import multiply
 from ...ops.nn_loss import CrossEntropy, CrossEntropyBackward
 from ...ops.shape import expand_dims
@@ -41,22 +41,16 @@ def share_log_softmax(outputs) -> list:
         return list(outputs)
     paired = {id(forwards[n.inputs[1:]]) for n in nodes if id(n) in backwards}
     fused_op = CrossEntropy(with_grad=True)
-    memo: dict = {}
-    for node in nodes:
-        inputs = tuple(memo.get(id(i), i) for i in node.inputs)
+
+    def visit(node, inputs, value):
         if id(node) in paired:
             # hash-consing: the backward, built on the same rebuilt inputs, finds this node
-            new = [apply(fused_op, inputs, loc=node.loc).outputs[0]]
-        elif id(node) in backwards:
+            return [apply(fused_op, inputs, loc=node.loc).outputs[0]]
+        if id(node) in backwards:
             g, logits, labels = inputs
             fused = apply(fused_op, (logits, labels), loc=node.loc)
             with located(node.loc):
-                new = [multiply(fused.outputs[1], expand_dims(g, 1))]
-        elif any(a is not b for a, b in zip(inputs, node.inputs)):
-            new = apply(node.op, inputs, loc=node.loc).outputs
-        else:
-            continue
-        for old, v in zip(node.outputs, new):
-            memo[id(old)] = v
-    return [memo.get(id(v), v) for v in outputs]
+                return [multiply(fused.outputs[1], expand_dims(g, 1))]
+        return None
 
+    return rebuild(outputs, visit, nodes)

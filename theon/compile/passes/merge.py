@@ -3,30 +3,23 @@
 gradient), the first's outputs are the twin's first outputs, so the loop runs once."""
 from __future__ import annotations
 
-from ...graph import apply, replace, toposort
+from ...graph import apply, rebuild, replace, toposort
 
 
 def merge_twins(outputs) -> list:
     nodes = toposort(outputs)
     present = {(n.op, n.inputs) for n in nodes}
-    memo: dict = {}
-    changed = False
-    for node in nodes:
-        new_inputs = tuple(memo.get(id(i), i) for i in node.inputs)
+
+    def visit(node, inputs, value):
         superset = getattr(node.op, "superset", None)
         twin_op = superset() if superset is not None else None
-        if twin_op is not None and (twin_op, node.inputs) in present:
-            # built on the rebuilt inputs; the real twin, rebuilt later on the same inputs,
-            # is then this very node (hash-consing)
-            outs = apply(twin_op, new_inputs, loc=node.loc).outputs[:len(node.outputs)]
-            changed = True
-        elif any(a is not b for a, b in zip(new_inputs, node.inputs)):
-            outs = apply(node.op, new_inputs, loc=node.loc).outputs
-        else:
-            continue
-        for old, new in zip(node.outputs, outs):
-            memo[id(old)] = new
-    return [memo.get(id(v), v) for v in outputs] if changed else list(outputs)
+        if twin_op is None or (twin_op, node.inputs) not in present:
+            return None
+        # built on the rebuilt inputs; the real twin, rebuilt later on the same inputs, is
+        # then this very node (hash-consing)
+        return apply(twin_op, inputs, loc=node.loc).outputs[:len(node.outputs)]
+
+    return rebuild(outputs, visit, nodes)
 
 
 def combine_siblings(outputs) -> list:
