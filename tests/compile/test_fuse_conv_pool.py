@@ -1,8 +1,9 @@
-"""The fuse_conv_pool pass: max_pool(conv_relu(x, w, b)) of a first layer becomes one
+"""The fuse_conv_pool pass: max_pool(conv_relu(x, w, b)) of an early layer becomes one
 conv_relu_pool node, in inference and training graphs (where the pool's and the ReLU's
-gradients become one scatter of the masked pooled gradient), with the unfused program's
-results; and it stands down where the convolution's output has another reader or the
-layer is not a first layer over few channels. These run the node's unfused kernels
+gradients become one scatter of the masked pooled gradient, and a first layer's weight
+gradients one conv_relu_pool_backward), with the unfused program's results; and it stands
+down where the convolution's output has another reader or the layer has many channels or
+a large kernel. These run the node's unfused kernels
 (THEON_CODEGEN is off in tests); tests/codegen/test_conv_pool.py runs the generated one."""
 import re
 
@@ -39,17 +40,20 @@ def _fit(monkeypatch, passes, channels=1):
     return m, history.history["loss"], m.predict(x, batch_size=32)
 
 
-def test_training_and_inference_fuse_the_first_layer_with_the_same_results(monkeypatch):
+def test_training_and_inference_fuse_both_layers_with_the_same_results(monkeypatch):
     fused, losses, predicted = _fit(monkeypatch, pipeline.PASSES)
     plain, plain_losses, plain_predicted = _fit(monkeypatch, WITHOUT_PASS)
     train, predict = fused.train_function.source, fused.predict_function.source
     assert "conv_relu_pool_with_indices(padding=(2, 2))" in train and "conv_relu_pool_backward(padding=(2, 2))" in train
-    assert "max_pool_scatter2d" not in train     # the first layer's input needs no gradient
-    assert "conv_relu_pool(padding=(2, 2))" in predict
-    # the first layer's full-size output is gone: one conv_relu (conv2) and one pool
-    # backward (pool2) are left in training, and no relu_grad on a (16, 6, 28, 28) value
-    assert len(re.findall(r"= conv_relu_\d+\(", train)) == 1 and train.count("max_pool_backward2d(") == 1
-    assert "relu_grad -> float32[16, 6, 28, 28]" not in train
+    assert len(re.findall(r"= conv_relu_pool_with_indices_\d+\(", train)) == 2
+    # conv2's input (conv1's pooled output) needs a gradient: its pooled gradient is scattered
+    # to its (10, 10) plane; the first layer's input needs none: no scatter to (28, 28)
+    assert train.count("max_pool_scatter2d(") == 1 and "size=(10, 10)" in train
+    assert "conv_relu_pool(padding=(2, 2))" in predict and len(re.findall(r"= conv_relu_pool_\d+\(", predict)) == 2
+    # no full-size output is left: no conv_relu, no pool backward, no relu_grad on a
+    # (16, 6, 28, 28) or (16, 16, 10, 10) value
+    assert not re.search(r"= conv_relu_\d+\(", train) and "max_pool_backward2d(" not in train
+    assert "relu_grad -> float32[16, 6, 28, 28]" not in train and "relu_grad -> float32[16, 16, 10, 10]" not in train
     np.testing.assert_allclose(losses, plain_losses, rtol=1e-6)
     np.testing.assert_allclose(predicted, plain_predicted, rtol=1e-6, atol=1e-6)
     for (name, a), b in zip(fused.get_weights().items(), plain.get_weights().values()):
@@ -91,14 +95,17 @@ def test_no_fusion_when_the_convolution_output_has_another_reader():
     assert "conv_relu_pool" not in f.source and "conv_relu" in f.source
 
 
-def test_no_fusion_beyond_a_few_input_channels(monkeypatch):
-    x = th.tensor("x", (4, 8, 12, 12), "float32")
-    w = th.shared(np.random.default_rng(0).standard_normal((6, 8, 3, 3)).astype("float32"))
+def test_no_fusion_beyond_a_few_input_channels_or_a_small_kernel(monkeypatch):
+    x = th.tensor("x", (4, 20, 12, 12), "float32")
+    w = th.shared(np.random.default_rng(0).standard_normal((6, 20, 3, 3)).astype("float32"))
     b = th.shared(np.zeros(6, "float32"))
     f = th.function([x], th.nn.max_pool2d(th.relu(th.nn.conv2d(x, w, b)), 2))
     assert "conv_relu_pool" not in f.source
-    g = th.function([x], th.nn.max_pool2d(th.relu(th.nn.conv2d(x[:, :3], w[:, :3], b)), 2))
+    g = th.function([x], th.nn.max_pool2d(th.relu(th.nn.conv2d(x[:, :16], w[:, :16], b)), 2))
     assert "conv_relu_pool" in g.source
+    w9 = th.shared(np.zeros((6, 1, 9, 9), "float32"))
+    h = th.function([x], th.nn.max_pool2d(th.relu(th.nn.conv2d(x[:, :1], w9, b)), 2))
+    assert "conv_relu_pool" not in h.source and "conv_relu" in h.source
 
 
 @pytest.mark.parametrize("pool", [(3, 3), (2, 3)])

@@ -3,9 +3,9 @@ made by the compiler's fuse_conv_pool pass (not by users).
 
 Its kernel is generated C++ (conv_pool_cpp.py) that never writes the full-size convolution
 output: the pooled values, and for training the argmax indices the gradient routes
-through. A first layer over few input channels is where this pays (LeNet's 1 -> 6
-channels: oneDNN runs such a convolution far below its peak, and the pool then reads its
-whole output back). The kernel is built in a background thread on first use (kept on disk,
+through. Early layers over few input channels are where this pays (LeNet's 1 -> 6 and
+6 -> 16 channels: oneDNN runs such convolutions below its peak, and the pool then reads
+their whole output back). The kernel is built in a background thread on first use (kept on disk,
 so a later process loads it), and once built it is timed against the unfused kernels on the
 node's own inputs; the faster one runs from then on, so a machine where oneDNN wins keeps
 oneDNN. Until then, on other devices, and with THEON_CODEGEN=off, the node runs the unfused
@@ -44,8 +44,9 @@ from ..ops.reduce import sum as _sum
 from . import cache
 from .conv_pool_cpp import BACKWARD, FUNCTION, cpp_source
 
-MAX_CHANNELS = 4          # input channels up to which the generated loop can beat oneDNN
-MAX_PLANE = 16384         # convolution output elements per plane the kernel keeps on its stack
+MAX_CHANNELS = 16         # input channels up to which the generated loop can beat oneDNN
+MAX_KERNEL = 7            # taps per side: the source unrolls every tap of a pool row's rows
+MAX_WIDTH = 1024          # convolution output row: the pooled rows are kept on the stack
 _NAME = "theon_conv_pool"
 _CFLAGS = ("-march=native",)  # tuned for this CPU: the CPU goes into the source's hash
 
@@ -69,12 +70,13 @@ def conv_plane(x_shape, w_shape, padding) -> tuple:
 
 
 def fits(x_shape, w_shape, padding, pool) -> bool:
-    """The shape rule: a first layer over few input channels whose output plane fits on
-    the stack, every size known."""
+    """The shape rule: an early layer over few input channels, a small kernel, every size
+    known (whether the generated kernel then wins is measured: `_Choice`)."""
     if len(x_shape) != 4 or len(w_shape) != 4 or None in x_shape or None in w_shape:
         return False
     ho, wo = conv_plane(x_shape, w_shape, padding)
-    return (x_shape[1] <= MAX_CHANNELS and ho >= pool[0] and wo >= pool[1] and ho * wo <= MAX_PLANE)
+    return (x_shape[1] <= MAX_CHANNELS and max(w_shape[2:]) <= MAX_KERNEL and ho >= pool[0]
+            and pool[1] <= wo <= MAX_WIDTH)
 
 
 def scatter_pooled_gradient(g, pooled, indices, pool, plane):
@@ -172,7 +174,8 @@ def built(op, x_shape, w_shape, function: str):
     cache, or None while a background thread builds it (or when the build failed)."""
     spec = ConvPoolSpec(x_shape[1], x_shape[2], x_shape[3], w_shape[0], tuple(w_shape[2:]),
                         tuple(op.padding), tuple(op.pool))
-    fns = cache.cpp_function(cpp_source(spec, _cpu_signature()), _NAME, (FUNCTION, BACKWARD), _CFLAGS)
+    source = cpp_source(spec, _cpu_signature(), *_vector_registers())
+    fns = cache.cpp_function(source, _NAME, (FUNCTION, BACKWARD), _CFLAGS)
     return None if fns is None else fns[(FUNCTION, BACKWARD).index(function)]
 
 
@@ -204,10 +207,12 @@ class ConvReluPoolWithIndices(_ConvReluPoolAttrs):
 class ConvReluPoolBackward(_ConvReluPoolAttrs):
     """(g, pooled, indices, x, w_like) -> (weight gradient, bias gradient) of a
     ConvReluPoolWithIndices, from its pooled gradient: a window's g, where the ReLU passed
-    it, times the input patch under the window's argmax (generated: a quarter of the
-    positions of the unfused scatter and full-size weight gradient, and no scatter).
+    it, times the input patch under the window's argmax (generated: one pass that scatters
+    each image's window gradients into a plane it keeps in cache and correlates that with
+    the input, instead of the unfused full-size scatter, ReLU mask and weight gradient).
     Made by the fuse_conv_pool pass where the layer's input needs no gradient. An infinity in
-    x outside every argmax patch gives 0 here where the unfused kernels give NaN (0 * inf)."""
+    x that only convolution rows outside every pool window read gives 0 here where the
+    unfused kernels give NaN (0 * inf)."""
     name: ClassVar[str] = "conv_relu_pool_backward"
     nout: ClassVar[int] = 2
     function: ClassVar[str] = BACKWARD
@@ -246,11 +251,26 @@ def _can_build() -> bool:
 
 
 @functools.lru_cache(maxsize=None)
-def _cpu_signature() -> str:
-    """The CPU the source is compiled for (-march=native): model and instruction sets."""
-    text = platform.processor() or platform.machine()
+def _cpu_info() -> str:
+    """The CPU's model and instruction sets (Linux), else what platform knows."""
     info = Path("/proc/cpuinfo")
     if info.is_file():
         lines = [ln for ln in info.read_text().splitlines() if ln.startswith(("model name", "flags"))]
-        text = "\n".join(dict.fromkeys(lines))
-    return "cpu " + hashlib.sha256(text.encode()).hexdigest()[:16]
+        return "\n".join(dict.fromkeys(lines))
+    return platform.processor() or platform.machine()
+
+
+def _cpu_signature() -> str:
+    """The CPU the source is compiled for (-march=native), as a comment in the source."""
+    return "cpu " + hashlib.sha256(_cpu_info().encode()).hexdigest()[:16]
+
+
+def _vector_registers() -> tuple:
+    """(floats per vector register, registers the accumulators may take) of this CPU:
+    AVX-512's 32 registers of 16, AVX's 16 of 8, else 128-bit vectors (NEON has 32)."""
+    flags = set(_cpu_info().split())
+    if "avx512f" in flags:
+        return 16, 28
+    if "avx" in flags:
+        return 8, 14
+    return 4, 12

@@ -9,7 +9,7 @@ window's argmax is the pooled value, so the ReLU mask is taken on the pooled gra
 that feeds only the layer's weight and bias gradients (a first layer: its input needs none),
 the three become one conv_relu_pool_backward node, whose generated kernel works from the
 pooled gradient alone. The rewrite applies only where every reader of the convolution output is one of these, where
-the shape rule of the generated kernel holds (a first layer over few input channels), and
+the shape rule of the generated kernel holds (an early layer over few input channels), and
 with the fuse pass on (THEON_FUSE).
 """
 from __future__ import annotations
