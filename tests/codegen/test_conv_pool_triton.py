@@ -151,7 +151,8 @@ def check_gradients(mp, x_shape, w_shape, padding, pool):
 def check_random(mp, x_shape, w_shape, padding, pool):
     _generated_only(mp)
     rng = np.random.default_rng(2)
-    x, w, b = (torch.from_numpy(rng.standard_normal(s).astype(np.float32)) for s in (x_shape, w_shape, w_shape[:1]))
+    x, w, b = (torch.from_numpy(rng.standard_normal(s).astype(np.float32))
+               for s in (x_shape, w_shape, w_shape[:1]))
     values, indices = ConvReluPoolWithIndices(padding, pool).kernel(x, w, b)
     ref_values, ref_indices = _aten(x, w, b, padding, pool)
     torch.testing.assert_close(values, ref_values, rtol=1e-5, atol=1e-5)

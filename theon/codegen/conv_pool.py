@@ -5,15 +5,15 @@ Its kernel is generated, per layer shape, by the device's backend (`BACKENDS`): 
 CPU (conv_pool_cpp.py), Triton on CUDA (conv_pool_triton.py); both define the same two
 functions (conv_pool_spec.py), so the ops below, the choice and the gradients are one code
 for both. It never writes the full-size convolution output: the pooled values, and for
-training the argmax indices the gradient routes through. A first layer over few input channels is where this pays (LeNet's 1 -> 6
-channels: oneDNN runs such a convolution far below its peak, and the pool then reads its
-whole output back). The kernel is built in a background thread on first use (kept on disk,
-so a later process loads it), and once built it is timed against the unfused kernels on the
-node's own inputs; the faster one runs from then on, so a machine where oneDNN wins keeps
-oneDNN (and a GPU where cuDNN wins keeps cuDNN). Triton compiles on the first use, there
-and then, on one zero image (a kernel it cannot compile leaves the unfused kernels). Until
-then, without Triton or a C++ compiler, on other devices, and with THEON_CODEGEN=off, the
-node runs the unfused kernels: the fused conv+ReLU and ATen's pool.
+training the argmax indices the gradient routes through. A first layer over few input
+channels is where this pays (LeNet's 1 -> 6 channels: oneDNN runs such a convolution far
+below its peak, and the pool then reads its whole output back). The C++ is built in a
+background thread on first use (kept on disk, so a later process loads it); Triton compiles
+on first use, there and then, on one zero image (a kernel it cannot compile leaves the
+unfused kernels). Once built, the kernel is timed against the unfused kernels on the node's
+own inputs; the faster one runs from then on, so a machine where oneDNN (or cuDNN) wins
+keeps it. Until then, without a C++ compiler or Triton, on other devices, and with
+THEON_CODEGEN=off, the node runs the unfused kernels: the fused conv+ReLU and ATen's pool.
 
 The gradient needs no full-size forward value either: relu(y) > 0 at a window's argmax
 exactly when the pooled value is > 0, so the ReLU mask is applied to the pooled gradient,
@@ -255,7 +255,9 @@ class ConvReluPoolBackward(_ConvReluPoolAttrs):
 
     def kernel(self, g, pooled, indices, x, w_like):
         fn = self._generated(x, w_like, g, pooled, indices, x, w_like)
-        return self.unfused(g, pooled, indices, x, w_like) if fn is None else fn(g, pooled, indices, x, w_like)
+        if fn is None:
+            return self.unfused(g, pooled, indices, x, w_like)
+        return fn(g, pooled, indices, x, w_like)
 
     def adapt(self, fn):
         return lambda g, pooled, indices, x, w_like: _first(fn(g, pooled, indices, x), 2)

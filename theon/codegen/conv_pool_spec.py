@@ -28,7 +28,8 @@ class ConvPoolSpec:
     @property
     def conv_plane(self) -> tuple:
         """(height, width) of the convolution output."""
-        return tuple(n + 2 * p - k + 1 for n, p, k in zip((self.height, self.width), self.padding, self.kernel))
+        sizes = (self.height, self.width)
+        return tuple(n + 2 * p - k + 1 for n, p, k in zip(sizes, self.padding, self.kernel))
 
     @property
     def pooled_plane(self) -> tuple:

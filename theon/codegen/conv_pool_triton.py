@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .conv_pool_spec import BACKWARD, FUNCTION
 
-_TILE = 1024          # forward accumulator elements per window offset and program
+_TILE = 512           # forward accumulator elements per window offset and program (registers)
 _GRAD_TILE = 4096     # backward accumulator elements (taps x positions) per program
 _GRAD_BLOCKS = 4      # position blocks each backward program sums
 
@@ -143,7 +143,7 @@ def _fill(text: str, values: dict) -> str:
 def triton_source(spec) -> str:
     """The module for one ConvPoolSpec: `conv_relu_pool` and `conv_relu_pool_backward`, plain
     Python functions launching its two kernels."""
-    (ho, wo), (hq, wq) = spec.conv_plane, spec.pooled_plane
+    wo, (hq, wq) = spec.conv_plane[1], spec.pooled_plane
     taps, plane = spec.channels * spec.kernel[0] * spec.kernel[1], hq * wq
     ob, tb = _pow2(spec.out_channels), _pow2(taps)
     block = max(16, min(_pow2(plane), _TILE // ob))
@@ -156,7 +156,8 @@ def triton_source(spec) -> str:
               "FUNCTION": FUNCTION, "BACKWARD": BACKWARD, "SPEC": spec}
     offsets = [{"K": k, "DI": k // spec.pool[1], "DJ": k % spec.pool[1]}
                for k in range(spec.pool[0] * spec.pool[1])]   # row-major: ATen's scan order
-    parts = {"INIT": "\n".join(f"    acc{o['K']} = tl.zeros((@OB@, @BLOCK@), tl.float32) + bias" for o in offsets),
+    init = "    acc@K@ = tl.zeros((@OB@, @BLOCK@), tl.float32) + bias"
+    parts = {"INIT": "\n".join(_fill(init, o) for o in offsets),
              "ACCUMULATE": "\n".join(_fill(_ACCUMULATE, o) for o in offsets),
              "SCAN": "\n".join(_fill(_SCAN, o) for o in offsets)}
     return _fill(_fill(_TEMPLATE, parts), values)
