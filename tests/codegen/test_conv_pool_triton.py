@@ -22,7 +22,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from theon import config
+import theon as th
+from theon import config, nn
 from theon.codegen import cache, conv_pool
 from theon.codegen.conv_pool import ConvReluPool, ConvReluPoolBackward, ConvReluPoolWithIndices
 
@@ -70,12 +71,17 @@ def test_the_generated_kernel_is_timed_once_against_the_unfused_kernels(interpre
     _passed(interpreted, "timed once")
 
 
+def test_training_with_the_triton_kernels_equals_the_unfused_program(interpreted):
+    _passed(interpreted, "training")
+
+
 def run_checks(folder):
     """In a process with TRITON_INTERPRET=1: each check with the ops' CPU kernels pointed at
     the Triton source and a cache of its own; results.json in `folder`."""
     checks = {**{f"values {i}": (check_values, s) for i, s in enumerate(SHAPES)},
               **{f"gradients {i}": (check_gradients, s) for i, s in enumerate(SHAPES)},
-              "random": (check_random, SHAPES[1]), "timed once": (check_timed_once, SHAPES[0])}
+              "random": (check_random, SHAPES[1]), "timed once": (check_timed_once, SHAPES[0]),
+              "training": (check_training, ())}
     results = {}
     for name, (check, shape) in checks.items():
         with pytest.MonkeyPatch.context() as mp:
@@ -181,6 +187,29 @@ def check_timed_once(mp, x_shape, w_shape, padding, pool):
     op.kernel(x, w, b)
     assert len(calls) == 6              # ...which it loses: the unfused kernels from then on
     torch.testing.assert_close(values, _aten(x, w, b, padding, pool)[0], rtol=1e-5, atol=1e-5)
+
+
+def check_training(mp):
+    rng = np.random.default_rng(3)
+    data, labels = rng.random((8, 1, 8, 8), dtype=np.float32), rng.integers(0, 4, 8)
+
+    def fit():
+        m = nn.Sequential([nn.Conv2D(3, 3, padding="same", activation="relu"), nn.MaxPool2D(2), nn.Flatten(),
+                           nn.Dense(4)], input_shape=(1, 8, 8), seed=0)
+        m.compile(th.optim.SGD(0.1, momentum=0.9), "cross_entropy")
+        losses = m.fit(data, labels, epochs=3, batch_size=4, shuffle=False, verbose=0).history["loss"]
+        return m, losses
+
+    with pytest.MonkeyPatch.context() as generated:
+        _generated_only(generated)
+        model, losses = fit()
+    assert "conv_relu_pool_with_indices" in model.train_function.source
+    assert "conv_relu_pool_backward" in model.train_function.source
+    mp.setattr(config, "CODEGEN", "off")
+    unfused, unfused_losses = fit()
+    np.testing.assert_allclose(losses, unfused_losses, rtol=1e-6)
+    for a, b in zip(model.get_weights().values(), unfused.get_weights().values()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 # ---- in this process: no interpreter needed --------------------------------------------------
