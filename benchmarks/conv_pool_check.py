@@ -47,7 +47,7 @@ def _reference(x, w, b, g, padding, pool):
 
 def _ratio(fused, unfused, device, windows: int, reps: int) -> tuple:
     """fused time / unfused time: (median, lowest, highest) over alternating windows."""
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else (lambda: None)
 
     def timed(fn):
         sync()

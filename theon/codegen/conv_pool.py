@@ -155,7 +155,8 @@ class _Choice:
             if self.calls == 1:
                 return self.fn
             # a GPU runs asynchronously: each timed run ends when the device has finished it
-            sync = torch.cuda.synchronize if args[0].device.type == "cuda" else (lambda: None)
+            device = args[0].device
+            sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
             fused = lambda: self.fn(*args)  # noqa: E731
             unfused = lambda: op.unfused(*args)  # noqa: E731
             best = {fused: float("inf"), unfused: float("inf")}
