@@ -1,15 +1,19 @@
 """`ConvReluPool`: max_pool(relu(conv2d(x, w, b))) over non-overlapping windows as one node,
 made by the compiler's fuse_conv_pool pass (not by users).
 
-Its kernel is generated C++ (conv_pool_cpp.py) that never writes the full-size convolution
-output: the pooled values, and for training the argmax indices the gradient routes
-through. Early layers over few input channels are where this pays (LeNet's 1 -> 6 and
-6 -> 16 channels: oneDNN runs such convolutions below its peak, and the pool then reads
-their whole output back). The kernel is built in a background thread on first use (kept on disk,
-so a later process loads it), and once built it is timed against the unfused kernels on the
-node's own inputs; the faster one runs from then on, so a machine where oneDNN wins keeps
-oneDNN. Until then, on other devices, and with THEON_CODEGEN=off, the node runs the unfused
-kernels: the fused conv+ReLU and ATen's pool.
+Its kernel is generated, per layer shape, by the device's backend (`BACKENDS`): C++ on the
+CPU (conv_pool_cpp.py), Triton on CUDA (conv_pool_triton.py); both define the same two
+functions (conv_pool_spec.py), so the ops below, the choice and the gradients are one code
+for both. It never writes the full-size convolution output: the pooled values, and for
+training the argmax indices the gradient routes through. Early layers over few input
+channels are where this pays (LeNet's 1 -> 6 and 6 -> 16 channels: oneDNN runs such
+convolutions below its peak, and the pool then reads their whole output back). The C++ is built in a
+background thread on first use (kept on disk, so a later process loads it); Triton compiles
+on first use, there and then, on one zero image (a kernel it cannot compile leaves the
+unfused kernels). Once built, the kernel is timed against the unfused kernels on the node's
+own inputs; the faster one runs from then on, so a machine where oneDNN (or cuDNN) wins
+keeps it. Until then, without a C++ compiler or Triton, on other devices, and with
+THEON_CODEGEN=off, the node runs the unfused kernels: the fused conv+ReLU and ATen's pool.
 
 The gradient needs no full-size forward value either: relu(y) > 0 at a window's argmax
 exactly when the pooled value is > 0, so the ReLU mask is applied to the pooled gradient,
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import platform
 import shutil
@@ -42,25 +47,20 @@ from ..ops.nn_fused import ConvRelu
 from ..ops.nn_pool import MaxPool, MaxPoolScatter, MaxPoolWithIndices
 from ..ops.reduce import sum as _sum
 from . import cache
-from .conv_pool_cpp import BACKWARD, FUNCTION, cpp_source
+from .conv_pool_cpp import cpp_source
+from .conv_pool_spec import BACKWARD, FUNCTION, ConvPoolSpec
+from .conv_pool_triton import triton_source
+
+log = logging.getLogger("theon.codegen")
 
 MAX_CHANNELS = 16         # input channels up to which the generated loop can beat oneDNN
 MAX_KERNEL = 7            # taps per side: the source unrolls every tap of a pool row's rows
 MAX_WIDTH = 1024          # convolution output row: the pooled rows are kept on the stack
 _NAME = "theon_conv_pool"
 _CFLAGS = ("-march=native",)  # tuned for this CPU: the CPU goes into the source's hash
-
-
-@dataclass(frozen=True)
-class ConvPoolSpec:
-    """What the generated source is specialised to."""
-    channels: int
-    height: int
-    width: int
-    out_channels: int
-    kernel: tuple
-    padding: tuple
-    pool: tuple
+# device type -> the backend generating its kernels (tests point "cpu" at "triton": Triton's
+# interpreter then runs the CUDA source on CPU tensors)
+BACKENDS = {"cpu": "cpp", "cuda": "triton"}
 
 
 def conv_plane(x_shape, w_shape, padding) -> tuple:
@@ -108,27 +108,26 @@ class _ConvReluPoolAttrs(Op):
 
     def run(self, x, w, b, indices: bool):
         fn = self._generated(x, w, x, w, b, indices)
-        if fn is None:
-            return self.unfused(x, w, b, indices)
-        out, idx = fn(x, w, b, indices)
-        return (out, idx) if indices else (out,)
+        return self.unfused(x, w, b, indices) if fn is None else fn(x, w, b, indices)
 
     def _generated(self, x, w, *timed_args):
-        """The built kernel when it is ready and measured faster for this node, else None."""
-        if config.CODEGEN == "off" or x.device.type != "cpu" or x.dtype != torch.float32 or not _can_build():
+        """The built kernel, taking and returning what `unfused` does, when it is ready and
+        measured faster for this node; else None."""
+        backend = BACKENDS.get(x.device.type)
+        if config.CODEGEN == "off" or backend is None or x.dtype != torch.float32:
             return None
-        key = (tuple(x.shape), tuple(w.shape))
+        key = (backend, tuple(x.shape), tuple(w.shape))
         choice = self._choice.get(key)
         if choice is None:
-            fn = built(self, x.shape, w.shape, self.function)
+            fn = built(self, x.shape, w.shape, self.function, backend, x.device)
             if fn is None:
                 return None      # building (or failed): the unfused kernels meanwhile
             choice = self._choice[key] = _Choice(self.adapt(fn))
         return choice.pick(self, *timed_args)
 
     def adapt(self, fn):
-        """The built function called with the unfused kernels' arguments."""
-        return fn
+        """The built function, taking and returning what `unfused` does."""
+        return lambda x, w, b, indices: _first(fn(x, w, b, indices), 2 if indices else 1)
 
     def grad(self, inputs, outputs, output_grads):
         x, w, b = inputs
@@ -157,26 +156,65 @@ class _Choice:
         if self.use is None:
             if self.calls == 1:
                 return self.fn
+            # a GPU runs asynchronously: each timed run ends when the device has finished it
+            device = args[0].device
+            sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
             fused = lambda: self.fn(*args)  # noqa: E731
             unfused = lambda: op.unfused(*args)  # noqa: E731
             best = {fused: float("inf"), unfused: float("inf")}
             for _ in range(3):
                 for run in best:
+                    sync()
                     start = time.perf_counter()
                     run()
+                    sync()
                     best[run] = min(best[run], time.perf_counter() - start)
             self.use = best[fused] < best[unfused]
         return self.fn if self.use else None
 
 
-def built(op, x_shape, w_shape, function: str):
-    """`function` of the generated source for this op and shapes: loaded from the disk
-    cache, or None while a background thread builds it (or when the build failed)."""
+def _first(outputs, n: int) -> tuple:
+    return tuple(outputs)[:n]
+
+
+def built(op, x_shape, w_shape, function: str, backend: str = "cpp", device=None):
+    """`function` of the generated source for this op, shapes and backend: C++ loaded from
+    the disk cache, or None while a background thread builds it (or when the build failed, or
+    no compiler is here); Triton imported and compiled, or None without Triton or when it
+    cannot compile for this device."""
     spec = ConvPoolSpec(x_shape[1], x_shape[2], x_shape[3], w_shape[0], tuple(w_shape[2:]),
                         tuple(op.padding), tuple(op.pool))
-    source = cpp_source(spec, _cpu_signature(), *_vector_registers())
-    fns = cache.cpp_function(source, _NAME, (FUNCTION, BACKWARD), _CFLAGS)
-    return None if fns is None else fns[(FUNCTION, BACKWARD).index(function)]
+    if backend == "triton":
+        fns = _compiled(cache.triton_function(triton_source(spec), _NAME, (FUNCTION, BACKWARD)), spec, device)
+    else:
+        fns = _can_build() and cache.cpp_function(cpp_source(spec, _cpu_signature(), *_vector_registers()), _NAME,
+                                                  (FUNCTION, BACKWARD), _CFLAGS)
+    return fns[(FUNCTION, BACKWARD).index(function)] if fns else None
+
+
+_compile_checked: dict = {}   # (Triton functions, device) -> those functions, or None
+
+
+def _compiled(fns, spec, device):
+    """The Triton functions once each kernel has compiled for `device` (Triton compiles on
+    the first launch: here, on one zero image), or None when one failed (logged once)."""
+    if fns is None:
+        return None
+    key = (fns, str(device))
+    if key not in _compile_checked:
+        forward, backward = fns
+        x = torch.zeros((1, spec.channels, spec.height, spec.width), device=device)
+        w = torch.zeros((spec.out_channels, spec.channels, *spec.kernel), device=device)
+        try:
+            forward(x, w, w[:, 0, 0, 0], False)
+            pooled, idx = forward(x, w, w[:, 0, 0, 0], True)
+            backward(pooled, pooled, idx, x)
+            _compile_checked[key] = fns
+        except Exception as e:  # a GPU Triton cannot compile for keeps the unfused kernels
+            log.warning("theon: the Triton conv+ReLU+pool kernel failed to compile; running the "
+                        "unfused kernels:\n%s", e)
+            _compile_checked[key] = None
+    return _compile_checked[key]
 
 
 @dataclass(frozen=True)
@@ -222,10 +260,12 @@ class ConvReluPoolBackward(_ConvReluPoolAttrs):
 
     def kernel(self, g, pooled, indices, x, w_like):
         fn = self._generated(x, w_like, g, pooled, indices, x, w_like)
-        return self.unfused(g, pooled, indices, x, w_like) if fn is None else tuple(fn(g, pooled, indices, x, w_like))
+        if fn is None:
+            return self.unfused(g, pooled, indices, x, w_like)
+        return fn(g, pooled, indices, x, w_like)
 
     def adapt(self, fn):
-        return lambda g, pooled, indices, x, w_like: fn(g, pooled, indices, x)
+        return lambda g, pooled, indices, x, w_like: _first(fn(g, pooled, indices, x), 2)
 
     def unfused(self, g, pooled, indices, x, w_like):
         scatter = MaxPoolScatter(kernel_size=self.pool, stride=self.pool,

@@ -16,8 +16,7 @@ a NaN takes the place, indices flat in the convolution output's plane.
 """
 from __future__ import annotations
 
-FUNCTION = "conv_relu_pool"
-BACKWARD = "conv_relu_pool_backward"
+from .conv_pool_spec import BACKWARD, FUNCTION  # noqa: F401  (the names the template defines)
 
 _TEMPLATE = r"""
 #include <torch/extension.h>
