@@ -14,8 +14,13 @@ import torch.nn.functional as F
 import theon as th
 from theon import config, nn
 from theon.codegen import cache, conv_pool, conv_pool_cpp
-from theon.codegen.conv_pool import ConvReluPool, ConvReluPoolBackward, ConvReluPoolWithIndices
+from theon.codegen.conv_pool import (ConvReluPool, ConvReluPoolBackward, ConvReluPoolBackwardWithInput,
+                                     ConvReluPoolWithIndices)
+from theon.codegen.conv_pool_spec import BACKWARD, FUNCTION, INPUT_BACKWARD
 from theon.ops import extension
+
+
+FUNCTIONS = (FUNCTION, BACKWARD, INPUT_BACKWARD)
 
 
 @pytest.fixture(scope="module")
@@ -133,13 +138,13 @@ def test_a_generated_kernel_that_loses_its_timing_is_not_used(built, monkeypatch
     calls = []
 
     def slow(*args):
-        forward, backward = real(*args)
+        forward, *backwards = real(*args)
 
         def run(*a):
             calls.append(1)
             time.sleep(0.05)
             return forward(*a)
-        return run, backward
+        return run, *backwards
     monkeypatch.setattr(cache, "cpp_function", slow)
     values, _ = op.kernel(x, w, b)
     assert len(calls) == 1                    # the first call runs it, untimed
@@ -190,6 +195,11 @@ def test_a_second_layer_blocked_over_output_channels_equals_aten(built, always_g
     torch.testing.assert_close(values, ref_values, rtol=0, atol=0)
     torch.testing.assert_close(indices, ref_indices, rtol=0, atol=0)
     torch.testing.assert_close(ConvReluPool((0, 0), (2, 2)).kernel(x, w, b), ref_values, rtol=0, atol=0)
+    # all three gradients from the pooled gradient, exactly the unfused kernels'
+    g = _integers(rng, *values.shape)
+    op = ConvReluPoolBackwardWithInput((0, 0), (2, 2))
+    for got, want in zip(op.kernel(g, values, indices, x, w), op.unfused(g, values, indices, x, w)):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
 def test_narrow_vectors_chunk_a_wide_row_and_pool_odd_windows_as_aten(built):
@@ -197,12 +207,13 @@ def test_narrow_vectors_chunk_a_wide_row_and_pool_odd_windows_as_aten(built):
     40 outputs in chunks of two vectors, one output channel per block, 3x3 windows whose
     last row and column of the plane no window covers; the weight gradient likewise."""
     spec = conv_pool.ConvPoolSpec(3, 41, 40, 5, (3, 3), (1, 1), (3, 3))
-    assert conv_pool_cpp.blocking(spec, 4, 12) == {"L": 4, "NVC": 2, "NCH": 5, "OB": 1, "NVB": 2, "NCHB": 5}
+    assert conv_pool_cpp.blocking(spec, 4, 12) == {"L": 4, "NVC": 2, "NCH": 5, "OB": 1, "NVB": 2, "NCHB": 5,
+                                                   "OBW": 1, "NVXC": 5, "NCHX": 2, "CB": 1}
     fns = cache.cpp_function(conv_pool_cpp.cpp_source(spec, "narrow test", 4, 12), "theon_conv_pool_narrow",
-                             (conv_pool_cpp.FUNCTION, conv_pool_cpp.BACKWARD), ())
+                             FUNCTIONS, ())
     assert fns is None and cache.wait(600)
-    forward, backward = cache.cpp_function(conv_pool_cpp.cpp_source(spec, "narrow test", 4, 12),
-                                           "theon_conv_pool_narrow", (conv_pool_cpp.FUNCTION, conv_pool_cpp.BACKWARD), ())
+    forward, backward, with_input = cache.cpp_function(conv_pool_cpp.cpp_source(spec, "narrow test", 4, 12),
+                                                       "theon_conv_pool_narrow", FUNCTIONS, ())
     rng = np.random.default_rng(6)
     x, w, b = _exact_case(rng, (3, 3, 41, 40), (5, 3, 3, 3))
     values, indices = forward(x, w, b, True)
@@ -211,8 +222,10 @@ def test_narrow_vectors_chunk_a_wide_row_and_pool_odd_windows_as_aten(built):
     torch.testing.assert_close(indices, ref_indices, rtol=0, atol=0)
     torch.testing.assert_close(forward(x, w, b, False)[0], ref_values, rtol=0, atol=0)
     g = _integers(rng, *values.shape)
-    unfused = ConvReluPoolBackward((1, 1), (3, 3)).unfused(g, values, indices, x, w)
+    unfused = ConvReluPoolBackwardWithInput((1, 1), (3, 3)).unfused(g, values, indices, x, w)
     for got, want in zip(backward(g, values, indices, x), unfused):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    for got, want in zip(with_input(g, values, indices, x, w), unfused):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
@@ -229,6 +242,10 @@ def test_blocking_fits_the_registers_and_covers_the_row(lanes, registers, shape)
     # accumulators and one row's input vectors within the registers (a single block of one
     # channel is allowed to spill: nothing smaller exists)
     assert got["OB"] == 1 or got["OB"] * pool * got["NVC"] + min(got["NVC"] * got["NCH"], 4) <= registers
-    # the weight gradient's chunks: KW x NVB accumulators and NVB gradient vectors
+    # the weight gradient's chunks: OBW x KW x NVB accumulators, OBW x NVB gradient vectors
     assert got["NCHB"] * got["NVB"] * lanes >= width > (got["NCHB"] - 1) * got["NVB"] * lanes
     assert got["NVB"] == 1 or (k + 1) * got["NVB"] <= registers - 2
+    assert o % got["OBW"] == 0 and (got["OBW"] == 1 or got["OBW"] * got["NVB"] * (k + 1) + 1 <= registers)
+    # the input gradient's: CB input channels x NVXC vectors of an input row, NVXC shared
+    assert got["NCHX"] * got["NVXC"] * lanes >= w > (got["NCHX"] - 1) * got["NVXC"] * lanes
+    assert c % got["CB"] == 0 and (got["CB"] == 1 or (got["CB"] + 1) * got["NVXC"] <= registers)

@@ -46,13 +46,14 @@ def test_training_and_inference_fuse_both_layers_with_the_same_results(monkeypat
     train, predict = fused.train_function.source, fused.predict_function.source
     assert "conv_relu_pool_with_indices(padding=(2, 2))" in train and "conv_relu_pool_backward(padding=(2, 2))" in train
     assert len(re.findall(r"= conv_relu_pool_with_indices_\d+\(", train)) == 2
-    # conv2's input (conv1's pooled output) needs a gradient: its pooled gradient is scattered
-    # to its (10, 10) plane; the first layer's input needs none: no scatter to (28, 28)
-    assert train.count("max_pool_scatter2d(") == 1 and "size=(10, 10)" in train
+    # conv2's input (conv1's pooled output) needs a gradient too: all three from one node;
+    # no scatter to a full-size plane is left
+    assert "conv_relu_pool_backward_with_input ->" in train and "max_pool_scatter2d(" not in train
     assert "conv_relu_pool(padding=(2, 2))" in predict and len(re.findall(r"= conv_relu_pool_\d+\(", predict)) == 2
-    # no full-size output is left: no conv_relu, no pool backward, no relu_grad on a
-    # (16, 6, 28, 28) or (16, 16, 10, 10) value
+    # no full-size output is left: no conv_relu, no pool backward, no conv backward, no
+    # relu_grad on a (16, 6, 28, 28) or (16, 16, 10, 10) value
     assert not re.search(r"= conv_relu_\d+\(", train) and "max_pool_backward2d(" not in train
+    assert not re.search(r"= conv_backward(_input|_weight)?_\d+\(", train)
     assert "relu_grad -> float32[16, 6, 28, 28]" not in train and "relu_grad -> float32[16, 16, 10, 10]" not in train
     np.testing.assert_allclose(losses, plain_losses, rtol=1e-6)
     np.testing.assert_allclose(predicted, plain_predicted, rtol=1e-6, atol=1e-6)
@@ -69,9 +70,9 @@ def test_gradients_through_the_fused_node_match_torch():
     y32 = th.nn.max_pool2d(th.relu(th.nn.conv2d(x32, w32, b32, padding=1)), 2)
     loss32 = (y32 * y32).sum()
     g = th.function([x32], th.grad(loss32, [x32, w32, b32]))
-    # the input's gradient needs the full-size scatter: no fused weight gradient then
-    assert "conv_relu_pool_with_indices" in g.source and "max_pool_scatter2d" in g.source
-    assert "conv_relu_pool_backward" not in g.source
+    # the input's gradient too: all three from the pooled gradient in one node
+    assert "conv_relu_pool_with_indices" in g.source and "conv_relu_pool_backward_with_input" in g.source
+    assert "max_pool_scatter2d" not in g.source
     weights_only = th.function([x32], th.grad(loss32, [w32, b32]))
     assert "conv_relu_pool_backward" in weights_only.source and "max_pool_scatter2d" not in weights_only.source
     a = np.random.default_rng(2).standard_normal((2, 1, 6, 6)).astype("float32")
@@ -121,3 +122,19 @@ def test_other_non_overlapping_windows_fuse_with_the_same_values(pool):
     t = [torch.from_numpy(v) for v in (a, w.get_value(), b.get_value())]
     ref = F.max_pool2d(F.relu(F.conv2d(*t, padding=1)), pool).numpy()
     np.testing.assert_allclose(f(a), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_padding_wider_than_the_kernel_keeps_the_scatter_for_the_input_gradient():
+    """The input gradient's generated kernel frames the planes with kernel - 1 zeros."""
+    x = th.tensor("x", (2, 1, 6, 6), "float32")
+    w = th.shared(np.random.default_rng(1).standard_normal((3, 1, 2, 2)).astype("float32"))
+    b = th.shared(np.zeros(3, "float32"))
+    y = th.nn.max_pool2d(th.relu(th.nn.conv2d(x, w, b, padding=2)), 2)
+    g = th.function([x], th.grad((y * y).sum(), [x, w]))
+    assert "conv_relu_pool_with_indices" in g.source and "max_pool_scatter2d" in g.source
+    assert "conv_relu_pool_backward" not in g.source
+    a = np.random.default_rng(2).standard_normal((2, 1, 6, 6)).astype("float32")
+    t = [torch.tensor(v, requires_grad=True) for v in (a, w.get_value(), b.get_value())]
+    out = F.max_pool2d(F.relu(F.conv2d(t[0], t[1], t[2], padding=2)), 2)
+    for mine, theirs in zip(g(a), torch.autograd.grad((out * out).sum(), t[:2])):
+        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-5, atol=1e-5)

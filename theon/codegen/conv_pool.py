@@ -42,13 +42,13 @@ from ..autodiff import vjp
 from ..graph import TensorType
 from ..ops.base import Op
 from ..ops.elementwise import ReluGrad
-from ..ops.nn_conv import Conv, ConvBackwardWeight
+from ..ops.nn_conv import Conv, ConvBackward, ConvBackwardInput, ConvBackwardWeight
 from ..ops.nn_fused import ConvRelu
 from ..ops.nn_pool import MaxPool, MaxPoolScatter, MaxPoolWithIndices
 from ..ops.reduce import sum as _sum
 from . import cache
 from .conv_pool_cpp import cpp_source
-from .conv_pool_spec import BACKWARD, FUNCTION, ConvPoolSpec
+from .conv_pool_spec import BACKWARD, FUNCTION, INPUT_BACKWARD, ConvPoolSpec
 from .conv_pool_triton import triton_source
 
 log = logging.getLogger("theon.codegen")
@@ -185,11 +185,13 @@ def built(op, x_shape, w_shape, function: str, backend: str = "cpp", device=None
     spec = ConvPoolSpec(x_shape[1], x_shape[2], x_shape[3], w_shape[0], tuple(w_shape[2:]),
                         tuple(op.padding), tuple(op.pool))
     if backend == "triton":
-        fns = _compiled(cache.triton_function(triton_source(spec), _NAME, (FUNCTION, BACKWARD)), spec, device)
+        names = (FUNCTION, BACKWARD)
+        fns = function in names and _compiled(cache.triton_function(triton_source(spec), _NAME, names), spec, device)
     else:
+        names = (FUNCTION, BACKWARD, INPUT_BACKWARD)
         fns = _can_build() and cache.cpp_function(cpp_source(spec, _cpu_signature(), *_vector_registers()), _NAME,
-                                                  (FUNCTION, BACKWARD), _CFLAGS)
-    return fns[(FUNCTION, BACKWARD).index(function)] if fns else None
+                                                  names, _CFLAGS)
+    return fns[names.index(function)] if fns else None
 
 
 _compile_checked: dict = {}   # (Triton functions, device) -> those functions, or None
@@ -242,7 +244,28 @@ class ConvReluPoolWithIndices(_ConvReluPoolAttrs):
 
 
 @dataclass(frozen=True)
-class ConvReluPoolBackward(_ConvReluPoolAttrs):
+class _PooledGradients(_ConvReluPoolAttrs):
+    """The gradients of a ConvReluPoolWithIndices from its pooled gradient: (g, pooled,
+    indices, x, w) -> what `decompose` lists."""
+
+    def kernel(self, g, pooled, indices, x, w):
+        fn = self._generated(x, w, g, pooled, indices, x, w)
+        return self.unfused(g, pooled, indices, x, w) if fn is None else fn(g, pooled, indices, x, w)
+
+    def adapt(self, fn):
+        return lambda g, pooled, indices, x, w: tuple(fn(g, pooled, indices, x, w))[:self.nout]
+
+    def full_gradient(self, g, pooled, indices, x, w):
+        """The gradient at the convolution output (the unfused kernels' scatter)."""
+        scatter = MaxPoolScatter(kernel_size=self.pool, stride=self.pool, size=conv_plane(x.shape, w.shape, self.padding))
+        return scatter.kernel(ReluGrad().kernel(g, pooled), indices)
+
+    def grad(self, inputs, outputs, output_grads):
+        return vjp(self.decompose(inputs), list(inputs), list(output_grads))
+
+
+@dataclass(frozen=True)
+class ConvReluPoolBackward(_PooledGradients):
     """(g, pooled, indices, x, w_like) -> (weight gradient, bias gradient) of a
     ConvReluPoolWithIndices, from its pooled gradient: a window's g, where the ReLU passed
     it, times the input patch under the window's argmax (generated: one pass that scatters
@@ -258,19 +281,11 @@ class ConvReluPoolBackward(_ConvReluPoolAttrs):
     def infer(self, g, pooled, indices, x, w_like):
         return [TensorType(g.dtype, w_like.type.shape), TensorType(g.dtype, (w_like.type.shape[0],))]
 
-    def kernel(self, g, pooled, indices, x, w_like):
-        fn = self._generated(x, w_like, g, pooled, indices, x, w_like)
-        if fn is None:
-            return self.unfused(g, pooled, indices, x, w_like)
-        return fn(g, pooled, indices, x, w_like)
-
     def adapt(self, fn):
         return lambda g, pooled, indices, x, w_like: _first(fn(g, pooled, indices, x), 2)
 
     def unfused(self, g, pooled, indices, x, w_like):
-        scatter = MaxPoolScatter(kernel_size=self.pool, stride=self.pool,
-                                 size=conv_plane(x.shape, w_like.shape, self.padding))
-        full = scatter.kernel(ReluGrad().kernel(g, pooled), indices)
+        full = self.full_gradient(g, pooled, indices, x, w_like)
         return (ConvBackwardWeight(padding=self.padding).kernel(full, x, w_like), full.sum((0, 2, 3)))
 
     def decompose(self, inputs) -> list:
@@ -279,8 +294,32 @@ class ConvReluPoolBackward(_ConvReluPoolAttrs):
                                        conv_plane(x.type.shape, w_like.type.shape, self.padding))
         return [ConvBackwardWeight(padding=self.padding)(full, x, w_like), _sum(full, axis=(0, 2, 3))]
 
-    def grad(self, inputs, outputs, output_grads):
-        return vjp(self.decompose(inputs), list(inputs), list(output_grads))
+
+@dataclass(frozen=True)
+class ConvReluPoolBackwardWithInput(_PooledGradients):
+    """(g, pooled, indices, x, w) -> (weight, bias and input gradients): the above for a layer
+    whose input needs a gradient too (LeNet's second); the input gradient correlates each
+    image's scattered planes with the flipped weights. Generated by the C++ backend only (on
+    CUDA, cuDNN's backward runs)."""
+    name: ClassVar[str] = "conv_relu_pool_backward_with_input"
+    nout: ClassVar[int] = 3
+    function: ClassVar[str] = INPUT_BACKWARD
+
+    def infer(self, g, pooled, indices, x, w):
+        return [TensorType(g.dtype, w.type.shape), TensorType(g.dtype, (w.type.shape[0],)),
+                TensorType(g.dtype, x.type.shape)]
+
+    def unfused(self, g, pooled, indices, x, w):
+        full = self.full_gradient(g, pooled, indices, x, w)
+        gx, gw = ConvBackward(padding=self.padding).kernel(full, x, w)
+        return gw, full.sum((0, 2, 3)), gx
+
+    def decompose(self, inputs) -> list:
+        g, pooled, indices, x, w = inputs
+        full = scatter_pooled_gradient(g, pooled, indices, self.pool,
+                                       conv_plane(x.type.shape, w.type.shape, self.padding))
+        return [ConvBackwardWeight(padding=self.padding)(full, x, w), _sum(full, axis=(0, 2, 3)),
+                ConvBackwardInput(padding=self.padding)(full, w, x)]
 
 
 @functools.lru_cache(maxsize=None)

@@ -35,8 +35,10 @@ constexpr int64_t HQ = HO / PH, WQ = WO / PW, PLANE = HQ * WQ, IMAGE = C * HP * 
 // register blocking: OB output channels x PH rows x NVC vectors of L lanes per accumulator
 // block, NCH column chunks of NVC vectors cover a row (the lanes past WO are never read)
 constexpr int64_t L = @L@, NVC = @NVC@, NCH = @NCH@, OB = @OB@, ROW = NCH * NVC * L;
-// the weight gradient's chunks: NVB vectors, NCHB of them per row (ROWB floats)
-constexpr int64_t NVB = @NVB@, NCHB = @NCHB@, ROWB = NCHB * NVB * L;
+// the weight gradient's chunks: NVB vectors, NCHB of them per row (ROWB floats); the input
+// gradient's: NVXC vectors, NCHX of them per input row, CB input channels at once
+constexpr int64_t NVB = @NVB@, NCHB = @NCHB@, ROWB = NCHB * NVB * L, OBW = @OBW@;
+constexpr int64_t NVXC = @NVXC@, NCHX = @NCHX@, CB = @CB@;
 constexpr int64_t SLACK = (ROW > ROWB ? ROW : ROWB) + KW;   // floats past the padded input
                                                             // the last rows' vectors may load
 
@@ -164,84 +166,206 @@ std::vector<at::Tensor> conv_relu_pool(at::Tensor x, at::Tensor w, at::Tensor b,
   return {out, idx};
 }
 
-// The weight and bias gradients from the pooled gradient. One task per output channel;
-// per image, the window gradients where the ReLU passed them (pooled > 0 or NaN, as
-// threshold_backward) are scattered to their argmax in a zeroed plane, which is then
-// correlated with the input, a tap row (KW taps) at a time over NVB-vector chunks of the
-// rows. Sums are float vectors over one image, then double over images.
-std::vector<at::Tensor> conv_relu_pool_backward(at::Tensor g, at::Tensor pooled, at::Tensor idx,
-                                                at::Tensor x) {
-  TORCH_CHECK(x.dim() == 4 && x.size(1) == C && x.size(2) + 2 * @PADH@ == HP &&
-              x.size(3) + 2 * @PADW@ == WP, "conv_relu_pool_backward: x of another shape than the kernel's");
-  const int64_t n_images = x.size(0);
-  TORCH_CHECK(g.dim() == 4 && g.size(0) == n_images && g.size(1) == O && g.size(2) == HQ && g.size(3) == WQ &&
-              pooled.sizes() == g.sizes() && idx.sizes() == g.sizes(), "conv_relu_pool_backward: shapes");
-  TORCH_CHECK(idx.scalar_type() == at::kLong && g.scalar_type() == at::kFloat &&
-              pooled.scalar_type() == at::kFloat && x.scalar_type() == at::kFloat, "conv_relu_pool_backward: dtypes");
-  auto buffer = padded(x);
-  auto gc = g.contiguous();
-  auto pc = pooled.contiguous();
-  auto ic = idx.contiguous();
-  auto gw = at::empty({O, C, KH, KW}, x.options());
-  auto gb = at::empty({O}, x.options());
-  const float* xd = buffer.data_ptr<float>();
-  const float* gd = gc.data_ptr<float>();
-  const float* pd = pc.data_ptr<float>();
-  const int64_t* id = ic.data_ptr<int64_t>();
-  float* gwd = gw.data_ptr<float>();
-  float* gbd = gb.data_ptr<float>();
-  std::atomic<bool> bad_index{false};
-  at::parallel_for(0, O, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> plane_buffer(HQ * PH * ROWB);
-    float* gy = plane_buffer.data();
-    for (int64_t o = begin; o < end; ++o) {
-      double acc[C * KH * KW] = {};
-      double bias = 0;
-      for (int64_t n = 0; n < n_images; ++n) {
-        const int64_t plane = (n * O + o) * PLANE;
-        std::fill(gy, gy + HQ * PH * ROWB, 0.f);
-        for (int64_t q = 0; q < PLANE; ++q) {
-          if (pd[plane + q] <= 0.f) continue;
-          const int64_t at = id[plane + q], i = at / WO, j = at % WO;
-          if (at < 0 || i >= HQ * PH) { bad_index = true; continue; }
-          gy[i * ROWB + j] = gd[plane + q];
-          bias += gd[plane + q];
-        }
-        const float* img = xd + n * IMAGE;
-        for (int64_t c = 0; c < C; ++c)
-          for (int64_t ki = 0; ki < KH; ++ki) {
-            vec total[KW] = {};
-            for (int64_t ch = 0; ch < NCHB; ++ch) {
-              vec a[KW][NVB] = {};
-              for (int64_t i = 0; i < HQ * PH; ++i) {
-                const float* gr = gy + i * ROWB + ch * NVB * L;
-                const float* src = img + (c * HP + i + ki) * WP + ch * NVB * L;
-                vec gv[NVB];
+// The gradients from the pooled gradient. A window's g counts where the ReLU passed it
+// (pooled > 0 or NaN, as threshold_backward), at the window's argmax: each image's window
+// gradients of one output channel are scattered into a zeroed plane kept in cache, which
+// is then correlated with the input (the weight gradient) or, over every output channel,
+// with the flipped weights (the input gradient).
+namespace {
+
+struct Gradients {
+  const float* x;          // the padded input
+  const float* g;
+  const float* pooled;
+  const int64_t* idx;
+  std::atomic<bool>* bad;  // an argmax outside the pooled windows (reported after the loops)
+};
+
+// image n's window gradients of channel o into a plane of `width` floats per row, its
+// conv-output position (i, j) at (i + top, j + left); returns their sum (the bias gradient)
+double scatter_plane(const Gradients& a, int64_t n, int64_t o, float* plane, int64_t width,
+                     int64_t top, int64_t left) {
+  const int64_t at0 = (n * O + o) * PLANE;
+  double sum = 0;
+  for (int64_t q = 0; q < PLANE; ++q) {
+    if (a.pooled[at0 + q] <= 0.f) continue;
+    const int64_t at = a.idx[at0 + q], i = at / WO, j = at % WO;
+    if (at < 0 || i >= HQ * PH) { *a.bad = true; continue; }
+    plane[(i + top) * width + j + left] = a.g[at0 + q];
+    sum += a.g[at0 + q];
+  }
+  return sum;
+}
+
+// The weight and bias gradients of OBW output channels over one block of IMAGES images:
+// each image's planes correlated with the input a tap row (KW taps) at a time over
+// NVB-vector chunks of the rows, an input vector loaded once for the OBW channels; sums
+// are float vectors over the block, then double into `out` ([OBW][C * KH * KW + 1], the
+// bias last)
+constexpr int64_t IMAGES = 8, TAPS = C * KH * KW;
+void block_weight_gradient(const Gradients& a, int64_t n0, int64_t n1, int64_t o0, float* gy, double* out) {
+  vec part[OBW][TAPS];
+  std::fill(&part[0][0], &part[0][0] + OBW * TAPS, vec{});
+  double bias[OBW] = {};
+  for (int64_t n = n0; n < n1; ++n) {
+    std::fill(gy, gy + OBW * HQ * PH * ROWB, 0.f);
+    for (int64_t ob = 0; ob < OBW; ++ob)
+      bias[ob] += scatter_plane(a, n, o0 + ob, gy + ob * HQ * PH * ROWB, ROWB, 0, 0);
+    const float* img = a.x + n * IMAGE;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t ki = 0; ki < KH; ++ki)
+        for (int64_t ch = 0; ch < NCHB; ++ch) {
+          vec t[OBW][KW][NVB] = {};
+          for (int64_t i = 0; i < HQ * PH; ++i) {
+            const float* src = img + (c * HP + i + ki) * WP + ch * NVB * L;
+            vec gv[OBW][NVB];
 #pragma GCC unroll 64
-                for (int64_t v = 0; v < NVB; ++v) gv[v] = loadu(gr + v * L);
+            for (int64_t ob = 0; ob < OBW; ++ob)
 #pragma GCC unroll 64
-                for (int64_t kj = 0; kj < KW; ++kj)
+              for (int64_t v = 0; v < NVB; ++v) gv[ob][v] = loadu(gy + (ob * HQ * PH + i) * ROWB + (ch * NVB + v) * L);
 #pragma GCC unroll 64
-                  for (int64_t v = 0; v < NVB; ++v) a[kj][v] += gv[v] * loadu(src + kj + v * L);
+            for (int64_t kj = 0; kj < KW; ++kj)
+#pragma GCC unroll 64
+              for (int64_t v = 0; v < NVB; ++v) {
+                const vec xv = loadu(src + kj + v * L);
+#pragma GCC unroll 64
+                for (int64_t ob = 0; ob < OBW; ++ob) t[ob][kj][v] += gv[ob][v] * xv;
               }
+          }
 #pragma GCC unroll 64
-              for (int64_t kj = 0; kj < KW; ++kj)
+          for (int64_t ob = 0; ob < OBW; ++ob)
 #pragma GCC unroll 64
-                for (int64_t v = 0; v < NVB; ++v) total[kj] += a[kj][v];
-            }
+            for (int64_t kj = 0; kj < KW; ++kj)
+#pragma GCC unroll 64
+              for (int64_t v = 0; v < NVB; ++v) part[ob][(c * KH + ki) * KW + kj] += t[ob][kj][v];
+        }
+  }
+  for (int64_t ob = 0; ob < OBW; ++ob) {
+    for (int64_t k = 0; k < TAPS; ++k) {
+      double sum = 0;
+      for (int64_t l = 0; l < L; ++l) sum += part[ob][k][l];
+      out[ob * (TAPS + 1) + k] = sum;
+    }
+    out[ob * (TAPS + 1) + TAPS] = bias[ob];
+  }
+}
+
+// The input gradient's planes: every output channel's, framed by KH - 1 zero rows and
+// KW - 1 zero columns, so that dx at (i, j) is sum over o, ki, kj of
+// plane[o][i + PADH - ki + KH - 1][j + PADW - kj + KW - 1] * w[o][c][ki][kj].
+constexpr int64_t H = HP - 2 * @PADH@, W = WP - 2 * @PADW@;
+constexpr int64_t GR = HO + 2 * (KH - 1);
+constexpr int64_t GW0 = NCHX * NVXC * L + @PADW@ + KW - 1, GW = GW0 > WO + 2 * (KW - 1) ? GW0 : WO + 2 * (KW - 1);
+
+// image n's input gradient: CB input channels x NVXC vectors of a row accumulated at once
+void image_input_gradient(const Gradients& a, int64_t n, const float* w, float* gy, float* dx) {
+  std::fill(gy, gy + O * GR * GW, 0.f);
+  for (int64_t o = 0; o < O; ++o) scatter_plane(a, n, o, gy + o * GR * GW, GW, KH - 1, KW - 1);
+  float row[NCHX * NVXC * L];
+  for (int64_t c0 = 0; c0 < C; c0 += CB)
+    for (int64_t i = 0; i < H; ++i)
+      for (int64_t ch = 0; ch < NCHX; ++ch) {
+        vec acc[CB][NVXC] = {};
+        for (int64_t o = 0; o < O; ++o)
+#pragma GCC unroll 16
+          for (int64_t ki = 0; ki < KH; ++ki) {
+            const float* gr = gy + (o * GR + i + @PADH@ - ki + KH - 1) * GW + ch * NVXC * L + @PADW@ + KW - 1;
+            const float* wk = w + ((o * C + c0) * KH + ki) * KW;
+#pragma GCC unroll 16
             for (int64_t kj = 0; kj < KW; ++kj) {
-              double sum = 0;
-              for (int64_t l = 0; l < L; ++l) sum += total[kj][l];
-              acc[(c * KH + ki) * KW + kj] += sum;
+              vec gv[NVXC];
+#pragma GCC unroll 64
+              for (int64_t v = 0; v < NVXC; ++v) gv[v] = loadu(gr - kj + v * L);
+#pragma GCC unroll 64
+              for (int64_t cb = 0; cb < CB; ++cb) {
+                const float wv = wk[cb * KH * KW + kj];
+#pragma GCC unroll 64
+                for (int64_t v = 0; v < NVXC; ++v) acc[cb][v] += gv[v] * wv;
+              }
             }
           }
+        const int64_t j0 = ch * NVXC * L, count = (W - j0 < NVXC * L) ? W - j0 : NVXC * L;
+        for (int64_t cb = 0; cb < CB; ++cb) {
+#pragma GCC unroll 64
+          for (int64_t v = 0; v < NVXC; ++v) storeu(row + v * L, acc[cb][v]);
+          std::copy(row, row + count, dx + ((c0 + cb) * H + i) * W + j0);
+        }
       }
-      for (int64_t k = 0; k < C * KH * KW; ++k) gwd[o * C * KH * KW + k] = static_cast<float>(acc[k]);
-      gbd[o] = static_cast<float>(bias);
+}
+
+void check_gradient_args(const char* what, const at::Tensor& g, const at::Tensor& pooled, const at::Tensor& idx,
+                         const at::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == C && x.size(2) + 2 * @PADH@ == HP &&
+              x.size(3) + 2 * @PADW@ == WP, what, ": x of another shape than the kernel's");
+  TORCH_CHECK(g.dim() == 4 && g.size(0) == x.size(0) && g.size(1) == O && g.size(2) == HQ && g.size(3) == WQ &&
+              pooled.sizes() == g.sizes() && idx.sizes() == g.sizes(), what, ": shapes");
+  TORCH_CHECK(idx.scalar_type() == at::kLong && g.scalar_type() == at::kFloat &&
+              pooled.scalar_type() == at::kFloat && x.scalar_type() == at::kFloat, what, ": dtypes");
+}
+
+// the weight and bias gradients: one task per block of OBW channels and block of images,
+// whose double sums are then added in block order (the same result for any thread count)
+void weight_gradients(const Gradients& a, int64_t n_images, float* gw, float* gb) {
+  const int64_t blocks = (n_images + IMAGES - 1) / IMAGES, channel_blocks = O / OBW;
+  std::vector<double> partial(blocks * O * (TAPS + 1));
+  at::parallel_for(0, blocks * channel_blocks, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> planes(OBW * HQ * PH * ROWB);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t block = task / channel_blocks, o0 = (task % channel_blocks) * OBW;
+      const int64_t n0 = block * IMAGES, n1 = n0 + IMAGES < n_images ? n0 + IMAGES : n_images;
+      block_weight_gradient(a, n0, n1, o0, planes.data(), partial.data() + (block * O + o0) * (TAPS + 1));
     }
   });
-  TORCH_CHECK(!bad_index, "conv_relu_pool_backward: an argmax index outside the pooled windows");
+  for (int64_t o = 0; o < O; ++o) {
+    for (int64_t k = 0; k <= TAPS; ++k) {
+      double sum = 0;
+      for (int64_t block = 0; block < blocks; ++block) sum += partial[(block * O + o) * (TAPS + 1) + k];
+      if (k < TAPS) gw[o * TAPS + k] = static_cast<float>(sum);
+      else gb[o] = static_cast<float>(sum);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<at::Tensor> conv_relu_pool_backward(at::Tensor g, at::Tensor pooled, at::Tensor idx,
+                                                at::Tensor x) {
+  check_gradient_args("conv_relu_pool_backward", g, pooled, idx, x);
+  auto buffer = padded(x);
+  auto gc = g.contiguous(), pc = pooled.contiguous(), ic = idx.contiguous();
+  auto gw = at::empty({O, C, KH, KW}, x.options());
+  auto gb = at::empty({O}, x.options());
+  std::atomic<bool> bad{false};
+  const Gradients a{buffer.data_ptr<float>(), gc.data_ptr<float>(), pc.data_ptr<float>(), ic.data_ptr<int64_t>(), &bad};
+  weight_gradients(a, x.size(0), gw.data_ptr<float>(), gb.data_ptr<float>());
+  TORCH_CHECK(!bad, "conv_relu_pool_backward: an argmax index outside the pooled windows");
   return {gw, gb};
+}
+
+// the weight, bias and input gradients (a layer whose input needs a gradient); the input's
+// one task per image
+std::vector<at::Tensor> conv_relu_pool_backward_input(at::Tensor g, at::Tensor pooled, at::Tensor idx,
+                                                      at::Tensor x, at::Tensor w) {
+  check_gradient_args("conv_relu_pool_backward_input", g, pooled, idx, x);
+  TORCH_CHECK(w.dim() == 4 && w.size(0) == O && w.size(1) == C && w.size(2) == KH && w.size(3) == KW &&
+              w.scalar_type() == at::kFloat, "conv_relu_pool_backward_input: w of another shape than the kernel's");
+  auto buffer = padded(x);
+  auto gc = g.contiguous(), pc = pooled.contiguous(), ic = idx.contiguous(), wc = w.contiguous();
+  auto gw = at::empty({O, C, KH, KW}, x.options());
+  auto gb = at::empty({O}, x.options());
+  const int64_t n_images = x.size(0);
+  auto dx = at::empty({n_images, C, H, W}, x.options());
+  std::atomic<bool> bad{false};
+  const Gradients a{buffer.data_ptr<float>(), gc.data_ptr<float>(), pc.data_ptr<float>(), ic.data_ptr<int64_t>(), &bad};
+  weight_gradients(a, n_images, gw.data_ptr<float>(), gb.data_ptr<float>());
+  const float* wd = wc.data_ptr<float>();
+  float* dxd = dx.data_ptr<float>();
+  at::parallel_for(0, n_images, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> planes(O * GR * GW);
+    for (int64_t n = begin; n < end; ++n) image_input_gradient(a, n, wd, planes.data(), dxd + n * C * H * W);
+  });
+  TORCH_CHECK(!bad, "conv_relu_pool_backward_input: an argmax index outside the pooled windows");
+  return {gw, gb, dx};
 }
 """
 
@@ -251,7 +375,10 @@ def blocking(spec, lanes: int, registers: int) -> dict:
     NVC vectors of a row per accumulator block (NCH such column chunks cover the row) and OB
     output channels (a divisor of the channel count), so that OB x pool rows x NVC
     accumulators and a row's input vectors fit in the registers; for the weight gradient,
-    NVB vectors per chunk (NCHB chunks), so that a tap row's KW x NVB accumulators do."""
+    NVB vectors per chunk (NCHB chunks) and OBW output channels, so that a tap row's
+    OBW x KW x NVB accumulators do; for
+    the input gradient, CB input channels (a divisor) x NVXC vectors of an input row, and
+    the NVXC gradient vectors they share."""
     width = spec.width + 2 * spec.padding[1] - spec.kernel[1] + 1
     vectors = -(-width // lanes)
     rows = spec.pool[0]
@@ -259,9 +386,18 @@ def blocking(spec, lanes: int, registers: int) -> dict:
     nvc = max(1, min(vectors, budget // rows))
     ob = max(d for d in range(1, spec.out_channels + 1)
              if spec.out_channels % d == 0 and (d == 1 or d * rows * nvc <= budget))
-    # the weight gradient accumulates a tap row: KW x NVB accumulators and NVB gradient vectors
+    # the weight gradient accumulates a tap row of OBW channels: OBW x KW x NVB accumulators,
+    # OBW x NVB gradient vectors and the input vector they share
     nvb = max(1, min(vectors, (registers - 2) // (spec.kernel[1] + 1)))
-    return {"L": lanes, "NVC": nvc, "NCH": -(-vectors // nvc), "OB": ob, "NVB": nvb, "NCHB": -(-vectors // nvb)}
+    obw = max(d for d in range(1, spec.out_channels + 1)
+              if spec.out_channels % d == 0 and (d == 1 or d * nvb * (spec.kernel[1] + 1) + 1 <= registers))
+    # the input gradient: CB input channels x NVXC vectors of an input row
+    in_vectors = -(-spec.width // lanes)
+    nvx = max(1, min(in_vectors, (registers - 1) // 2))
+    cb = max(d for d in range(1, spec.channels + 1)
+             if spec.channels % d == 0 and (d == 1 or (d + 1) * nvx <= registers))
+    return {"L": lanes, "NVC": nvc, "NCH": -(-vectors // nvc), "OB": ob, "NVB": nvb, "NCHB": -(-vectors // nvb), "OBW": obw,
+            "NVXC": nvx, "NCHX": -(-in_vectors // nvx), "CB": cb}
 
 
 def cpp_source(spec, signature: str = "", lanes: int = 8, registers: int = 14) -> str:

@@ -4,6 +4,10 @@ the two functions each backend's build defines, so the ops (conv_pool.py) call e
 
     conv_relu_pool(x, w, b, want_indices) -> (pooled, int64 argmax or None)
     conv_relu_pool_backward(g, pooled, indices, x) -> (weight gradient, bias gradient)
+
+and, in the C++ backend's build only (elsewhere the op runs the unfused kernels),
+
+    conv_relu_pool_backward_input(g, pooled, indices, x, w) -> (weight, bias and input gradients)
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 
 FUNCTION = "conv_relu_pool"
 BACKWARD = "conv_relu_pool_backward"
+INPUT_BACKWARD = "conv_relu_pool_backward_input"   # the C++ backend's only (CUDA: unfused)
 
 
 @dataclass(frozen=True)
