@@ -207,8 +207,9 @@ def test_narrow_vectors_chunk_a_wide_row_and_pool_odd_windows_as_aten(built):
     40 outputs in chunks of two vectors, one output channel per block, 3x3 windows whose
     last row and column of the plane no window covers; the weight gradient likewise."""
     spec = conv_pool.ConvPoolSpec(3, 41, 40, 5, (3, 3), (1, 1), (3, 3))
-    assert conv_pool_cpp.blocking(spec, 4, 12) == {"L": 4, "NVC": 2, "NCH": 5, "OB": 1, "NVB": 2, "NCHB": 5,
-                                                   "OBW": 1, "NVXC": 5, "NCHX": 2, "CB": 1}
+    assert conv_pool_cpp.blocking(spec, 4, 12) == {"CHANNELS": "false", "TW": 1, "L": 4, "NVC": 2, "NCH": 5,
+                                                   "OB": 1, "NVB": 2, "NCHB": 5, "OBW": 1, "NVXC": 5, "NCHX": 2,
+                                                   "CB": 1}
     fns = cache.cpp_function(conv_pool_cpp.cpp_source(spec, "narrow test", 4, 12), "theon_conv_pool_narrow",
                              FUNCTIONS, ())
     assert fns is None and cache.wait(600)
@@ -225,6 +226,31 @@ def test_narrow_vectors_chunk_a_wide_row_and_pool_odd_windows_as_aten(built):
     unfused = ConvReluPoolBackwardWithInput((1, 1), (3, 3)).unfused(g, values, indices, x, w)
     for got, want in zip(backward(g, values, indices, x), unfused):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
+    for got, want in zip(with_input(g, values, indices, x, w), unfused):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_narrow_vectors_put_output_channels_along_the_lanes_as_aten(built):
+    """The channel schedule (8 output channels: two 4-lane vectors) in tiles of 4 columns and
+    a last tile of 2, a row of the plane no window covers; the gradients of the same build."""
+    spec = conv_pool.ConvPoolSpec(3, 21, 39, 8, (3, 3), (1, 1), (2, 2))
+    blocking = conv_pool_cpp.blocking(spec, 4, 12)
+    assert blocking["CHANNELS"] == "true" and blocking["TW"] == 4
+    source = conv_pool_cpp.cpp_source(spec, "narrow channels test", 4, 12)
+    assert cache.cpp_function(source, "theon_conv_pool_narrow", FUNCTIONS, ()) is None and cache.wait(600)
+    forward, backward, with_input = cache.cpp_function(source, "theon_conv_pool_narrow", FUNCTIONS, ())
+    rng = np.random.default_rng(7)
+    x, w, b = _exact_case(rng, (3, 3, 21, 39), (8, 3, 3, 3))
+    x[1, 2, 5, 7] = float("nan")
+    values, indices = forward(x, w, b, True)
+    ref_values, ref_indices = F.max_pool2d(F.relu(F.conv2d(x, w, b, padding=1)), 2, return_indices=True)
+    torch.testing.assert_close(values, ref_values, rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(indices, ref_indices, rtol=0, atol=0)
+    torch.testing.assert_close(forward(x, w, b, False)[0], ref_values, rtol=0, atol=0, equal_nan=True)
+    x[1, 2, 5, 7] = 1.0
+    values, indices = forward(x, w, b, True)
+    g = _integers(rng, *values.shape)
+    unfused = ConvReluPoolBackwardWithInput((1, 1), (2, 2)).unfused(g, values, indices, x, w)
     for got, want in zip(with_input(g, values, indices, x, w), unfused):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
 
@@ -246,6 +272,11 @@ def test_blocking_fits_the_registers_and_covers_the_row(lanes, registers, shape)
     assert got["NCHB"] * got["NVB"] * lanes >= width > (got["NCHB"] - 1) * got["NVB"] * lanes
     assert got["NVB"] == 1 or (k + 1) * got["NVB"] <= registers - 2
     assert o % got["OBW"] == 0 and (got["OBW"] == 1 or got["OBW"] * got["NVB"] * (k + 1) + 1 <= registers)
+    # the forward's channel schedule: whole vectors of output channels, whole windows per tile
+    if got["CHANNELS"] == "true":
+        assert o % lanes == 0 and got["TW"] % pool == 0 and pool * got["TW"] + 2 <= registers
+    else:
+        assert o % lanes or pool * pool + 2 > registers
     # the input gradient's: CB input channels x NVXC vectors of an input row, NVXC shared
     assert got["NCHX"] * got["NVXC"] * lanes >= w > (got["NCHX"] - 1) * got["NVXC"] * lanes
     assert c % got["CB"] == 0 and (got["CB"] == 1 or (got["CB"] + 1) * got["NVXC"] <= registers)

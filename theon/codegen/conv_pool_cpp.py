@@ -8,7 +8,10 @@ vector registers, which a source with sizes as arguments measured 4-6x slower. T
 schedule is register-blocked: a block of output channels times the pool's rows times the
 vectors of a row (GCC vector types of the CPU's width, so the same source builds for
 AVX-512, AVX2 or NEON) is accumulated at once, so each input vector loaded feeds one FMA
-per accumulator of its row. One image per task.
+per accumulator of its row. Where the output channels fill whole vectors (LeNet's second
+layer: 16), the forward instead puts them along the lanes: a tile of output positions is
+accumulated from one weight vector per tap and broadcast inputs, and the pool and its
+argmax run lane-wise in the registers. One image per task.
 
 Values are those of the unfused program up to float32 rounding (the sums run in another
 order); the pooled argmax follows ATen's window scan exactly: row-major, a larger value or
@@ -39,6 +42,9 @@ constexpr int64_t L = @L@, NVC = @NVC@, NCH = @NCH@, OB = @OB@, ROW = NCH * NVC 
 // gradient's: NVXC vectors, NCHX of them per input row, CB input channels at once
 constexpr int64_t NVB = @NVB@, NCHB = @NCHB@, ROWB = NCHB * NVB * L, OBW = @OBW@;
 constexpr int64_t NVXC = @NVXC@, NCHX = @NCHX@, CB = @CB@;
+// the forward's schedule: output channels along the lanes in tiles of TW columns, or rows
+constexpr bool CHANNELS = @CHANNELS@;
+constexpr int64_t TW = @TW@;
 constexpr int64_t SLACK = (ROW > ROWB ? ROW : ROWB) + KW;   // floats past the padded input
                                                             // the last rows' vectors may load
 
@@ -130,6 +136,68 @@ void image(const float* img, const float* w, const float* b, float* out, int64_t
     }
 }
 
+// The channel schedule (O a multiple of L): output channels along the vector lanes, a tile
+// of PH rows x T columns of output positions accumulated at once, each tap's weight vector
+// loaded once for the tile and each input value broadcast; the pool and its argmax then
+// run lane-wise on the tile's registers (every lane the same position, another channel).
+typedef int32_t ivec __attribute__((vector_size(L * sizeof(int32_t))));
+
+template <int64_t T>
+void tile_channels(const float* __restrict img, const float* __restrict wt, const float* __restrict b,
+                   int64_t q, int64_t t0, float* __restrict out, int64_t* __restrict idx) {
+  for (int64_t ov = 0; ov < O / L; ++ov) {
+    vec acc[PH][T];
+    const vec bias = loadu(b + ov * L);
+#pragma GCC unroll 64
+    for (int64_t di = 0; di < PH; ++di)
+#pragma GCC unroll 64
+      for (int64_t t = 0; t < T; ++t) acc[di][t] = bias;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t ki = 0; ki < KH; ++ki)
+#pragma GCC unroll 16
+        for (int64_t kj = 0; kj < KW; ++kj) {
+          const vec wv = loadu(wt + ((c * KH + ki) * KW + kj) * O + ov * L);
+#pragma GCC unroll 64
+          for (int64_t di = 0; di < PH; ++di) {
+            const float* src = img + (c * HP + q * PH + di + ki) * WP + t0 + kj;
+#pragma GCC unroll 64
+            for (int64_t t = 0; t < T; ++t) acc[di][t] += wv * src[t];
+          }
+        }
+#pragma GCC unroll 64
+    for (int64_t r = 0; r < T / PW; ++r) {
+      vec best = vec{} - std::numeric_limits<float>::infinity();
+      ivec where = ivec{} + int32_t(q * PH * WO + t0 + r * PW);
+#pragma GCC unroll 64
+      for (int64_t di = 0; di < PH; ++di)
+#pragma GCC unroll 64
+        for (int64_t dj = 0; dj < PW; ++dj) {
+          vec v = acc[di][r * PW + dj];
+          v = (v < 0.f) ? vec{} : v;                         // rectify, keeping NaN
+          const ivec take = (v > best) | (v != v);           // ATen's max-pool scan
+          best = take ? v : best;
+          where = take ? (ivec{} + int32_t((q * PH + di) * WO + t0 + r * PW + dj)) : where;
+        }
+      const int64_t at = q * WQ + t0 / PW + r;
+      for (int64_t l = 0; l < L; ++l) {
+        out[(ov * L + l) * PLANE + at] = best[l];
+        if (idx) idx[(ov * L + l) * PLANE + at] = where[l];
+      }
+    }
+  }
+}
+
+// one image in the channel schedule: tiles of TW columns (a multiple of PW), then the rest
+void image_channels(const float* img, const float* wt, const float* b, float* out, int64_t* idx) {
+  if constexpr (CHANNELS) {
+    constexpr int64_t FULL = (WQ * PW) / TW * TW, REST = WQ * PW - FULL;
+    for (int64_t q = 0; q < HQ; ++q) {
+      for (int64_t t0 = 0; t0 < FULL; t0 += TW) tile_channels<TW>(img, wt, b, q, t0, out, idx);
+      if constexpr (REST > 0) tile_channels<REST>(img, wt, b, q, FULL, out, idx);
+    }
+  }
+}
+
 // the zero-padded input with SLACK floats after it (the vector loads of the last rows)
 at::Tensor padded(const at::Tensor& x) {
   const int64_t n_images = x.size(0);
@@ -151,7 +219,8 @@ std::vector<at::Tensor> conv_relu_pool(at::Tensor x, at::Tensor w, at::Tensor b,
   const int64_t n_images = x.size(0);
   auto buffer = padded(x);
   auto bc = b.contiguous();
-  auto wc = w.contiguous();
+  // the channel schedule reads the weights tap-major: (C, KH, KW, O)
+  auto wc = CHANNELS ? w.permute({1, 2, 3, 0}).contiguous() : w.contiguous();
   auto out = at::empty({n_images, O, HQ, WQ}, x.options());
   auto idx = want_indices ? at::empty({n_images, O, HQ, WQ}, x.options().dtype(at::kLong)) : at::Tensor();
   const float* xd = buffer.data_ptr<float>();
@@ -160,8 +229,10 @@ std::vector<at::Tensor> conv_relu_pool(at::Tensor x, at::Tensor w, at::Tensor b,
   float* od = out.data_ptr<float>();
   int64_t* id = want_indices ? idx.data_ptr<int64_t>() : nullptr;
   at::parallel_for(0, n_images, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n)
-      image(xd + n * IMAGE, wd, bd, od + n * O * PLANE, id ? id + n * O * PLANE : nullptr);
+    for (int64_t n = begin; n < end; ++n) {
+      if (CHANNELS) image_channels(xd + n * IMAGE, wd, bd, od + n * O * PLANE, id ? id + n * O * PLANE : nullptr);
+      else image(xd + n * IMAGE, wd, bd, od + n * O * PLANE, id ? id + n * O * PLANE : nullptr);
+    }
   });
   return {out, idx};
 }
@@ -378,7 +449,8 @@ def blocking(spec, lanes: int, registers: int) -> dict:
     NVB vectors per chunk (NCHB chunks) and OBW output channels, so that a tap row's
     OBW x KW x NVB accumulators do; for
     the input gradient, CB input channels (a divisor) x NVXC vectors of an input row, and
-    the NVXC gradient vectors they share."""
+    the NVXC gradient vectors they share. Where the output channels fill whole vectors, the
+    forward runs the channel schedule instead (CHANNELS, tiles of TW columns)."""
     width = spec.width + 2 * spec.padding[1] - spec.kernel[1] + 1
     vectors = -(-width // lanes)
     rows = spec.pool[0]
@@ -396,7 +468,12 @@ def blocking(spec, lanes: int, registers: int) -> dict:
     nvx = max(1, min(in_vectors, (registers - 1) // 2))
     cb = max(d for d in range(1, spec.channels + 1)
              if spec.channels % d == 0 and (d == 1 or (d + 1) * nvx <= registers))
-    return {"L": lanes, "NVC": nvc, "NCH": -(-vectors // nvc), "OB": ob, "NVB": nvb, "NCHB": -(-vectors // nvb), "OBW": obw,
+    # the forward's channel schedule: output channels fill the lanes; a tile of pool rows x
+    # TW columns (whole windows) of accumulators and the weight vector in the registers
+    pooled_width = (width // spec.pool[1]) * spec.pool[1]
+    tw = min(pooled_width, (registers - 2) // rows // spec.pool[1] * spec.pool[1])
+    channels = spec.out_channels % lanes == 0 and tw > 0
+    return {"CHANNELS": "true" if channels else "false", "TW": tw if channels else 1, "L": lanes, "NVC": nvc, "NCH": -(-vectors // nvc), "OB": ob, "NVB": nvb, "NCHB": -(-vectors // nvb), "OBW": obw,
             "NVXC": nvx, "NCHX": -(-in_vectors // nvx), "CB": cb}
 
 
