@@ -230,7 +230,7 @@ std::vector<at::Tensor> conv_relu_pool(at::Tensor x, at::Tensor w, at::Tensor b,
   int64_t* id = want_indices ? idx.data_ptr<int64_t>() : nullptr;
   at::parallel_for(0, n_images, 1, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
-      if (CHANNELS) image_channels(xd + n * IMAGE, wd, bd, od + n * O * PLANE, id ? id + n * O * PLANE : nullptr);
+      if constexpr (CHANNELS) image_channels(xd + n * IMAGE, wd, bd, od + n * O * PLANE, id ? id + n * O * PLANE : nullptr);
       else image(xd + n * IMAGE, wd, bd, od + n * O * PLANE, id ? id + n * O * PLANE : nullptr);
     }
   });
