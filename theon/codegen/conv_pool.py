@@ -20,14 +20,7 @@ first layer's weight and bias gradients come from the pooled gradient alone
 """
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
-import platform
-import shutil
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -43,11 +36,11 @@ from ..ops.nn_pool import MaxPool, MaxPoolScatter, MaxPoolWithIndices
 from ..ops.reduce import sum as _sum
 from . import cache
 from .conv_pool_cpp import BACKWARD, FUNCTION, cpp_source
+from .timed import CFLAGS, TimedChoice, can_build, cpu_signature
 
 MAX_CHANNELS = 4          # input channels up to which the generated loop can beat oneDNN
 MAX_PLANE = 16384         # convolution output elements per plane the kernel keeps on its stack
 _NAME = "theon_conv_pool"
-_CFLAGS = ("-march=native",)  # tuned for this CPU: the CPU goes into the source's hash
 
 
 @dataclass(frozen=True)
@@ -113,7 +106,7 @@ class _ConvReluPoolAttrs(Op):
 
     def _generated(self, x, w, *timed_args):
         """The built kernel when it is ready and measured faster for this node, else None."""
-        if config.CODEGEN == "off" or x.device.type != "cpu" or x.dtype != torch.float32 or not _can_build():
+        if config.CODEGEN == "off" or x.device.type != "cpu" or x.dtype != torch.float32 or not can_build():
             return None
         key = (tuple(x.shape), tuple(w.shape))
         choice = self._choice.get(key)
@@ -121,8 +114,8 @@ class _ConvReluPoolAttrs(Op):
             fn = built(self, x.shape, w.shape, self.function)
             if fn is None:
                 return None      # building (or failed): the unfused kernels meanwhile
-            choice = self._choice[key] = _Choice(self.adapt(fn))
-        return choice.pick(self, *timed_args)
+            choice = self._choice[key] = TimedChoice(self.adapt(fn))
+        return choice.pick(self.unfused, *timed_args)
 
     def adapt(self, fn):
         """The built function called with the unfused kernels' arguments."""
@@ -139,40 +132,12 @@ class _ConvReluPoolAttrs(Op):
         return Conv(padding=self.padding).grad([x, w, b], [None], [gy])
 
 
-class _Choice:
-    """Generated or unfused, decided once per node and shape by timing both on the call's
-    own inputs (three alternating runs each, the best of each): on the second call, so a
-    first training step never pays for the timing (it runs the generated kernel, which
-    also skips oneDNN's one-time set-up of the convolution)."""
-
-    def __init__(self, fn):
-        self.fn = fn
-        self.use = None
-        self.calls = 0
-
-    def pick(self, op, *args):
-        self.calls += 1
-        if self.use is None:
-            if self.calls == 1:
-                return self.fn
-            fused = lambda: self.fn(*args)  # noqa: E731
-            unfused = lambda: op.unfused(*args)  # noqa: E731
-            best = {fused: float("inf"), unfused: float("inf")}
-            for _ in range(3):
-                for run in best:
-                    start = time.perf_counter()
-                    run()
-                    best[run] = min(best[run], time.perf_counter() - start)
-            self.use = best[fused] < best[unfused]
-        return self.fn if self.use else None
-
-
 def built(op, x_shape, w_shape, function: str):
     """`function` of the generated source for this op and shapes: loaded from the disk
     cache, or None while a background thread builds it (or when the build failed)."""
     spec = ConvPoolSpec(x_shape[1], x_shape[2], x_shape[3], w_shape[0], tuple(w_shape[2:]),
                         tuple(op.padding), tuple(op.pool))
-    fns = cache.cpp_function(cpp_source(spec, _cpu_signature()), _NAME, (FUNCTION, BACKWARD), _CFLAGS)
+    fns = cache.cpp_function(cpp_source(spec, cpu_signature()), _NAME, (FUNCTION, BACKWARD), CFLAGS)
     return None if fns is None else fns[(FUNCTION, BACKWARD).index(function)]
 
 
@@ -236,21 +201,3 @@ class ConvReluPoolBackward(_ConvReluPoolAttrs):
 
     def grad(self, inputs, outputs, output_grads):
         return vjp(self.decompose(inputs), list(inputs), list(output_grads))
-
-
-@functools.lru_cache(maxsize=None)
-def _can_build() -> bool:
-    """A C++ compiler and ninja (th.ops.load_inline's build tool) are here: without them the
-    unfused kernels run, silently (generated kernels are an optimisation, not a feature)."""
-    return shutil.which("ninja") is not None and shutil.which(os.environ.get("CXX", "c++")) is not None
-
-
-@functools.lru_cache(maxsize=None)
-def _cpu_signature() -> str:
-    """The CPU the source is compiled for (-march=native): model and instruction sets."""
-    text = platform.processor() or platform.machine()
-    info = Path("/proc/cpuinfo")
-    if info.is_file():
-        lines = [ln for ln in info.read_text().splitlines() if ln.startswith(("model name", "flags"))]
-        text = "\n".join(dict.fromkeys(lines))
-    return "cpu " + hashlib.sha256(text.encode()).hexdigest()[:16]
