@@ -1,15 +1,17 @@
-"""`DepthwiseConv`: activation(conv2d(x, w, b, groups=channels)) with one input channel per
-output channel, made by the compiler's fuse_depthwise pass (not by users) from a depthwise
-convolution and the ReLU or hard-swish that alone reads it.
+"""`DirectConv`: activation(conv2d(x, w, b)) for a convolution with few input channels per
+group (a depthwise convolution, a first layer over an image's channels), made by the
+compiler's fuse_direct_conv pass (not by users) from such a convolution and the ReLU or
+hard-swish that alone reads it.
 
-On the CPU in float32 its kernel is generated C++ (depthwise_cpp.py), built in a background
-thread on first use (kept on disk, so a later process loads it), and once built timed
-against ATen's kernels on the node's own inputs (timed.TimedChoice): the faster runs from
-then on. ATen's depthwise convolution has a fixed cost of tens of microseconds a call that
-dominates the small planes of a mobile network at batch 1 (PP-OCR's classifier: 11 of them
-took more than onnxruntime's whole model); on large planes oneDNN's JIT code wins and stays.
-Until then, on other devices and dtypes, and with THEON_CODEGEN=off, ATen's convolution runs
-on a channels-last input (ops/nn_conv_formulations.py), then the activation in place.
+On the CPU in float32 its kernel is generated C++ (direct_conv_cpp.py), built in a
+background thread on first use (kept on disk, so a later process loads it), and once built
+timed against ATen's kernels on the node's own inputs (timed.TimedChoice): the faster runs
+from then on. ATen's convolution has a fixed cost of tens of microseconds a call on these
+layers that dominates the small planes of a mobile network at batch 1 (PP-OCR's classifier:
+its 11 depthwise convolutions took more than onnxruntime's whole model); on large planes
+oneDNN's JIT code wins and stays. Until then, on other devices and dtypes, and with
+THEON_CODEGEN=off, ATen's convolution runs (on a channels-last input when grouped, as
+ops/nn_conv_formulations.py does), then the activation in place.
 
 The gradient is the unfused graph's (the convolution's gradients and the activation's).
 """
@@ -27,33 +29,34 @@ from ..ops.elementwise import relu
 from ..ops.nn_conv import Conv, ConvAttrs
 from ..ops.nn_fused import hard_swish
 from . import cache
-from .depthwise_cpp import ACTIVATIONS, FUNCTION, cpp_source, supported
+from .direct_conv_cpp import ACTIVATIONS, FUNCTION, MAX_GROUP_CHANNELS, cpp_source, supported
 from .timed import CFLAGS, TimedChoice, can_build, cpu_signature
 
-_NAME = "theon_depthwise"
+_NAME = "theon_direct_conv"
 
 
 def fits(x_type, w_type, conv: ConvAttrs) -> bool:
-    """The shape rule: a 2-D float32 depthwise convolution (channels = groups, one filter each)
-    with every size known, no dilation, and a kernel size and stride the build instantiates."""
+    """The shape rule: a 2-D float32 convolution with at most MAX_GROUP_CHANNELS input
+    channels per group, every size known, no dilation, and a kernel size and stride the
+    build instantiates."""
     xs, ws = x_type.shape, w_type.shape
     return (len(xs) == 4 and len(ws) == 4 and None not in xs and None not in ws and x_type.dtype == "float32"
             and not conv.transposed and conv.padding != "same" and tuple(conv.dilation) == (1, 1)
-            and conv.groups == xs[1] == ws[0] and ws[1] == 1 and supported(ws[2:], conv.stride))
+            and ws[1] <= MAX_GROUP_CHANNELS and supported(ws[2:], conv.stride))
 
 
 @dataclass(frozen=True)
-class DepthwiseConv(ConvAttrs):
-    """(x, w, b) -> activation(conv(x, w, b)) with the convolution's attributes (groups =
-    channels); activation "" (none), "relu" or "hard_swish"."""
+class DirectConv(ConvAttrs):
+    """(x, w, b) -> activation(conv(x, w, b)) with the convolution's attributes; activation
+    "" (none), "relu" or "hard_swish"."""
     activation: str = ""
     _choice: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
     allocates: ClassVar[bool] = True
-    name: ClassVar[str] = "depthwise_conv"
+    name: ClassVar[str] = "direct_conv"
 
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"depthwise_conv: activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+            raise ValueError(f"direct_conv: activation must be one of {ACTIVATIONS}, got {self.activation!r}")
 
     def infer(self, x, w, b):
         return Conv(**self.attrs()).infer(x, w, b)
@@ -63,7 +66,9 @@ class DepthwiseConv(ConvAttrs):
         return self.unfused(x, w, b) if fn is None else fn(x, w, b)
 
     def unfused(self, x, w, b):
-        y = Conv(**self.attrs(), formulation="channels_last").kernel(x, w, b)
+        """ATen's convolution, then the activation in place on its fresh output."""
+        formulation = "channels_last" if self.groups > 1 else ""
+        y = Conv(**self.attrs(), formulation=formulation).kernel(x, w, b)
         if self.activation == "relu":
             return y.relu_()
         if self.activation == "hard_swish":
@@ -81,7 +86,8 @@ class DepthwiseConv(ConvAttrs):
             if fn is None:
                 return None      # building (or failed): ATen's kernels meanwhile
             (sh, sw), (ph, pw), act = self.stride, self.padding, ACTIVATIONS.index(self.activation)
-            choice = self._choice[key] = TimedChoice(lambda x, w, b: fn(x, w, b, sh, sw, ph, pw, act))
+            groups = self.groups
+            choice = self._choice[key] = TimedChoice(lambda x, w, b: fn(x, w, b, sh, sw, ph, pw, groups, act))
         return choice.pick(self.unfused, x, w, b)
 
     def decompose(self, inputs) -> list:
