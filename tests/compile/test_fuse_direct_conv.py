@@ -17,13 +17,14 @@ def _ops(f) -> list:
 def _program(monkeypatch, fuse, build):
     monkeypatch.setattr(config, "FUSE", fuse)
     x = th.tensor("x", (2, 6, 9, 20))
-    return th.function([x], build(x))
+    return th.function([x], build(x)).compile_for(np.zeros((2, 6, 9, 20), "float32"))  # compiled under this FUSE
 
 
 def _both(monkeypatch, build, xv):
     plain, fused = _program(monkeypatch, False, build), _program(monkeypatch, True, build)
     for got, want in zip(fused(xv), plain(xv)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert not any(op.name == "direct_conv" for op in _ops(plain))
     return [op for op in _ops(fused) if op.name == "direct_conv"], _ops(fused)
 
 

@@ -8,6 +8,7 @@ from theon.codegen.chain import Chain, Step
 from theon.codegen.conv_pool import ConvReluPool
 from theon.codegen.direct_conv import DirectConv
 from theon.codegen.op import FusedElementwise
+from theon.codegen.squeeze_excite import SqueezeExcite
 from theon.ops.nn_conv import Conv
 from theon.ops.nn_fused import conv_relu, hard_swish
 from theon.testing import OpInfo, Sample, rand
@@ -103,6 +104,35 @@ def _direct_samples(rng):
 
 
 ROWS.append(OpInfo("direct_conv", _direct_conv, _direct_conv_ref, _direct_samples, grad_args=None,
+                   rtol=1e-5, atol=1e-5))
+
+
+# ---- squeeze_excite: made by the fuse_squeeze_excite pass from a squeeze-and-excitation
+# block with a hard-sigmoid gate; run here through ATen's calls (THEON_CODEGEN is off in
+# tests; tests/codegen/test_squeeze_excite.py builds the generated kernel)
+
+def _squeeze_excite(x, w1, b1, w2, b2, alpha=0.2, beta=0.5):
+    return SqueezeExcite(alpha=alpha, beta=beta)(x, w1, b1, w2, b2)
+
+
+def _squeeze_excite_ref(x, w1, b1, w2, b2, alpha=0.2, beta=0.5):
+    t = [torch.from_numpy(a) for a in (x, w1, b1, w2, b2)]
+    g = F.conv2d(F.relu(F.conv2d(t[0].mean((2, 3), keepdim=True), t[1], t[2])), t[3], t[4])
+    return (t[0] * torch.clamp(g * alpha + beta, 0, 1)).numpy()
+
+
+def _se_samples(rng):
+    out = []
+    for dtype in ("float32", "float64"):
+        w = [rand(rng, 3, 8, 1, 1, dtype=dtype), rand(rng, 3, dtype=dtype), rand(rng, 8, 3, 1, 1, dtype=dtype) * 4,
+             rand(rng, 8, dtype=dtype)]
+        out.append(Sample((rand(rng, 2, 8, 3, 5, dtype=dtype), *w), grad=dtype == "float64"))
+        out.append(Sample((rand(rng, 1, 8, 1, 4, dtype=dtype), *w), {"alpha": 1 / 6, "beta": 0.5},
+                          grad=dtype == "float64"))
+    return out
+
+
+ROWS.append(OpInfo("squeeze_excite", _squeeze_excite, _squeeze_excite_ref, _se_samples, grad_args=None,
                    rtol=1e-5, atol=1e-5))
 
 
