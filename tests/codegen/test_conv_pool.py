@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import theon as th
 from theon import config, nn
-from theon.codegen import cache, conv_pool, conv_pool_cpp
+from theon.codegen import cache, conv_pool, conv_pool_cpp, timed
 from theon.codegen.conv_pool import (ConvReluPool, ConvReluPoolBackward, ConvReluPoolBackwardWithInput,
                                      ConvReluPoolWithIndices)
 from theon.codegen.conv_pool_spec import BACKWARD, FUNCTION, INPUT_BACKWARD
@@ -41,7 +41,7 @@ def built(tmp_path_factory):
 
 @pytest.fixture
 def always_generated(monkeypatch):
-    monkeypatch.setattr(conv_pool._Choice, "pick", lambda self, op, *args: self.fn)
+    monkeypatch.setattr(timed.TimedChoice, "pick", lambda self, aten, *args: self.fn)
 
 
 def _aten(x, w, b, padding=2):

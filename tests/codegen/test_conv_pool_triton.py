@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 import theon as th
 from theon import config, nn
-from theon.codegen import cache, conv_pool
+from theon.codegen import cache, conv_pool, timed
 from theon.codegen.conv_pool import ConvReluPool, ConvReluPoolBackward, ConvReluPoolWithIndices
 
 pytest.importorskip("triton", reason="Triton has wheels for Linux x86-64 only")
@@ -102,7 +102,7 @@ def run_checks(folder):
 def _generated_only(mp):
     """The generated kernel on every call, and no unfused kernel run by the ops (so a value
     that matches ATen's came from Triton)."""
-    mp.setattr(conv_pool._Choice, "pick", lambda self, op, *args: self.fn)
+    mp.setattr(timed.TimedChoice, "pick", lambda self, aten, *args: self.fn)
     for cls in (conv_pool._ConvReluPoolAttrs, ConvReluPoolBackward):
         mp.setattr(cls, "unfused", _unfused_ran)
 

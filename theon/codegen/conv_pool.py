@@ -24,15 +24,8 @@ first layer's weight and bias gradients come from the pooled gradient alone
 """
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
-import os
-import platform
-import shutil
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -50,6 +43,7 @@ from . import cache
 from .conv_pool_cpp import cpp_source
 from .conv_pool_spec import BACKWARD, FUNCTION, INPUT_BACKWARD, ConvPoolSpec
 from .conv_pool_triton import triton_source
+from .timed import CFLAGS, TimedChoice, can_build, cpu_signature, vector_registers
 
 log = logging.getLogger("theon.codegen")
 
@@ -57,7 +51,6 @@ MAX_CHANNELS = 16         # input channels up to which the generated loop can be
 MAX_KERNEL = 7            # taps per side: the source unrolls every tap of a pool row's rows
 MAX_WIDTH = 1024          # convolution output row: the pooled rows are kept on the stack
 _NAME = "theon_conv_pool"
-_CFLAGS = ("-march=native",)  # tuned for this CPU: the CPU goes into the source's hash
 # device type -> the backend generating its kernels (tests point "cpu" at "triton": Triton's
 # interpreter then runs the CUDA source on CPU tensors)
 BACKENDS = {"cpu": "cpp", "cuda": "triton"}
@@ -71,7 +64,7 @@ def conv_plane(x_shape, w_shape, padding) -> tuple:
 
 def fits(x_shape, w_shape, padding, pool) -> bool:
     """The shape rule: an early layer over few input channels, a small kernel, every size
-    known (whether the generated kernel then wins is measured: `_Choice`)."""
+    known (whether the generated kernel then wins is measured: `timed.TimedChoice`)."""
     if len(x_shape) != 4 or len(w_shape) != 4 or None in x_shape or None in w_shape:
         return False
     ho, wo = conv_plane(x_shape, w_shape, padding)
@@ -122,8 +115,8 @@ class _ConvReluPoolAttrs(Op):
             fn = built(self, x.shape, w.shape, self.function, backend, x.device)
             if fn is None:
                 return None      # building (or failed): the unfused kernels meanwhile
-            choice = self._choice[key] = _Choice(self.adapt(fn))
-        return choice.pick(self, *timed_args)
+            choice = self._choice[key] = TimedChoice(self.adapt(fn))
+        return choice.pick(self.unfused, *timed_args)
 
     def adapt(self, fn):
         """The built function, taking and returning what `unfused` does."""
@@ -138,39 +131,6 @@ class _ConvReluPoolAttrs(Op):
         gy = scatter_pooled_gradient(g, outputs[0], idx, self.pool,
                                      conv_plane(x.type.shape, w.type.shape, self.padding))
         return Conv(padding=self.padding).grad([x, w, b], [None], [gy])
-
-
-class _Choice:
-    """Generated or unfused, decided once per node and shape by timing both on the call's
-    own inputs (three alternating runs each, the best of each): on the second call, so a
-    first training step never pays for the timing (it runs the generated kernel, which
-    also skips oneDNN's one-time set-up of the convolution)."""
-
-    def __init__(self, fn):
-        self.fn = fn
-        self.use = None
-        self.calls = 0
-
-    def pick(self, op, *args):
-        self.calls += 1
-        if self.use is None:
-            if self.calls == 1:
-                return self.fn
-            # a GPU runs asynchronously: each timed run ends when the device has finished it
-            device = args[0].device
-            sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-            fused = lambda: self.fn(*args)  # noqa: E731
-            unfused = lambda: op.unfused(*args)  # noqa: E731
-            best = {fused: float("inf"), unfused: float("inf")}
-            for _ in range(3):
-                for run in best:
-                    sync()
-                    start = time.perf_counter()
-                    run()
-                    sync()
-                    best[run] = min(best[run], time.perf_counter() - start)
-            self.use = best[fused] < best[unfused]
-        return self.fn if self.use else None
 
 
 def _first(outputs, n: int) -> tuple:
@@ -189,8 +149,8 @@ def built(op, x_shape, w_shape, function: str, backend: str = "cpp", device=None
         fns = function in names and _compiled(cache.triton_function(triton_source(spec), _NAME, names), spec, device)
     else:
         names = (FUNCTION, BACKWARD, INPUT_BACKWARD)
-        fns = _can_build() and cache.cpp_function(cpp_source(spec, _cpu_signature(), *_vector_registers()), _NAME,
-                                                  names, _CFLAGS)
+        fns = can_build() and cache.cpp_function(cpp_source(spec, cpu_signature(), *vector_registers()), _NAME,
+                                                 names, CFLAGS)
     return fns[names.index(function)] if fns else None
 
 
@@ -320,36 +280,3 @@ class ConvReluPoolBackwardWithInput(_PooledGradients):
                                        conv_plane(x.type.shape, w.type.shape, self.padding))
         return [ConvBackwardWeight(padding=self.padding)(full, x, w), _sum(full, axis=(0, 2, 3)),
                 ConvBackwardInput(padding=self.padding)(full, w, x)]
-
-
-@functools.lru_cache(maxsize=None)
-def _can_build() -> bool:
-    """A C++ compiler and ninja (th.ops.load_inline's build tool) are here: without them the
-    unfused kernels run, silently (generated kernels are an optimisation, not a feature)."""
-    return shutil.which("ninja") is not None and shutil.which(os.environ.get("CXX", "c++")) is not None
-
-
-@functools.lru_cache(maxsize=None)
-def _cpu_info() -> str:
-    """The CPU's model and instruction sets (Linux), else what platform knows."""
-    info = Path("/proc/cpuinfo")
-    if info.is_file():
-        lines = [ln for ln in info.read_text().splitlines() if ln.startswith(("model name", "flags"))]
-        return "\n".join(dict.fromkeys(lines))
-    return platform.processor() or platform.machine()
-
-
-def _cpu_signature() -> str:
-    """The CPU the source is compiled for (-march=native), as a comment in the source."""
-    return "cpu " + hashlib.sha256(_cpu_info().encode()).hexdigest()[:16]
-
-
-def _vector_registers() -> tuple:
-    """(floats per vector register, registers the accumulators may take) of this CPU:
-    AVX-512's 32 registers of 16, AVX's 16 of 8, else 128-bit vectors (NEON has 32)."""
-    flags = set(_cpu_info().split())
-    if "avx512f" in flags:
-        return 16, 28
-    if "avx" in flags:
-        return 8, 14
-    return 4, 12
