@@ -1,7 +1,8 @@
 """The formulate pass on 2-D convolutions (ops/nn_conv_formulations.py): grouped ones take
 their input in channels-last order (a depthwise one with a bias becomes direct_conv first, by
 the fuse_direct_conv pass, whose ATen path takes the same order), 1x1 ones with stride 1 and no padding become a matrix
-product; each shown in the program and equal to the unrewritten program (THEON_FUSE=0)."""
+product (pointwise_conv) that takes in the ReLU or hard-swish alone reading it; each shown in the
+program and equal to the unrewritten program (THEON_FUSE=0)."""
 import numpy as np
 import pytest
 
@@ -45,8 +46,8 @@ def test_pointwise_convolution_is_a_matrix_product(monkeypatch, batch):
     x = rng.standard_normal((batch, 6, 5, 7)).astype("float32")
     w = rng.standard_normal((10, 6, 1, 1)).astype("float32")
     b = rng.standard_normal(10).astype("float32")
-    assert "formulation='matmul'" in _both(monkeypatch, x, w, b)
-    assert "formulation='matmul'" in _both(monkeypatch, x, w)
+    assert "# pointwise_conv" in _both(monkeypatch, x, w, b)
+    assert "# pointwise_conv" in _both(monkeypatch, x, w)
 
 
 def test_pointwise_after_a_grouped_convolution_reads_channels_last(monkeypatch):
@@ -65,13 +66,63 @@ def test_pointwise_after_a_grouped_convolution_reads_channels_last(monkeypatch):
         f = th.function([x], y)
         results.append(f(xs))
     np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-5)
-    assert "formulation='channels_last'" in f.source and "formulation='matmul'" in f.source
+    assert "formulation='channels_last'" in f.source and "# pointwise_conv" in f.source
 
 
 def test_strided_padded_and_float64_pointwise_convolutions_keep_atens_path(monkeypatch):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 4, 6, 6)).astype("float32")
     w = rng.standard_normal((3, 4, 1, 1)).astype("float32")
-    assert "formulation=" not in _both(monkeypatch, x, w, stride=2)
-    assert "formulation=" not in _both(monkeypatch, x, w, padding=1)
-    assert "formulation=" not in _both(monkeypatch, x.astype("float64"), w.astype("float64"))
+    for source in (_both(monkeypatch, x, w, stride=2), _both(monkeypatch, x, w, padding=1),
+                   _both(monkeypatch, x.astype("float64"), w.astype("float64"))):
+        assert "formulation=" not in source and "pointwise_conv" not in source
+
+
+def _activation_fn(monkeypatch, fuse, activation, also_read):
+    monkeypatch.setattr(config, "FUSE", fuse)
+    rng = np.random.default_rng(4)
+    w = th.shared(rng.standard_normal((10, 6, 1, 1)).astype("float32"))
+    b = th.shared(rng.standard_normal(10).astype("float32"))
+    x = th.tensor("x", (None, 6, 5, 7))
+    y = th.nn.conv2d(x, w, b)
+    a = th.relu(y) if activation == "relu" else y * th.clip(y + 3.0, 0.0, 6.0) / 6.0  # hard-swish as imported
+    outs = [a * 2.0] + ([y] if also_read else [])
+    return th.function([x], outs)
+
+
+@pytest.mark.parametrize("activation", ["relu", "hard_swish"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_the_activation_alone_reading_a_pointwise_convolution_is_taken_in(monkeypatch, activation, batch):
+    xs = np.random.default_rng(5).standard_normal((batch, 6, 5, 7)).astype("float32") * 3
+    want = _activation_fn(monkeypatch, False, activation, False)(xs)
+    f = _activation_fn(monkeypatch, True, activation, False)
+    np.testing.assert_allclose(f(xs)[0], want[0], rtol=1e-5, atol=1e-5)
+    assert f"pointwise_conv(activation='{activation}')" in f.source
+    assert [n.op.name for n in f.last_program.schedule if n.op.name in ("relu", "hard_swish")] == []
+
+
+@pytest.mark.parametrize("activation", ["relu", "hard_swish"])
+def test_a_pointwise_convolution_read_elsewhere_keeps_its_activation_apart(monkeypatch, activation):
+    xs = np.random.default_rng(6).standard_normal((1, 6, 5, 7)).astype("float32") * 3
+    want = _activation_fn(monkeypatch, False, activation, True)(xs)
+    f = _activation_fn(monkeypatch, True, activation, True)
+    for g, e in zip(f(xs), want):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+    assert "# pointwise_conv" in f.source and "activation=" not in f.source
+
+
+def test_a_fused_conv_relu_over_1x1_becomes_a_pointwise_convolution(monkeypatch):
+    """The fuse pass's conv_relu (oneDNN's convolution with a ReLU post-op) of a 1x1 window
+    runs as the matrix product with the ReLU in place."""
+    rng = np.random.default_rng(7)
+    xs = rng.standard_normal((2, 6, 4, 5)).astype("float32")
+    w = rng.standard_normal((8, 6, 1, 1)).astype("float32")
+    b = rng.standard_normal(8).astype("float32")
+    results = []
+    for fuse in (False, True):
+        monkeypatch.setattr(config, "FUSE", fuse)
+        x = th.tensor("x", (None, 6, 4, 5))
+        f = th.function([x], th.relu(th.nn.conv2d(x, w, b)))
+        results.append(f(xs))
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-5)
+    assert "pointwise_conv(activation='relu')" in f.source and "conv_relu" not in f.source

@@ -108,3 +108,16 @@ def test_a_branch_reading_a_per_call_value_recomputes_it():
     for v in (0.0, 1.0, -2.0):
         sv = np.full(4, v, "float32")
         np.testing.assert_allclose(f(xv, sv), xv @ (W.get_value() * np.exp(sv)), rtol=1e-6)
+
+
+def test_a_view_of_weight_work_is_taken_once_too():
+    """A reshape of a folded weight (the formulate pass's 1x1 convolution weight as a matrix)
+    runs in the static program; the main program reads the view."""
+    W, s, x, _ = _scaled_matmul()
+    f = th.function([x], x @ th.reshape(W * th.exp(s), (4, 3)).T)
+    xv = np.random.default_rng(2).standard_normal((2, 3)).astype("float32")
+    np.testing.assert_allclose(f(xv), xv @ (W.get_value() * np.exp(s.get_value())).reshape(4, 3).T, rtol=1e-6)
+    assert [n.op.name for n in f.last_program.static.schedule] == ["exp", "multiply", "reshape", "transpose"]
+    assert [n.op.name for n in f.last_program.schedule] == ["matmul"]
+    s.set_value(np.zeros(4, "float32"))  # recomputed, views included
+    np.testing.assert_allclose(f(xv), xv @ W.get_value().reshape(4, 3).T, rtol=1e-6)

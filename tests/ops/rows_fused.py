@@ -10,6 +10,7 @@ from theon.codegen.direct_conv import DirectConv
 from theon.codegen.op import FusedElementwise
 from theon.codegen.squeeze_excite import SqueezeExcite
 from theon.ops.nn_conv import Conv
+from theon.ops.nn_conv_pointwise import PointwiseConv
 from theon.ops.nn_fused import conv_relu, hard_swish
 from theon.testing import OpInfo, Sample, rand
 
@@ -162,3 +163,36 @@ def _fused_samples(rng):
 
 
 ROWS.append(OpInfo("fused_elementwise", _fused_gelu, _fused_gelu_ref, _fused_samples))
+
+
+# ---- pointwise_conv: made by the formulate pass from a 1x1 convolution (its weight as a
+# (Co, C) matrix) and the activation that alone reads it; float32 runs the matrix product
+# (on a plain or a channels-last input), float64 ATen's convolution
+
+def _pointwise_conv(x, w, *b, activation="", channels_last=0):
+    if channels_last:  # x's channels: an identity depthwise convolution first, whose output on
+        # the CPU is channels-last (as in a mobile network)
+        x = th.nn.conv2d(x, np.ones((channels_last, 1, 1, 1), x.dtype), groups=channels_last)
+    return PointwiseConv(activation=activation)(x, w, *b)
+
+
+def _pointwise_conv_ref(x, w, *b, activation="", channels_last=0):
+    t = [torch.from_numpy(a) for a in (x, w, *b)]
+    y = F.conv2d(t[0], t[1][:, :, None, None], *t[2:])
+    return {"": y, "relu": F.relu(y), "hard_swish": F.hardswish(y)}[activation].numpy()
+
+
+def _pointwise_samples(rng):
+    out = []
+    for dtype in ("float32", "float64"):
+        grad = dtype == "float64"
+        x, w, b = rand(rng, 1, 6, 5, 7, dtype=dtype), rand(rng, 4, 6, dtype=dtype), rand(rng, 4, dtype=dtype)
+        out.append(Sample((x, w, b), {"activation": "relu"}, grad=grad))
+        out.append(Sample((x, w, b), {"activation": "hard_swish", "channels_last": 6}, grad=grad))
+        out.append(Sample((rand(rng, 3, 6, 4, 2, dtype=dtype) * 4, w), {"activation": "hard_swish"}, grad=grad))
+        out.append(Sample((rand(rng, 2, 6, 3, 3, dtype=dtype), w, b), grad=grad))
+    return out
+
+
+ROWS.append(OpInfo("pointwise_conv", _pointwise_conv, _pointwise_conv_ref, _pointwise_samples, grad_args=None,
+                   rtol=1e-5, atol=1e-5))

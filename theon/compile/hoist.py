@@ -13,8 +13,9 @@ Only programs without updates are split: a training step changes its weights eve
 so there is nothing to keep. A tensor without a version counter (one made under
 torch.inference_mode, as compiled programs' results are) cannot be watched for in-place
 writes, so values read from one are recomputed every call. Pure views of a shared variable
-(a transpose, a reshape) stay in the main program: they cost nothing, and a copy of them
-would only take memory.
+(a transpose, a reshape) stay in the main program: they cost little, and a copy of them
+would only take memory; views of values computed once are taken in the static program
+(its results are then the views, over the same memory): a call saves their microseconds.
 """
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ def split_static(schedule, static_params, results):
             needed.update(id(i) for i in node.inputs)
     if not hoisted:
         return None
+    made = {id(o) for n in schedule if id(n) in hoisted for o in n.outputs}
+    for node in schedule:  # a view of values computed once is taken once too (a folded weight reshaped)
+        if id(node) in static_nodes and id(node) not in hoisted and all(id(i) in made for i in node.inputs):
+            hoisted.add(id(node))
+            made.update(id(o) for o in node.outputs)
     read_outside = {id(v) for v in results}
     for node in schedule:
         if id(node) not in hoisted:

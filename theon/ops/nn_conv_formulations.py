@@ -33,9 +33,14 @@ def channels_last_input(x: torch.Tensor) -> torch.Tensor:
 def pointwise_matmul(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None):
     """conv2d(x, w, b) for a 1x1 w, stride 1, no padding, one group; None when x is in
     neither plain nor channels-last order (the caller then runs ATen's convolution)."""
+    return matmul_over_channels(x, w.reshape(w.shape[0], w.shape[1]), b)
+
+
+def matmul_over_channels(x: torch.Tensor, w2: torch.Tensor, b: torch.Tensor | None):
+    """conv2d(x, w2[:, :, None, None], b) for a (Co, C) matrix w2, as pointwise_matmul; a
+    fresh output, so the caller may apply an activation in place."""
     n, c, h, wd = x.shape
-    co = w.shape[0]
-    w2 = w.reshape(co, c)
+    co = w2.shape[0]
     if x.is_contiguous():
         if n == 1:
             x2 = x.view(c, h * wd)

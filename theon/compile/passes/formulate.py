@@ -10,7 +10,11 @@ printed in the program (`max_pool2d(..., formulation='strided')`); values never 
 - conv2d with groups (depthwise) -> its input in channels-last order
   (ops/nn_conv_formulations.py): oneDNN without its per-call reorders; the order carries
   through the ops after it.
-- conv2d 1x1, stride 1, no padding, one group -> a matrix product over the channels.
+- conv2d (or conv_relu) 1x1, stride 1, no padding, one group -> pointwise_conv
+  (ops/nn_conv_pointwise.py): a matrix product over the channels, its weight reshaped to a
+  matrix in the graph (work on weights alone: hoisted, once per weight value).
+- relu / hard_swish(pointwise_conv(...)) that alone reads it -> pointwise_conv(...,
+  activation=that): applied in place on the product's output, one call and one buffer fewer.
 """
 from __future__ import annotations
 
@@ -18,9 +22,13 @@ import dataclasses
 
 from ... import config
 from ...graph import is_float, toposort
+from ...ops.elementwise import relu
 from ...ops.nn_conv import Conv
+from ...ops.nn_conv_pointwise import PointwiseConv
+from ...ops.nn_fused import ConvRelu, HardSwish
 from ...ops.nn_pool import MaxPool, MaxPoolWithIndices
 from ...ops.nn_pool_strided import MIN_CHANNELS_LAST, strided_pool_fits
+from ...ops.shape import reshape
 from .fuse import rewrite_each
 
 
@@ -45,13 +53,35 @@ def _conv_formulation(node, count):
         return None
     if op.groups > 1:
         return [dataclasses.replace(op, formulation="channels_last")(*node.inputs)]
-    if tuple(w.type.shape[2:]) == (1, 1) and tuple(op.stride) == (1, 1) and not any(op.padding):
-        return [dataclasses.replace(op, formulation="matmul")(*node.inputs)]
-    return None
+    return _pointwise(node, "")
+
+
+def _pointwise(node, activation):
+    """pointwise_conv for a 1x1 convolution with stride 1, no padding, one group, dilation
+    irrelevant (a 1x1 window), known channel counts; else None."""
+    op, x, w = node.op, node.inputs[0], node.inputs[1]
+    co, c, *window = w.type.shape
+    if (tuple(window) != (1, 1) or tuple(op.stride) != (1, 1) or op.padding == "same" or any(op.padding)
+            or op.groups != 1 or op.transposed or None in (co, c) or x.ndim != 4 or x.dtype != "float32"):
+        return None
+    return [PointwiseConv(activation=activation)(x, reshape(w, (co, c)), *node.inputs[2:])]
+
+
+def _conv_relu(node, count):
+    return _pointwise(node, "relu")
+
+
+def _activation(node, count):
+    y = node.inputs[0]
+    conv = y.owner
+    if conv is None or not isinstance(conv.op, PointwiseConv) or conv.op.activation or count.get(id(y)) != 1:
+        return None
+    activation = "relu" if isinstance(node.op, relu.op) else "hard_swish"
+    return [PointwiseConv(activation=activation)(*conv.inputs)]
 
 
 REWRITES = [(MaxPool, _strided_max_pool), (MaxPoolWithIndices, _channels_last_max_pool),
-            (Conv, _conv_formulation)]
+            (Conv, _conv_formulation), (ConvRelu, _conv_relu), (relu.op, _activation), (HardSwish, _activation)]
 
 
 def formulate(outputs) -> list:
@@ -59,7 +89,9 @@ def formulate(outputs) -> list:
     if not config.FUSE:
         return outputs
     present = {type(n.op) for n in toposort(outputs)}
+    if not present & {Conv, ConvRelu, PointwiseConv}:  # the activations' rewrites need a pointwise_conv
+        present -= {relu.op, HardSwish}
     for op_class, rewrite in REWRITES:
-        if op_class in present:
+        if any(issubclass(c, op_class) for c in present):
             outputs = rewrite_each(outputs, op_class, rewrite, ())
     return outputs
