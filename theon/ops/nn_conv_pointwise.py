@@ -69,7 +69,7 @@ class PointwiseConv(Op):
     def decompose(self, inputs) -> list:
         """The convolution and its activation in theon ops (the graph the pass replaced)."""
         x, w = inputs[0], inputs[1]
-        y = Conv()(x, reshape(w, (w.type.shape[0], w.type.shape[1], 1, 1)), *inputs[2:])
+        y = Conv()(x, reshape(w, (w.shape[0], w.shape[1], 1, 1)), *inputs[2:])
         if self.activation == "relu":
             y = relu(y)
         elif self.activation == "hard_swish":
