@@ -12,6 +12,8 @@ rounding (the same products, summed in another order).
   channels: one GEMM (with the bias added in it) on a view of the input, in whichever of
   the two memory orders the input comes, instead of ATen's convolution path, whose fixed
   cost dominates at these sizes (PP-OCR's pointwise convolutions at batch 1: 20-60 %).
+  The formulate pass runs it as ops/nn_conv_pointwise.py's `pointwise_conv` (weight
+  already a matrix, activation in place); a Conv built with this formulation still runs it.
 
 Other devices and dtypes run ATen's convolution unchanged.
 """
