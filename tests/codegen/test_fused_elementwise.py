@@ -5,10 +5,12 @@ program, that no call waits for a build, and that a killed build's lock does not
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 import types
 from pathlib import Path
 
@@ -270,6 +272,36 @@ def test_a_live_builders_lock_is_kept(tmp_path):
     (tmp_path / "theon-builder.json").write_text(json.dumps({"pid": os.getpid(), "host": platform.node()}))
     assert not extension.clear_stale_lock(tmp_path) and (tmp_path / "lock").exists()
     (tmp_path / "theon-builder.json").write_text(json.dumps({"pid": _dead_pid(), "host": platform.node()}))
+    assert extension.clear_stale_lock(tmp_path) and not (tmp_path / "lock").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the builder through /proc (Linux)")
+def test_a_build_outliving_its_process_keeps_its_lock(tmp_path):
+    """A short-lived process that exits while its background build runs names the build's
+    own process (ninja, here a stand-in) as the builder: the next process waits for it
+    instead of building the same source again in the same folder."""
+    code = f"""
+import json, os, platform, subprocess
+from pathlib import Path
+from theon.ops import extension
+folder = Path({str(tmp_path)!r})
+(folder / "lock").write_text("")
+(folder / "theon-builder.json").write_text(json.dumps({{"pid": os.getpid(), "host": platform.node()}}))
+child = subprocess.Popen(["sleep", "60"], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+extension._building.add(folder)
+print(child.pid)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    builder = int(out.stdout.split()[-1])
+    try:
+        owner = json.loads((tmp_path / "theon-builder.json").read_text())
+        assert owner["pid"] == builder            # handed over at exit
+        assert not extension.clear_stale_lock(tmp_path) and (tmp_path / "lock").exists()
+    finally:
+        os.kill(builder, signal.SIGKILL)
+    deadline = time.time() + 10
+    while extension._running(builder) and time.time() < deadline:   # reaped by init
+        time.sleep(0.05)
     assert extension.clear_stale_lock(tmp_path) and not (tmp_path / "lock").exists()
 
 

@@ -19,6 +19,7 @@ the attribute values in order).
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import json
@@ -40,6 +41,7 @@ _MARKER = "theon-build.json"   # written once a build has imported: the folder i
 _OWNER = "theon-builder.json"  # the process building in the folder (pid, host)
 _LOCK = "lock"                 # torch's FileBaton: held while a build runs, waited on by others
 _loaded: dict = {}              # module name -> Extension, for this process
+_building: set = set()          # folders this process is building in (background threads too)
 
 
 class ExtensionError(TheonError, RuntimeError):
@@ -153,6 +155,7 @@ def _compile(module_name, folder, cpp_source, cuda_source, functions, extra_cfla
     if (folder / _MARKER).is_file() and library.is_file():
         return _import_library(module_name, library)
     (folder / _OWNER).write_text(json.dumps({"pid": os.getpid(), "host": platform.node()}))
+    _building.add(folder)
     try:
         return cpp_extension.load_inline(
             name=module_name, cpp_sources=[cpp_source],
@@ -162,6 +165,35 @@ def _compile(module_name, folder, cpp_source, cuda_source, functions, extra_cfla
             build_directory=os.fspath(folder), verbose=verbose)
     except (RuntimeError, OSError) as e:
         raise ExtensionError(f"load_inline: building {module_name} in {folder} failed:\n{e}") from None
+    finally:
+        _building.discard(folder)
+
+
+@atexit.register
+def hand_over_builds() -> None:
+    """At exit, a build still running in a background thread (a generated kernel's) goes on
+    in its ninja process, which outlives this one: name that process as the builder, so
+    that other processes wait for it (running the unfused kernels meanwhile) instead of
+    taking its lock for stale and building the same source again in the same folder, one
+    more compiler per short-lived process (Linux: found through /proc)."""
+    for folder in list(_building):
+        pid = _child_in(folder)
+        if pid is not None:
+            (folder / _OWNER).write_text(json.dumps({"pid": pid, "host": platform.node()}))
+
+
+def _child_in(folder: Path) -> int | None:
+    """A child process of this one working in `folder` (torch runs ninja there), or None."""
+    me = str(os.getpid())
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = stat[stat.rindex(")") + 2:].split()[1]   # after "pid (command) state"
+            if ppid == me and os.path.realpath(entry / "cwd") == os.path.realpath(folder):
+                return int(entry.name)
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
 
 
 def clear_stale_lock(folder: Path) -> bool:
