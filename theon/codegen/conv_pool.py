@@ -8,8 +8,10 @@ channels: oneDNN runs such a convolution far below its peak, and the pool then r
 whole output back). The kernel is built in a background thread on first use (kept on disk,
 so a later process loads it), and once built it is timed against the unfused kernels on the
 node's own inputs; the faster one runs from then on, so a machine where oneDNN wins keeps
-oneDNN. Until then, on other devices, and with THEON_CODEGEN=off, the node runs the unfused
-kernels: the fused conv+ReLU and ATen's pool.
+oneDNN. The verdict is kept on disk too (codegen/choices.py): a later process runs the
+winner from its first call and never sets up the loser. Until then, on other devices, and
+with THEON_CODEGEN=off, the node runs the unfused kernels: the fused conv+ReLU and ATen's
+pool.
 
 The gradient needs no full-size forward value either: relu(y) > 0 at a window's argmax
 exactly when the pooled value is > 0, so the ReLU mask is applied to the pooled gradient,
@@ -41,7 +43,7 @@ from ..ops.nn_conv import Conv, ConvBackwardWeight
 from ..ops.nn_fused import ConvRelu
 from ..ops.nn_pool import MaxPool, MaxPoolScatter, MaxPoolWithIndices
 from ..ops.reduce import sum as _sum
-from . import cache
+from . import cache, choices
 from .conv_pool_cpp import BACKWARD, FUNCTION, cpp_source
 
 MAX_CHANNELS = 4          # input channels up to which the generated loop can beat oneDNN
@@ -121,7 +123,8 @@ class _ConvReluPoolAttrs(Op):
             fn = built(self, x.shape, w.shape, self.function)
             if fn is None:
                 return None      # building (or failed): the unfused kernels meanwhile
-            choice = self._choice[key] = _Choice(self.adapt(fn))
+            verdict = choices.key(_source(tuple(self.padding), tuple(self.pool), *key), self.function, *key)
+            choice = self._choice[key] = _Choice(self.adapt(fn), verdict)
         return choice.pick(self, *timed_args)
 
     def adapt(self, fn):
@@ -140,14 +143,17 @@ class _ConvReluPoolAttrs(Op):
 
 
 class _Choice:
-    """Generated or unfused, decided once per node and shape by timing both on the call's
-    own inputs (three alternating runs each, the best of each): on the second call, so a
-    first training step never pays for the timing (it runs the generated kernel, which
-    also skips oneDNN's one-time set-up of the convolution)."""
+    """Generated or unfused, decided once per machine, kernel and shapes by timing both on
+    the call's own inputs (three alternating runs each, the best of each): on the second
+    call, so a first training step never pays for the timing (it runs the generated kernel,
+    which also skips oneDNN's one-time set-up of the convolution). The verdict is saved
+    under `verdict` (choices.py); a node that finds one there runs the winner from its first
+    call and times nothing."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, verdict: str):
         self.fn = fn
-        self.use = None
+        self.verdict = verdict
+        self.use = choices.load(verdict)
         self.calls = 0
 
     def pick(self, op, *args):
@@ -164,15 +170,22 @@ class _Choice:
                     run()
                     best[run] = min(best[run], time.perf_counter() - start)
             self.use = best[fused] < best[unfused]
+            choices.save(self.verdict, self.use)
         return self.fn if self.use else None
+
+
+@functools.lru_cache(maxsize=64)
+def _source(padding: tuple, pool: tuple, x_shape: tuple, w_shape: tuple) -> str:
+    """The generated C++ for these attributes and shapes (pure: cached)."""
+    spec = ConvPoolSpec(x_shape[1], x_shape[2], x_shape[3], w_shape[0], tuple(w_shape[2:]), padding, pool)
+    return cpp_source(spec, _cpu_signature())
 
 
 def built(op, x_shape, w_shape, function: str):
     """`function` of the generated source for this op and shapes: loaded from the disk
     cache, or None while a background thread builds it (or when the build failed)."""
-    spec = ConvPoolSpec(x_shape[1], x_shape[2], x_shape[3], w_shape[0], tuple(w_shape[2:]),
-                        tuple(op.padding), tuple(op.pool))
-    fns = cache.cpp_function(cpp_source(spec, _cpu_signature()), _NAME, (FUNCTION, BACKWARD), _CFLAGS)
+    source = _source(tuple(op.padding), tuple(op.pool), tuple(x_shape), tuple(w_shape))
+    fns = cache.cpp_function(source, _NAME, (FUNCTION, BACKWARD), _CFLAGS)
     return None if fns is None else fns[(FUNCTION, BACKWARD).index(function)]
 
 
