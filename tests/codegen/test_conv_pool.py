@@ -136,8 +136,8 @@ def test_a_generated_kernel_that_loses_its_timing_is_not_used(built, monkeypatch
 
         def run(*a):
             calls.append(1)
-            time.sleep(0.05)
-            return forward(*a)
+            time.sleep(0.3)  # far slower than the unfused kernels even on a loaded 2-core machine,
+            return forward(*a)  # where OpenMP's two threads can take 100 ms a call
         return run, backward
     monkeypatch.setattr(cache, "cpp_function", slow)
     values, _ = op.kernel(x, w, b)

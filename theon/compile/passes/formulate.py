@@ -58,8 +58,9 @@ def formulate(outputs) -> list:
     """Apply each rewrite of REWRITES (THEON_FUSE=0: none, like the fuse pass)."""
     if not config.FUSE:
         return outputs
-    present = {type(n.op) for n in toposort(outputs)}
+    nodes = toposort(outputs)
+    present = {type(n.op) for n in nodes}
     for op_class, rewrite in REWRITES:
         if op_class in present:
-            outputs = rewrite_each(outputs, op_class, rewrite, ())
+            outputs, nodes = rewrite_each(outputs, op_class, rewrite, (), nodes)
     return outputs
