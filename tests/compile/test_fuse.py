@@ -4,6 +4,9 @@ import numpy as np
 
 import theon as th
 from theon import config
+from theon.compile.passes import fuse as fuse_pass
+from theon.graph import toposort
+from theon.ops.nn_norm import BatchNormEval
 
 
 def _two_conv_layers():
@@ -71,10 +74,6 @@ def test_hard_swish_chain_whose_parts_are_read_elsewhere_stays(monkeypatch):
 
 
 def test_a_rewrite_that_finds_nothing_hands_back_the_graph_and_its_order_unwalked(monkeypatch):
-    from theon.compile.passes import fuse as fuse_pass
-    from theon.graph import toposort
-    from theon.ops.nn_norm import BatchNormEval
-
     _, outputs = _two_conv_layers()
     nodes = toposort(outputs)
     walks = []
