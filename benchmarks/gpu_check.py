@@ -6,7 +6,9 @@
 Steps, each in its own process, each cut off by its share of the time budget (a step cut
 off is recorded as such and the later ones still run):
 1. build: versions, the device, and one compiled function with its gradient on the device
-   checked against torch; a C++ extension built through `th.ops.load_inline`;
+   checked against torch; a C++ extension built through `th.ops.load_inline`; the generated
+   first-layer kernel (Triton on CUDA, its interpreter with --device cpu) checked against a
+   float64 reference and timed against the unfused kernels (benchmarks.conv_pool_check);
 2. tests: pytest with THEON_DEVICE set (every compiled function and gradient check of the
    op table and the compiler runs on the device; `--full`: the whole suite), in parallel
    where pytest-xdist is installed; --full gives them half the budget (raise --budget-s);
@@ -56,8 +58,9 @@ CAPS = {"build": 150, "tests": 150, "overhead": 60, "scan-overhead": 60}  # seco
 BENCH_LEAST = 30  # a workload is not started with less time than this left
 
 # The build step's program: one compiled function and its gradient on the device against
-# torch, and a C++ extension built and called (in a fresh folder: a build cut off by a
-# deadline leaves torch's lock file behind, on which the next build of it would wait).
+# torch, a C++ extension built and called (in a fresh folder: a build cut off by a
+# deadline leaves torch's lock file behind, on which the next build of it would wait), and
+# the generated conv+ReLU+max-pool kernel checked and timed.
 BUILD = r"""
 import sys, tempfile, time, numpy as np, torch, theon as th
 device = sys.argv[1]
@@ -88,6 +91,10 @@ ext = th.ops.load_inline("gpu_check_scale", cpp_source=(
 v = torch.arange(4.0, device=device)
 assert torch.equal(ext.scale(v, 2.0), v * 2), "the C++ extension computed the wrong thing"
 print(f"built and called a C++ extension in {time.perf_counter() - start:.2f} s ({ext!r})")
+from benchmarks.conv_pool_check import check
+start = time.perf_counter()
+check(device)
+print(f"checked and timed the generated conv+ReLU+max-pool kernel in {time.perf_counter() - start:.2f} s")
 print("build: ok")
 """
 

@@ -2,6 +2,8 @@
 steps' deadlines, and what it leaves in $OUT. No timing is asserted; the steps' programs
 themselves are run by `--device cpu` (the dry run)."""
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -121,3 +123,14 @@ def test_steps_pick_what_runs(monkeypatch, tmp_path):
     ran.clear()
     assert gpu_check.main(["--device", "cpu", "--steps", "build,overhead"]) == 0
     assert ran == ["build", "overhead", "scan-overhead"]
+
+
+def test_the_first_layer_kernel_check_passes_in_the_interpreter():
+    """The build step's check of the generated conv+ReLU+max-pool kernel, as `--device cpu`
+    runs it: the Triton source in Triton's interpreter against the float64 reference."""
+    pytest.importorskip("triton", reason="Triton has wheels for Linux x86-64 only")
+    root = Path(gpu_check.__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.conv_pool_check", "--device", "cpu"], cwd=root,
+                          env=dict(os.environ, PYTHONPATH=str(root)), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "equal the float64 reference" in proc.stdout and "conv_pool: ok" in proc.stdout

@@ -13,9 +13,14 @@ import torch.nn.functional as F
 
 import theon as th
 from theon import config, nn
-from theon.codegen import cache, conv_pool
-from theon.codegen.conv_pool import ConvReluPool, ConvReluPoolBackward, ConvReluPoolWithIndices
+from theon.codegen import cache, conv_pool, conv_pool_cpp, timed
+from theon.codegen.conv_pool import (ConvReluPool, ConvReluPoolBackward, ConvReluPoolBackwardWithInput,
+                                     ConvReluPoolWithIndices)
+from theon.codegen.conv_pool_spec import BACKWARD, FUNCTION, INPUT_BACKWARD
 from theon.ops import extension
+
+
+FUNCTIONS = (FUNCTION, BACKWARD, INPUT_BACKWARD)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +41,7 @@ def built(tmp_path_factory):
 
 @pytest.fixture
 def always_generated(monkeypatch):
-    monkeypatch.setattr(conv_pool._Choice, "pick", lambda self, op, *args: self.fn)
+    monkeypatch.setattr(timed.TimedChoice, "pick", lambda self, aten, *args: self.fn)
 
 
 def _aten(x, w, b, padding=2):
@@ -106,15 +111,19 @@ def test_training_with_the_generated_kernel_equals_the_unfused_program(built, al
     data, labels = rng.random((16, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 16)
 
     def fit():
-        m = nn.Sequential([nn.Conv2D(6, 5, padding="same", activation="relu"), nn.MaxPool2D(2), nn.Flatten(),
+        m = nn.Sequential([nn.Conv2D(6, 5, padding="same", activation="relu"), nn.MaxPool2D(2),
+                           nn.Conv2D(16, 5, activation="relu"), nn.MaxPool2D(2), nn.Flatten(),
                            nn.Dense(10)], input_shape=(1, 28, 28), seed=0)
         m.compile(th.optim.SGD(0.05, momentum=0.9), "cross_entropy")
         losses = m.fit(data, labels, epochs=4, batch_size=8, shuffle=False, verbose=0).history["loss"]
         return m, losses
 
+    # the second layer's kernel built first, so that every step runs generated kernels
+    ConvReluPoolWithIndices((0, 0), (2, 2)).kernel(torch.zeros(8, 6, 14, 14), torch.zeros(16, 6, 5, 5), torch.zeros(16))
+    assert cache.wait(600)
     generated, losses = fit()
-    assert "conv_relu_pool_with_indices" in generated.train_function.source
-    assert "conv_relu_pool_backward" in generated.train_function.source
+    source = generated.train_function.source
+    assert source.count("= conv_relu_pool_with_indices_") == 2 and "conv_relu_pool_backward" in source
     monkeypatch.setattr(config, "CODEGEN", "off")
     unfused, unfused_losses = fit()
     np.testing.assert_allclose(losses, unfused_losses, rtol=1e-6)
@@ -132,13 +141,13 @@ def test_a_generated_kernel_that_loses_its_timing_is_not_used(built, monkeypatch
     calls = []
 
     def slow(*args):
-        forward, backward = real(*args)
+        forward, *backwards = real(*args)
 
         def run(*a):
             calls.append(1)
             time.sleep(0.3)  # far slower than the unfused kernels even on a loaded 2-core machine,
             return forward(*a)  # where OpenMP's two threads can take 100 ms a call
-        return run, backward
+        return run, *backwards
     monkeypatch.setattr(cache, "cpp_function", slow)
     values, _ = op.kernel(x, w, b)
     assert len(calls) == 1                    # the first call runs it, untimed
@@ -173,7 +182,7 @@ def test_a_saved_win_runs_the_generated_kernel_without_timing_the_unfused_ones(b
     first.kernel(x, w, b)
     first.kernel(x, w, b)                     # the measurement: three runs of the unfused kernels
     assert len(unfused) == 3
-    won = first._choice[(tuple(x.shape), tuple(w.shape))].use
+    won = next(iter(first._choice.values())).use
     later = ConvReluPoolWithIndices((2, 2), (2, 2))   # what a later process builds
     for _ in range(3):
         values, indices = later.kernel(x, w, b)
@@ -202,3 +211,108 @@ def test_no_call_waits_for_the_build_and_a_failed_build_keeps_the_unfused_kernel
     torch.testing.assert_close(first, ref)
     torch.testing.assert_close(op.kernel(x, w, b), ref)  # still the unfused kernels
     cache.forget()
+
+
+def _exact_case(rng, x_shape, w_shape, bias_range=(-9, 3)):
+    x, w = _integers(rng, *x_shape), _integers(rng, *w_shape)
+    b = torch.from_numpy(rng.integers(*bias_range, w_shape[0]).astype(np.float32))
+    return x, w, b
+
+
+def test_a_second_layer_blocked_over_output_channels_equals_aten(built, always_generated):
+    """LeNet's 6 -> 16 channel layer: more output channels than one register block holds."""
+    rng = np.random.default_rng(5)
+    x, w, b = _exact_case(rng, (4, 6, 14, 14), (16, 6, 5, 5))
+    op = ConvReluPoolWithIndices((0, 0), (2, 2))
+    op.kernel(x, w, b)                 # starts this shape's build
+    assert cache.wait(600)
+    values, indices = op.kernel(x, w, b)
+    ref_values, ref_indices = _aten(x, w, b, padding=0)
+    torch.testing.assert_close(values, ref_values, rtol=0, atol=0)
+    torch.testing.assert_close(indices, ref_indices, rtol=0, atol=0)
+    torch.testing.assert_close(ConvReluPool((0, 0), (2, 2)).kernel(x, w, b), ref_values, rtol=0, atol=0)
+    # all three gradients from the pooled gradient, exactly the unfused kernels'
+    g = _integers(rng, *values.shape)
+    op = ConvReluPoolBackwardWithInput((0, 0), (2, 2))
+    for got, want in zip(op.kernel(g, values, indices, x, w), op.unfused(g, values, indices, x, w)):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_narrow_vectors_chunk_a_wide_row_and_pool_odd_windows_as_aten(built):
+    """The source blocked for 4-lane vectors and 12 registers (a CPU without AVX): a row of
+    40 outputs in chunks of two vectors, one output channel per block, 3x3 windows whose
+    last row and column of the plane no window covers; the weight gradient likewise."""
+    spec = conv_pool.ConvPoolSpec(3, 41, 40, 5, (3, 3), (1, 1), (3, 3))
+    assert conv_pool_cpp.blocking(spec, 4, 12) == {"CHANNELS": "false", "TW": 1, "L": 4, "NVC": 2, "NCH": 5,
+                                                   "OB": 1, "NVB": 2, "NCHB": 5, "OBW": 1, "NVXC": 5, "NCHX": 2,
+                                                   "CB": 1}
+    fns = cache.cpp_function(conv_pool_cpp.cpp_source(spec, "narrow test", 4, 12), "theon_conv_pool_narrow",
+                             FUNCTIONS, ())
+    assert fns is None and cache.wait(600)
+    forward, backward, with_input = cache.cpp_function(conv_pool_cpp.cpp_source(spec, "narrow test", 4, 12),
+                                                       "theon_conv_pool_narrow", FUNCTIONS, ())
+    rng = np.random.default_rng(6)
+    x, w, b = _exact_case(rng, (3, 3, 41, 40), (5, 3, 3, 3))
+    values, indices = forward(x, w, b, True)
+    ref_values, ref_indices = F.max_pool2d(F.relu(F.conv2d(x, w, b, padding=1)), 3, return_indices=True)
+    torch.testing.assert_close(values, ref_values, rtol=0, atol=0)
+    torch.testing.assert_close(indices, ref_indices, rtol=0, atol=0)
+    torch.testing.assert_close(forward(x, w, b, False)[0], ref_values, rtol=0, atol=0)
+    g = _integers(rng, *values.shape)
+    unfused = ConvReluPoolBackwardWithInput((1, 1), (3, 3)).unfused(g, values, indices, x, w)
+    for got, want in zip(backward(g, values, indices, x), unfused):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    for got, want in zip(with_input(g, values, indices, x, w), unfused):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_narrow_vectors_put_output_channels_along_the_lanes_as_aten(built):
+    """The channel schedule (8 output channels: two 4-lane vectors) in tiles of 4 columns and
+    a last tile of 2, a row of the plane no window covers; the gradients of the same build."""
+    spec = conv_pool.ConvPoolSpec(3, 21, 39, 8, (3, 3), (1, 1), (2, 2))
+    blocking = conv_pool_cpp.blocking(spec, 4, 12)
+    assert blocking["CHANNELS"] == "true" and blocking["TW"] == 4
+    source = conv_pool_cpp.cpp_source(spec, "narrow channels test", 4, 12)
+    assert cache.cpp_function(source, "theon_conv_pool_narrow", FUNCTIONS, ()) is None and cache.wait(600)
+    forward, backward, with_input = cache.cpp_function(source, "theon_conv_pool_narrow", FUNCTIONS, ())
+    rng = np.random.default_rng(7)
+    x, w, b = _exact_case(rng, (3, 3, 21, 39), (8, 3, 3, 3))
+    x[1, 2, 5, 7] = float("nan")
+    values, indices = forward(x, w, b, True)
+    ref_values, ref_indices = F.max_pool2d(F.relu(F.conv2d(x, w, b, padding=1)), 2, return_indices=True)
+    torch.testing.assert_close(values, ref_values, rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(indices, ref_indices, rtol=0, atol=0)
+    torch.testing.assert_close(forward(x, w, b, False)[0], ref_values, rtol=0, atol=0, equal_nan=True)
+    x[1, 2, 5, 7] = 1.0
+    values, indices = forward(x, w, b, True)
+    g = _integers(rng, *values.shape)
+    unfused = ConvReluPoolBackwardWithInput((1, 1), (2, 2)).unfused(g, values, indices, x, w)
+    for got, want in zip(with_input(g, values, indices, x, w), unfused):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("lanes, registers", [(16, 28), (8, 14), (4, 12)])
+@pytest.mark.parametrize("shape", [(1, 28, 28, 6, 5, 2, 2), (6, 14, 14, 16, 5, 0, 2), (3, 64, 300, 32, 3, 1, 3),
+                                   (16, 9, 9, 7, 7, 3, 2)])
+def test_blocking_fits_the_registers_and_covers_the_row(lanes, registers, shape):
+    c, h, w, o, k, pad, pool = shape
+    spec = conv_pool.ConvPoolSpec(c, h, w, o, (k, k), (pad, pad), (pool, pool))
+    got = conv_pool_cpp.blocking(spec, lanes, registers)
+    width = w + 2 * pad - k + 1
+    assert got["NCH"] * got["NVC"] * lanes >= width > (got["NCH"] - 1) * got["NVC"] * lanes
+    assert o % got["OB"] == 0
+    # accumulators and one row's input vectors within the registers (a single block of one
+    # channel is allowed to spill: nothing smaller exists)
+    assert got["OB"] == 1 or got["OB"] * pool * got["NVC"] + min(got["NVC"] * got["NCH"], 4) <= registers
+    # the weight gradient's chunks: OBW x KW x NVB accumulators, OBW x NVB gradient vectors
+    assert got["NCHB"] * got["NVB"] * lanes >= width > (got["NCHB"] - 1) * got["NVB"] * lanes
+    assert got["NVB"] == 1 or (k + 1) * got["NVB"] <= registers - 2
+    assert o % got["OBW"] == 0 and (got["OBW"] == 1 or got["OBW"] * got["NVB"] * (k + 1) + 1 <= registers)
+    # the forward's channel schedule: whole vectors of output channels, whole windows per tile
+    if got["CHANNELS"] == "true":
+        assert o % lanes == 0 and got["TW"] % pool == 0 and pool * got["TW"] + 2 <= registers
+    else:
+        assert o % lanes or pool * pool + 2 > registers
+    # the input gradient's: CB input channels x NVXC vectors of an input row, NVXC shared
+    assert got["NCHX"] * got["NVXC"] * lanes >= w > (got["NCHX"] - 1) * got["NVXC"] * lanes
+    assert c % got["CB"] == 0 and (got["CB"] == 1 or (got["CB"] + 1) * got["NVXC"] <= registers)

@@ -18,6 +18,10 @@ from ..ops.optable import ROWS
 NO_EXPORT = {
     "fused_elementwise": "made only by the compiler's fuse_elementwise pass, after the user's "
                          "graph that export walks; a generated kernel has no ONNX form",
+    "direct_conv": "made only by the compiler's fuse_direct_conv pass, after the user's graph "
+                   "that export walks (the graph has conv2d and its activation there)",
+    "squeeze_excite": "made only by the compiler's fuse_squeeze_excite pass, after the user's "
+                      "graph that export walks (the graph has the block's eight ops there)",
     "conv_relu_pool": "made only by the compiler's fuse_conv_pool pass, after the user's graph "
                       "that export walks (the graph has conv2d, relu and max_pool2d there)",
     # ONNX's DFT (opset 17+) holds complex values as a trailing axis of 2 reals, and theon's

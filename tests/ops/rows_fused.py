@@ -6,7 +6,9 @@ import torch.nn.functional as F
 import theon as th
 from theon.codegen.chain import Chain, Step
 from theon.codegen.conv_pool import ConvReluPool
+from theon.codegen.direct_conv import DirectConv
 from theon.codegen.op import FusedElementwise
+from theon.codegen.squeeze_excite import SqueezeExcite
 from theon.ops.nn_conv import Conv
 from theon.ops.nn_fused import conv_relu, hard_swish
 from theon.testing import OpInfo, Sample, rand
@@ -70,6 +72,67 @@ def _pool_samples(rng):
 
 
 ROWS.append(OpInfo("conv_relu_pool", _conv_relu_pool, _conv_relu_pool_ref, _pool_samples, grad_args=None,
+                   rtol=1e-5, atol=1e-5))
+
+
+# ---- direct_conv: made by the fuse_direct_conv pass from a convolution with few input
+# channels per group and its activation. Run here through ATen's kernels (THEON_CODEGEN is
+# off in tests; tests/codegen/test_direct_conv.py builds the generated one)
+
+def _direct_conv(x, w, b, stride=(1, 1), padding=(0, 0), groups=1, activation=""):
+    return DirectConv(stride=stride, padding=padding, groups=groups, activation=activation)(x, w, b)
+
+
+def _direct_conv_ref(x, w, b, stride=(1, 1), padding=(0, 0), groups=1, activation=""):
+    t = [torch.from_numpy(a) for a in (x, w, b)]
+    y = F.conv2d(*t, stride=stride, padding=padding, groups=groups)
+    return {"": y, "relu": F.relu(y), "hard_swish": F.hardswish(y)}[activation].numpy()
+
+
+def _direct_samples(rng):
+    out = []
+    for dtype in ("float32", "float64"):
+        grad = dtype == "float64"
+        x = rand(rng, 2, 4, 7, 9, dtype=dtype)
+        out.append(Sample((x, rand(rng, 4, 1, 3, 3, dtype=dtype), rand(rng, 4, dtype=dtype)),
+                          {"padding": (1, 1), "stride": (2, 1), "groups": 4, "activation": "hard_swish"}, grad=grad))
+        out.append(Sample((x, rand(rng, 4, 1, 5, 5, dtype=dtype), rand(rng, 4, dtype=dtype)),
+                          {"padding": (2, 2), "groups": 4, "activation": "relu"}, grad=grad))
+        out.append(Sample((rand(rng, 1, 3, 8, 10, dtype=dtype), rand(rng, 5, 3, 3, 3, dtype=dtype),
+                           rand(rng, 5, dtype=dtype)), {"stride": (2, 2), "padding": (1, 1)}, grad=grad))
+    return out
+
+
+ROWS.append(OpInfo("direct_conv", _direct_conv, _direct_conv_ref, _direct_samples, grad_args=None,
+                   rtol=1e-5, atol=1e-5))
+
+
+# ---- squeeze_excite: made by the fuse_squeeze_excite pass from a squeeze-and-excitation
+# block with a hard-sigmoid gate; run here through ATen's calls (THEON_CODEGEN is off in
+# tests; tests/codegen/test_squeeze_excite.py builds the generated kernel)
+
+def _squeeze_excite(x, w1, b1, w2, b2, alpha=0.2, beta=0.5):
+    return SqueezeExcite(alpha=alpha, beta=beta)(x, w1, b1, w2, b2)
+
+
+def _squeeze_excite_ref(x, w1, b1, w2, b2, alpha=0.2, beta=0.5):
+    t = [torch.from_numpy(a) for a in (x, w1, b1, w2, b2)]
+    g = F.conv2d(F.relu(F.conv2d(t[0].mean((2, 3), keepdim=True), t[1], t[2])), t[3], t[4])
+    return (t[0] * torch.clamp(g * alpha + beta, 0, 1)).numpy()
+
+
+def _se_samples(rng):
+    out = []
+    for dtype in ("float32", "float64"):
+        w = [rand(rng, 3, 8, 1, 1, dtype=dtype), rand(rng, 3, dtype=dtype), rand(rng, 8, 3, 1, 1, dtype=dtype) * 4,
+             rand(rng, 8, dtype=dtype)]
+        out.append(Sample((rand(rng, 2, 8, 3, 5, dtype=dtype), *w), grad=dtype == "float64"))
+        out.append(Sample((rand(rng, 1, 8, 1, 4, dtype=dtype), *w), {"alpha": 1 / 6, "beta": 0.5},
+                          grad=dtype == "float64"))
+    return out
+
+
+ROWS.append(OpInfo("squeeze_excite", _squeeze_excite, _squeeze_excite_ref, _se_samples, grad_args=None,
                    rtol=1e-5, atol=1e-5))
 
 

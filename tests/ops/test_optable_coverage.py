@@ -28,6 +28,8 @@ TESTED_ELSEWHERE = {
     "ConvReluPoolBackward": "made only by the compiler's fuse_conv_pool pass from a first layer's "
                             "weight gradients: tests/compile/test_fuse_conv_pool.py (against the "
                             "unfused program) and tests/codegen/test_conv_pool.py (generated kernel)",
+    "ConvReluPoolBackwardWithInput": "made only by the compiler's fuse_conv_pool pass from a later "
+                                     "layer's gradients: the same two test files",
     "LayerOutput": "layer bookkeeping, removed by the compiler: tests/nn",
     "GraphOp": "th.op_from_graph: tests/ops/test_graph_op.py, values against the expression "
                "and gradients by finite differences, compiled and inlined",

@@ -1,4 +1,5 @@
-"""Built kernels for chains, by device: C++ on the CPU, Triton on CUDA.
+"""Built kernels, by device: C++ on the CPU, Triton on CUDA (chains, and the conv+ReLU+pool
+kernels of conv_pool.py).
 
 A C++ build takes tens of seconds, so it never blocks a call: the first request for a
 chain loads a finished build from the disk cache (th.ops.load_inline's, under
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -24,7 +26,7 @@ log = logging.getLogger("theon.codegen")
 _NAME = "theon_fused"
 _lock = threading.Lock()
 _builds: dict = {}      # source hash -> _Build
-_triton: dict = {}      # source hash -> launcher (or None when Triton is missing)
+_triton: dict = {}      # source hash -> function(s) (or None when Triton is missing)
 
 
 class _Build:
@@ -112,23 +114,32 @@ def forget() -> None:
 
 
 def _triton_kernel(chain: Chain):
-    source = triton_source(chain)
-    key = hashlib.sha256(source.encode()).hexdigest()
-    if key not in _triton:
-        _triton[key] = load_triton(source, key)
-    return _triton[key]
+    return triton_function(triton_source(chain))
 
 
-def load_triton(source: str, key: str | None = None):
+def triton_function(source: str, name: str = "fused", function=LAUNCHER):
+    """`function` of the Triton `source` (a tuple of functions for a tuple of names), imported
+    once per process; None without Triton. Triton compiles a kernel on its first launch and
+    keeps the binary in its own disk cache."""
+    # TRITON_INTERPRET is read when the module's kernels are decorated: part of the key
+    interpret = os.environ.get("TRITON_INTERPRET", "")
+    key = hashlib.sha256("\0".join([name, *_names(function), interpret, source]).encode()).hexdigest()
+    with _lock:
+        if key not in _triton:
+            _triton[key] = load_triton(source, key, name, function)
+        return _triton[key]
+
+
+def load_triton(source: str, key: str | None = None, name: str = "fused", function=LAUNCHER):
     """Import generated Triton source (Triton reads a kernel's source from its file, so it is
-    written under THEON_CACHE_DIR/triton first); returns its launcher, or None without
-    Triton."""
+    written under THEON_CACHE_DIR/triton first, as `name`_hash.py); returns its `function` (a
+    tuple of functions for a tuple of names), or None without Triton."""
     if importlib.util.find_spec("triton") is None:
         return None
     key = key or hashlib.sha256(source.encode()).hexdigest()
     folder = Path(config.CACHE_DIR) / "triton"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"fused_{key[:24]}.py"
+    path = folder / f"{name}_{key[:24]}.py"
     if not path.is_file() or path.read_text() != source:
         tmp = path.with_suffix(f".tmp{threading.get_ident()}")
         tmp.write_text(source)
@@ -136,4 +147,4 @@ def load_triton(source: str, key: str | None = None):
     spec = importlib.util.spec_from_file_location(f"theon_triton_{key[:24]}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return getattr(module, LAUNCHER)
+    return _functions(module, function)

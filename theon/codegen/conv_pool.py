@@ -1,17 +1,19 @@
 """`ConvReluPool`: max_pool(relu(conv2d(x, w, b))) over non-overlapping windows as one node,
 made by the compiler's fuse_conv_pool pass (not by users).
 
-Its kernel is generated C++ (conv_pool_cpp.py) that never writes the full-size convolution
-output: the pooled values, and for training the argmax indices the gradient routes
-through. A first layer over few input channels is where this pays (LeNet's 1 -> 6
-channels: oneDNN runs such a convolution far below its peak, and the pool then reads its
-whole output back). The kernel is built in a background thread on first use (kept on disk,
-so a later process loads it), and once built it is timed against the unfused kernels on the
-node's own inputs; the faster one runs from then on, so a machine where oneDNN wins keeps
-oneDNN. The verdict is kept on disk too (codegen/choices.py): a later process runs the
-winner from its first call and never sets up the loser. Until then, on other devices, and
-with THEON_CODEGEN=off, the node runs the unfused kernels: the fused conv+ReLU and ATen's
-pool.
+Its kernel is generated, per layer shape, by the device's backend (`BACKENDS`): C++ on the
+CPU (conv_pool_cpp.py), Triton on CUDA (conv_pool_triton.py); both define the same two
+functions (conv_pool_spec.py), so the ops below, the choice and the gradients are one code
+for both. It never writes the full-size convolution output: the pooled values, and for
+training the argmax indices the gradient routes through. Early layers over few input
+channels are where this pays (LeNet's 1 -> 6 and 6 -> 16 channels: oneDNN runs such
+convolutions below its peak, and the pool then reads their whole output back). The C++ is built in a
+background thread on first use (kept on disk, so a later process loads it); Triton compiles
+on first use, there and then, on one zero image (a kernel it cannot compile leaves the
+unfused kernels). Once built, the kernel is timed against the unfused kernels on the node's
+own inputs; the faster one runs from then on, so a machine where oneDNN (or cuDNN) wins
+keeps it. Until then, without a C++ compiler or Triton, on other devices, and with
+THEON_CODEGEN=off, the node runs the unfused kernels: the fused conv+ReLU and ATen's pool.
 
 The gradient needs no full-size forward value either: relu(y) > 0 at a window's argmax
 exactly when the pooled value is > 0, so the ReLU mask is applied to the pooled gradient,
@@ -23,13 +25,8 @@ first layer's weight and bias gradients come from the pooled gradient alone
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
-import platform
-import shutil
-import time
+import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -39,29 +36,25 @@ from ..autodiff import vjp
 from ..graph import TensorType
 from ..ops.base import Op
 from ..ops.elementwise import ReluGrad
-from ..ops.nn_conv import Conv, ConvBackwardWeight
+from ..ops.nn_conv import Conv, ConvBackward, ConvBackwardInput, ConvBackwardWeight
 from ..ops.nn_fused import ConvRelu
 from ..ops.nn_pool import MaxPool, MaxPoolScatter, MaxPoolWithIndices
 from ..ops.reduce import sum as _sum
 from . import cache, choices
-from .conv_pool_cpp import BACKWARD, FUNCTION, cpp_source
+from .conv_pool_cpp import cpp_source
+from .conv_pool_spec import BACKWARD, FUNCTION, INPUT_BACKWARD, ConvPoolSpec
+from .conv_pool_triton import triton_source
+from .timed import CFLAGS, TimedChoice, can_build, cpu_signature, vector_registers
 
-MAX_CHANNELS = 4          # input channels up to which the generated loop can beat oneDNN
-MAX_PLANE = 16384         # convolution output elements per plane the kernel keeps on its stack
+log = logging.getLogger("theon.codegen")
+
+MAX_CHANNELS = 16         # input channels up to which the generated loop can beat oneDNN
+MAX_KERNEL = 7            # taps per side: the source unrolls every tap of a pool row's rows
+MAX_WIDTH = 1024          # convolution output row: the pooled rows are kept on the stack
 _NAME = "theon_conv_pool"
-_CFLAGS = ("-march=native",)  # tuned for this CPU: the CPU goes into the source's hash
-
-
-@dataclass(frozen=True)
-class ConvPoolSpec:
-    """What the generated source is specialised to."""
-    channels: int
-    height: int
-    width: int
-    out_channels: int
-    kernel: tuple
-    padding: tuple
-    pool: tuple
+# device type -> the backend generating its kernels (tests point "cpu" at "triton": Triton's
+# interpreter then runs the CUDA source on CPU tensors)
+BACKENDS = {"cpu": "cpp", "cuda": "triton"}
 
 
 def conv_plane(x_shape, w_shape, padding) -> tuple:
@@ -71,12 +64,13 @@ def conv_plane(x_shape, w_shape, padding) -> tuple:
 
 
 def fits(x_shape, w_shape, padding, pool) -> bool:
-    """The shape rule: a first layer over few input channels whose output plane fits on
-    the stack, every size known."""
+    """The shape rule: an early layer over few input channels, a small kernel, every size
+    known (whether the generated kernel then wins is measured: `timed.TimedChoice`)."""
     if len(x_shape) != 4 or len(w_shape) != 4 or None in x_shape or None in w_shape:
         return False
     ho, wo = conv_plane(x_shape, w_shape, padding)
-    return (x_shape[1] <= MAX_CHANNELS and ho >= pool[0] and wo >= pool[1] and ho * wo <= MAX_PLANE)
+    return (x_shape[1] <= MAX_CHANNELS and max(w_shape[2:]) <= MAX_KERNEL and ho >= pool[0]
+            and pool[1] <= wo <= MAX_WIDTH)
 
 
 def scatter_pooled_gradient(g, pooled, indices, pool, plane):
@@ -108,28 +102,29 @@ class _ConvReluPoolAttrs(Op):
 
     def run(self, x, w, b, indices: bool):
         fn = self._generated(x, w, x, w, b, indices)
-        if fn is None:
-            return self.unfused(x, w, b, indices)
-        out, idx = fn(x, w, b, indices)
-        return (out, idx) if indices else (out,)
+        return self.unfused(x, w, b, indices) if fn is None else fn(x, w, b, indices)
 
     def _generated(self, x, w, *timed_args):
-        """The built kernel when it is ready and measured faster for this node, else None."""
-        if config.CODEGEN == "off" or x.device.type != "cpu" or x.dtype != torch.float32 or not _can_build():
+        """The built kernel, taking and returning what `unfused` does, when it is ready and
+        measured faster for this node; else None."""
+        backend = BACKENDS.get(x.device.type)
+        if config.CODEGEN == "off" or backend is None or x.dtype != torch.float32:
             return None
-        key = (tuple(x.shape), tuple(w.shape))
+        key = (backend, tuple(x.shape), tuple(w.shape))
         choice = self._choice.get(key)
         if choice is None:
-            fn = built(self, x.shape, w.shape, self.function)
+            fn = built(self, x.shape, w.shape, self.function, backend, x.device)
             if fn is None:
                 return None      # building (or failed): the unfused kernels meanwhile
-            verdict = choices.key(_source(tuple(self.padding), tuple(self.pool), *key), self.function, *key)
-            choice = self._choice[key] = _Choice(self.adapt(fn), verdict)
-        return choice.pick(self, *timed_args)
+            # the C++ verdict is kept on disk (its source names the CPU it is tuned for)
+            verdict = None if backend != "cpp" else choices.key(
+                _cpp_source(_spec(self, x.shape, w.shape)), self.function, *key[1:])
+            choice = self._choice[key] = TimedChoice(self.adapt(fn), verdict)
+        return choice.pick(self.unfused, *timed_args)
 
     def adapt(self, fn):
-        """The built function called with the unfused kernels' arguments."""
-        return fn
+        """The built function, taking and returning what `unfused` does."""
+        return lambda x, w, b, indices: _first(fn(x, w, b, indices), 2 if indices else 1)
 
     def grad(self, inputs, outputs, output_grads):
         x, w, b = inputs
@@ -142,51 +137,59 @@ class _ConvReluPoolAttrs(Op):
         return Conv(padding=self.padding).grad([x, w, b], [None], [gy])
 
 
-class _Choice:
-    """Generated or unfused, decided once per machine, kernel and shapes by timing both on
-    the call's own inputs (three alternating runs each, the best of each): on the second
-    call, so a first training step never pays for the timing (it runs the generated kernel,
-    which also skips oneDNN's one-time set-up of the convolution). The verdict is saved
-    under `verdict` (choices.py); a node that finds one there runs the winner from its first
-    call and times nothing."""
+def _first(outputs, n: int) -> tuple:
+    return tuple(outputs)[:n]
 
-    def __init__(self, fn, verdict: str):
-        self.fn = fn
-        self.verdict = verdict
-        self.use = choices.load(verdict)
-        self.calls = 0
 
-    def pick(self, op, *args):
-        self.calls += 1
-        if self.use is None:
-            if self.calls == 1:
-                return self.fn
-            fused = lambda: self.fn(*args)  # noqa: E731
-            unfused = lambda: op.unfused(*args)  # noqa: E731
-            best = {fused: float("inf"), unfused: float("inf")}
-            for _ in range(3):
-                for run in best:
-                    start = time.perf_counter()
-                    run()
-                    best[run] = min(best[run], time.perf_counter() - start)
-            self.use = best[fused] < best[unfused]
-            choices.save(self.verdict, self.use)
-        return self.fn if self.use else None
+def built(op, x_shape, w_shape, function: str, backend: str = "cpp", device=None):
+    """`function` of the generated source for this op, shapes and backend: C++ loaded from
+    the disk cache, or None while a background thread builds it (or when the build failed, or
+    no compiler is here); Triton imported and compiled, or None without Triton or when it
+    cannot compile for this device."""
+    spec = _spec(op, x_shape, w_shape)
+    if backend == "triton":
+        names = (FUNCTION, BACKWARD)
+        fns = function in names and _compiled(cache.triton_function(triton_source(spec), _NAME, names), spec, device)
+    else:
+        names = (FUNCTION, BACKWARD, INPUT_BACKWARD)
+        fns = can_build() and cache.cpp_function(_cpp_source(spec), _NAME, names, CFLAGS)
+    return fns[names.index(function)] if fns else None
+
+
+def _spec(op, x_shape, w_shape) -> ConvPoolSpec:
+    return ConvPoolSpec(x_shape[1], x_shape[2], x_shape[3], w_shape[0], tuple(w_shape[2:]),
+                        tuple(op.padding), tuple(op.pool))
 
 
 @functools.lru_cache(maxsize=64)
-def _source(padding: tuple, pool: tuple, x_shape: tuple, w_shape: tuple) -> str:
-    """The generated C++ for these attributes and shapes (pure: cached)."""
-    spec = ConvPoolSpec(x_shape[1], x_shape[2], x_shape[3], w_shape[0], tuple(w_shape[2:]), padding, pool)
-    return cpp_source(spec, _cpu_signature())
+def _cpp_source(spec: ConvPoolSpec) -> str:
+    """The C++ for one spec on this CPU (pure: built once per process)."""
+    return cpp_source(spec, cpu_signature(), *vector_registers())
 
 
-def built(op, x_shape, w_shape, function: str):
-    """`function` of the generated source for this op and shapes: loaded from the disk
-    cache, or None while a background thread builds it (or when the build failed)."""
-    source = _source(tuple(op.padding), tuple(op.pool), tuple(x_shape), tuple(w_shape))
-    fns = cache.cpp_function(source, _NAME, (FUNCTION, BACKWARD), _CFLAGS)
-    return None if fns is None else fns[(FUNCTION, BACKWARD).index(function)]
+_compile_checked: dict = {}   # (Triton functions, device) -> those functions, or None
+
+
+def _compiled(fns, spec, device):
+    """The Triton functions once each kernel has compiled for `device` (Triton compiles on
+    the first launch: here, on one zero image), or None when one failed (logged once)."""
+    if fns is None:
+        return None
+    key = (fns, str(device))
+    if key not in _compile_checked:
+        forward, backward = fns
+        x = torch.zeros((1, spec.channels, spec.height, spec.width), device=device)
+        w = torch.zeros((spec.out_channels, spec.channels, *spec.kernel), device=device)
+        try:
+            forward(x, w, w[:, 0, 0, 0], False)
+            pooled, idx = forward(x, w, w[:, 0, 0, 0], True)
+            backward(pooled, pooled, idx, x)
+            _compile_checked[key] = fns
+        except Exception as e:  # a GPU Triton cannot compile for keeps the unfused kernels
+            log.warning("theon: the Triton conv+ReLU+pool kernel failed to compile; running the "
+                        "unfused kernels:\n%s", e)
+            _compile_checked[key] = None
+    return _compile_checked[key]
 
 
 @dataclass(frozen=True)
@@ -214,13 +217,36 @@ class ConvReluPoolWithIndices(_ConvReluPoolAttrs):
 
 
 @dataclass(frozen=True)
-class ConvReluPoolBackward(_ConvReluPoolAttrs):
+class _PooledGradients(_ConvReluPoolAttrs):
+    """The gradients of a ConvReluPoolWithIndices from its pooled gradient: (g, pooled,
+    indices, x, w) -> what `decompose` lists."""
+
+    def kernel(self, g, pooled, indices, x, w):
+        fn = self._generated(x, w, g, pooled, indices, x, w)
+        return self.unfused(g, pooled, indices, x, w) if fn is None else fn(g, pooled, indices, x, w)
+
+    def adapt(self, fn):
+        return lambda g, pooled, indices, x, w: tuple(fn(g, pooled, indices, x, w))[:self.nout]
+
+    def full_gradient(self, g, pooled, indices, x, w):
+        """The gradient at the convolution output (the unfused kernels' scatter)."""
+        scatter = MaxPoolScatter(kernel_size=self.pool, stride=self.pool, size=conv_plane(x.shape, w.shape, self.padding))
+        return scatter.kernel(ReluGrad().kernel(g, pooled), indices)
+
+    def grad(self, inputs, outputs, output_grads):
+        return vjp(self.decompose(inputs), list(inputs), list(output_grads))
+
+
+@dataclass(frozen=True)
+class ConvReluPoolBackward(_PooledGradients):
     """(g, pooled, indices, x, w_like) -> (weight gradient, bias gradient) of a
     ConvReluPoolWithIndices, from its pooled gradient: a window's g, where the ReLU passed
-    it, times the input patch under the window's argmax (generated: a quarter of the
-    positions of the unfused scatter and full-size weight gradient, and no scatter).
+    it, times the input patch under the window's argmax (generated: one pass that scatters
+    each image's window gradients into a plane it keeps in cache and correlates that with
+    the input, instead of the unfused full-size scatter, ReLU mask and weight gradient).
     Made by the fuse_conv_pool pass where the layer's input needs no gradient. An infinity in
-    x outside every argmax patch gives 0 here where the unfused kernels give NaN (0 * inf)."""
+    x that only convolution rows outside every pool window read gives 0 here where the
+    unfused kernels give NaN (0 * inf)."""
     name: ClassVar[str] = "conv_relu_pool_backward"
     nout: ClassVar[int] = 2
     function: ClassVar[str] = BACKWARD
@@ -228,17 +254,11 @@ class ConvReluPoolBackward(_ConvReluPoolAttrs):
     def infer(self, g, pooled, indices, x, w_like):
         return [TensorType(g.dtype, w_like.type.shape), TensorType(g.dtype, (w_like.type.shape[0],))]
 
-    def kernel(self, g, pooled, indices, x, w_like):
-        fn = self._generated(x, w_like, g, pooled, indices, x, w_like)
-        return self.unfused(g, pooled, indices, x, w_like) if fn is None else tuple(fn(g, pooled, indices, x, w_like))
-
     def adapt(self, fn):
-        return lambda g, pooled, indices, x, w_like: fn(g, pooled, indices, x)
+        return lambda g, pooled, indices, x, w_like: _first(fn(g, pooled, indices, x), 2)
 
     def unfused(self, g, pooled, indices, x, w_like):
-        scatter = MaxPoolScatter(kernel_size=self.pool, stride=self.pool,
-                                 size=conv_plane(x.shape, w_like.shape, self.padding))
-        full = scatter.kernel(ReluGrad().kernel(g, pooled), indices)
+        full = self.full_gradient(g, pooled, indices, x, w_like)
         return (ConvBackwardWeight(padding=self.padding).kernel(full, x, w_like), full.sum((0, 2, 3)))
 
     def decompose(self, inputs) -> list:
@@ -247,23 +267,29 @@ class ConvReluPoolBackward(_ConvReluPoolAttrs):
                                        conv_plane(x.type.shape, w_like.type.shape, self.padding))
         return [ConvBackwardWeight(padding=self.padding)(full, x, w_like), _sum(full, axis=(0, 2, 3))]
 
-    def grad(self, inputs, outputs, output_grads):
-        return vjp(self.decompose(inputs), list(inputs), list(output_grads))
 
+@dataclass(frozen=True)
+class ConvReluPoolBackwardWithInput(_PooledGradients):
+    """(g, pooled, indices, x, w) -> (weight, bias and input gradients): the above for a layer
+    whose input needs a gradient too (LeNet's second); the input gradient correlates each
+    image's scattered planes with the flipped weights. Generated by the C++ backend only (on
+    CUDA, cuDNN's backward runs)."""
+    name: ClassVar[str] = "conv_relu_pool_backward_with_input"
+    nout: ClassVar[int] = 3
+    function: ClassVar[str] = INPUT_BACKWARD
 
-@functools.lru_cache(maxsize=None)
-def _can_build() -> bool:
-    """A C++ compiler and ninja (th.ops.load_inline's build tool) are here: without them the
-    unfused kernels run, silently (generated kernels are an optimisation, not a feature)."""
-    return shutil.which("ninja") is not None and shutil.which(os.environ.get("CXX", "c++")) is not None
+    def infer(self, g, pooled, indices, x, w):
+        return [TensorType(g.dtype, w.type.shape), TensorType(g.dtype, (w.type.shape[0],)),
+                TensorType(g.dtype, x.type.shape)]
 
+    def unfused(self, g, pooled, indices, x, w):
+        full = self.full_gradient(g, pooled, indices, x, w)
+        gx, gw = ConvBackward(padding=self.padding).kernel(full, x, w)
+        return gw, full.sum((0, 2, 3)), gx
 
-@functools.lru_cache(maxsize=None)
-def _cpu_signature() -> str:
-    """The CPU the source is compiled for (-march=native): model and instruction sets."""
-    text = platform.processor() or platform.machine()
-    info = Path("/proc/cpuinfo")
-    if info.is_file():
-        lines = [ln for ln in info.read_text().splitlines() if ln.startswith(("model name", "flags"))]
-        text = "\n".join(dict.fromkeys(lines))
-    return "cpu " + hashlib.sha256(text.encode()).hexdigest()[:16]
+    def decompose(self, inputs) -> list:
+        g, pooled, indices, x, w = inputs
+        full = scatter_pooled_gradient(g, pooled, indices, self.pool,
+                                       conv_plane(x.type.shape, w.type.shape, self.padding))
+        return [ConvBackwardWeight(padding=self.padding)(full, x, w), _sum(full, axis=(0, 2, 3)),
+                ConvBackwardInput(padding=self.padding)(full, w, x)]

@@ -17,6 +17,8 @@ from .passes.fold import FOLD
 from .passes.formulate import formulate
 from .passes.fuse import fuse
 from .passes.fuse_conv_pool import fuse_conv_pool
+from .passes.fuse_direct_conv import fuse_direct_conv
+from .passes.fuse_squeeze_excite import fuse_squeeze_excite
 from .passes.fuse_elementwise import fuse_elementwise
 from .passes.inline import INLINE
 from .passes.loss_grad import share_log_softmax
@@ -62,6 +64,8 @@ PASSES = [
     GraphPass("share_log_softmax", share_log_softmax),
     GraphPass("fuse_conv_pool", fuse_conv_pool),
     GraphPass("combine_siblings", combine_siblings),
+    GraphPass("fuse_squeeze_excite", fuse_squeeze_excite),
+    GraphPass("fuse_direct_conv", fuse_direct_conv),
     GraphPass("formulate", formulate),
     GraphPass("fuse_elementwise", fuse_elementwise),
 ]

@@ -7,6 +7,7 @@ so second derivatives work.
 from __future__ import annotations
 
 import builtins
+import functools
 import operator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -204,8 +205,11 @@ def repeat(x, repeats, axis=None):
 PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
 
 
+@functools.lru_cache(maxsize=256)
 def _pad_index(n: int, before: int, after: int, mode: str, device) -> torch.Tensor:
-    """Source positions of a padded axis of size n (NumPy's rules, pads of any width)."""
+    """Source positions of a padded axis of size n (NumPy's rules, pads of any width); kept
+    per size and device, so a program's pad pays index_select alone (silero's reflect pad on
+    every 512-sample chunk: five index kernels less). Callers only read it."""
     if n == 0:
         raise ShapeError(f"pad: cannot extend an empty axis in mode {mode!r}")
     p = torch.arange(-before, n + after, device=device)

@@ -8,18 +8,19 @@ max_pool_scatter(relu_grad(g, pooled), indices): the same values, since relu(y) 
 window's argmax is the pooled value, so the ReLU mask is taken on the pooled gradient. Where
 that feeds only the layer's weight and bias gradients (a first layer: its input needs none),
 the three become one conv_relu_pool_backward node, whose generated kernel works from the
-pooled gradient alone. The rewrite applies only where every reader of the convolution output is one of these, where
-the shape rule of the generated kernel holds (a first layer over few input channels), and
+pooled gradient alone; where it feeds the input's gradient too (a second layer),
+conv_relu_pool_backward_with_input, which also gives that. The rewrite applies only where every reader of the convolution output is one of these, where
+the shape rule of the generated kernel holds (an early layer over few input channels), and
 with the fuse pass on (THEON_FUSE).
 """
 from __future__ import annotations
 
 from ... import config
-from ...codegen.conv_pool import (ConvReluPool, ConvReluPoolBackward, ConvReluPoolWithIndices, fits,
-                                  scatter_pooled_gradient)
+from ...codegen.conv_pool import (ConvReluPool, ConvReluPoolBackward, ConvReluPoolBackwardWithInput,
+                                  ConvReluPoolWithIndices, fits, scatter_pooled_gradient)
 from ...graph import apply, located, rebuild, toposort
 from ...ops.elementwise import ReluGrad
-from ...ops.nn_conv import ConvBackwardWeight
+from ...ops.nn_conv import ConvBackwardInput, ConvBackwardWeight
 from ...ops.nn_fused import ConvRelu
 from ...ops.nn_pool import MaxPool, MaxPoolBackward, MaxPoolWithIndices
 from ...ops.reduce import Sum
@@ -68,25 +69,33 @@ def _match(pool, readers, graph_outputs) -> dict | None:
 
 
 def _weight_gradients(mask, conv, readers, graph_outputs) -> dict:
-    """Where the masked gradient feeds only the layer's weight gradient (and its bias
-    gradient, a sum over images and positions; the input needs none: a first layer), both
-    from the pooled gradient in one conv_relu_pool_backward node; else {} (the scatter
-    stays)."""
+    """Where the masked gradient feeds only the layer's weight gradient, its bias gradient (a
+    sum over images and positions) and its input gradient (none in a first layer), all from
+    the pooled gradient in one conv_relu_pool_backward node (with_input when the input's is
+    asked); else {} (the scatter stays)."""
     g = mask.outputs[0]
-    weight, bias = [], []
+    weight, bias, data = [], [], []
     for r in readers.get(id(g), []):
         if (isinstance(r.op, ConvBackwardWeight) and r.op.attrs() == conv.op.attrs() and r.inputs[0] is g
                 and r.inputs[1] is conv.inputs[0]):
             weight.append(r)
+        elif (isinstance(r.op, ConvBackwardInput) and r.op.attrs() == conv.op.attrs() and r.inputs[0] is g
+              and r.inputs[1] is conv.inputs[1]):
+            data.append(r)
         elif isinstance(r.op, Sum) and r.op.axes == (0, 2, 3) and not r.op.keepdims:
             bias.append(r)
         else:
             return {}
-    if len(weight) != 1 or len(bias) > 1 or id(g) in graph_outputs:
+    if len(weight) != 1 or len(bias) > 1 or len(data) > 1 or id(g) in graph_outputs:
         return {}
+    kernel = conv.inputs[1].type.shape[2:]
+    if data and any(p > k - 1 for p, k in zip(conv.op.padding, kernel)):
+        return {}    # the input gradient's kernel frames the planes with kernel - 1 zeros
     plan = {id(weight[0]): ("weight_grad", mask, 0)}
     if bias:
         plan[id(bias[0])] = ("weight_grad", mask, 1)
+    if data:
+        plan[id(data[0])] = ("weight_grad", mask, 2)
     return plan
 
 
@@ -128,7 +137,8 @@ def fuse_conv_pool(outputs) -> list:
             if kind == "weight_grad":
                 mask, slot = role[1], role[2]
                 if id(mask) not in backwards:
-                    backwards[id(mask)] = _fused_backward(plan[id(mask)], value, node.loc)
+                    with_input = any(r[0] == "weight_grad" and r[1] is mask and r[2] == 2 for r in plan.values())
+                    backwards[id(mask)] = _fused_backward(plan[id(mask)], value, node.loc, with_input)
                 return [backwards[id(mask)][slot]]
         # "drop" (the pool's backward) and "mask_fused": nothing reads them any more
         return node.outputs
@@ -136,11 +146,12 @@ def fuse_conv_pool(outputs) -> list:
     return rebuild(outputs, visit, nodes)
 
 
-def _fused_backward(role, value, loc) -> list:
-    """conv_relu_pool_backward(g, pooled, indices, x, w) for a mask's layer."""
+def _fused_backward(role, value, loc, with_input: bool) -> list:
+    """conv_relu_pool_backward[_with_input](g, pooled, indices, x, w) for a mask's layer."""
     _, backward, pool = role
     conv = pool.inputs[0].owner
-    op = ConvReluPoolBackward(tuple(conv.op.padding), tuple(pool.op.kernel_size))
+    kind = ConvReluPoolBackwardWithInput if with_input else ConvReluPoolBackward
+    op = kind(tuple(conv.op.padding), tuple(pool.op.kernel_size))
     inputs = [value(backward.inputs[0]), value(pool.outputs[0]), value(pool.outputs[1]),
               value(conv.inputs[0]), value(conv.inputs[1])]
     return apply(op, inputs, loc=loc).outputs
