@@ -118,7 +118,7 @@ class _ConvReluPoolAttrs(Op):
                 return None      # building (or failed): the unfused kernels meanwhile
             # the C++ verdict is kept on disk (its source names the CPU it is tuned for)
             verdict = None if backend != "cpp" else choices.key(
-                _cpp_source(_spec(self, x.shape, w.shape)), self.function, *key[1:])
+                _cpp_source(_spec(self, x.shape, w.shape)), self.name, *key[1:])
             choice = self._choice[key] = TimedChoice(self.adapt(fn), verdict)
         return choice.pick(self.unfused, *timed_args)
 
