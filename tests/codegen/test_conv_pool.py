@@ -131,7 +131,10 @@ def test_training_with_the_generated_kernel_equals_the_unfused_program(built, al
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_a_generated_kernel_that_loses_its_timing_is_not_used(built, monkeypatch):
+def test_a_generated_kernel_that_loses_its_timing_is_not_used(built, monkeypatch, tmp_path):
+    # verdicts are kept under THEON_CACHE_DIR: an empty one, so this node measures (the kernel
+    # itself stays loaded in this process)
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path))
     op = ConvReluPoolWithIndices((2, 2), (2, 2))
     x, w, b = torch.rand(8, 1, 28, 28), torch.rand(6, 1, 5, 5), torch.rand(6)
     real = cache.cpp_function
@@ -142,8 +145,8 @@ def test_a_generated_kernel_that_loses_its_timing_is_not_used(built, monkeypatch
 
         def run(*a):
             calls.append(1)
-            time.sleep(0.05)
-            return forward(*a)
+            time.sleep(0.3)  # far slower than the unfused kernels even on a loaded 2-core machine,
+            return forward(*a)  # where OpenMP's two threads can take 100 ms a call
         return run, *backwards
     monkeypatch.setattr(cache, "cpp_function", slow)
     values, _ = op.kernel(x, w, b)
@@ -154,6 +157,39 @@ def test_a_generated_kernel_that_loses_its_timing_is_not_used(built, monkeypatch
     op.kernel(x, w, b)
     assert len(calls) == n
     torch.testing.assert_close(values, _aten(x, w, b)[0], rtol=1e-5, atol=1e-5)
+    # a later process (a new node, as it would build) takes the verdict from the disk: the
+    # unfused kernels from its first call, and no timing
+    later = ConvReluPoolWithIndices((2, 2), (2, 2))
+    for _ in range(3):
+        values, indices = later.kernel(x, w, b)
+    assert len(calls) == n
+    ref_values, ref_indices = _aten(x, w, b)
+    torch.testing.assert_close(values, ref_values, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(indices, ref_indices, rtol=0, atol=0)
+
+
+def test_a_saved_win_runs_the_generated_kernel_without_timing_the_unfused_ones(built, monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path))
+    x, w, b = torch.rand(8, 1, 28, 28), torch.rand(6, 1, 5, 5), torch.rand(6)
+    unfused = []
+    real_unfused = ConvReluPoolWithIndices.unfused
+
+    def counted(self, *args):
+        unfused.append(1)
+        return real_unfused(self, *args)
+    monkeypatch.setattr(ConvReluPoolWithIndices, "unfused", counted)
+    first = ConvReluPoolWithIndices((2, 2), (2, 2))
+    first.kernel(x, w, b)
+    first.kernel(x, w, b)                     # the measurement: three runs of the unfused kernels
+    assert len(unfused) == 3
+    won = next(iter(first._choice.values())).use
+    later = ConvReluPoolWithIndices((2, 2), (2, 2))   # what a later process builds
+    for _ in range(3):
+        values, indices = later.kernel(x, w, b)
+    assert len(unfused) == (3 if won else 6)  # the saved winner only, from the first call
+    ref_values, ref_indices = _aten(x, w, b)
+    torch.testing.assert_close(values, ref_values, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(indices, ref_indices, rtol=0, atol=0)
 
 
 def test_no_call_waits_for_the_build_and_a_failed_build_keeps_the_unfused_kernels(monkeypatch, tmp_path):

@@ -4,6 +4,9 @@ import numpy as np
 
 import theon as th
 from theon import config
+from theon.compile.passes import fuse as fuse_pass
+from theon.graph import toposort
+from theon.ops.nn_norm import BatchNormEval
 
 
 def _two_conv_layers():
@@ -68,3 +71,21 @@ def test_hard_swish_chain_whose_parts_are_read_elsewhere_stays(monkeypatch):
     got = f(xs)
     np.testing.assert_allclose(got[0], xs * np.clip(xs + 3, 0, 6) / 6, rtol=1e-6)
     assert "hard_swish" not in f.source
+
+
+def test_a_rewrite_that_finds_nothing_hands_back_the_graph_and_its_order_unwalked(monkeypatch):
+    _, outputs = _two_conv_layers()
+    nodes = toposort(outputs)
+    walks = []
+    monkeypatch.setattr(fuse_pass, "toposort", lambda outs: walks.append(1) or toposort(outs))
+    # no batch norm here: the same outputs and the same order, and no walk of the graph
+    same, order = fuse_pass.rewrite_each(outputs, BatchNormEval, fuse_pass._fold_batch_norm, (), nodes)
+    assert same is outputs and order is nodes and walks == []
+    # relu(conv) of a forward graph fuses: new outputs, given back with their own order
+    x = th.tensor("x", (2, 1, 12, 12))
+    w, b = th.shared(np.ones((3, 1, 3, 3), "float32")), th.shared(np.zeros(3, "float32"))
+    forward = [th.nn.relu(th.nn.conv2d(x, w, b)).sum()]
+    fused, order = fuse_pass.rewrite_each(forward, type(forward[0].owner.inputs[0].owner.op),
+                                          fuse_pass._conv_relu, (), toposort(forward))
+    assert fused[0] is not forward[0] and order == toposort(fused)
+    assert [type(n.op).__name__ for n in order] == ["ConvRelu", "Sum"]

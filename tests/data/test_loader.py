@@ -182,3 +182,23 @@ class _Exploding:
 
     def __array__(self, *args, **kwargs):
         raise RuntimeError("boom")
+
+
+def test_an_epoch_with_one_batch_left_starts_no_thread_and_yields_the_same_batches():
+    x, y = _arrays(10)
+    assert _wait_no_threads() == []
+    whole = DataLoader(x, y, batch_size=16, seed=5, prefetch=2)      # one batch per epoch
+    ref = DataLoader(x, y, batch_size=16, seed=5, prefetch=0)
+    for _ in range(2):                                               # two epochs, two orders
+        it = iter(whole)
+        xb, yb = next(it)
+        assert _prefetch_threads() == []
+        rx, ry = next(iter(ref))
+        np.testing.assert_array_equal(xb, rx)
+        np.testing.assert_array_equal(yb, ry)
+        assert list(it) == []
+    tail = DataLoader(x, y, batch_size=4, seed=5, prefetch=2)        # 3 batches; resume at the last
+    tail.load_state_dict({**tail.state_dict(), "position": 2})
+    (xb, yb), = list(tail)
+    np.testing.assert_array_equal(xb, x[tail.order(0)[8:]])
+    assert _prefetch_threads() == []

@@ -24,6 +24,7 @@ first layer's weight and bias gradients come from the pooled gradient alone
 """
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -39,7 +40,7 @@ from ..ops.nn_conv import Conv, ConvBackward, ConvBackwardInput, ConvBackwardWei
 from ..ops.nn_fused import ConvRelu
 from ..ops.nn_pool import MaxPool, MaxPoolScatter, MaxPoolWithIndices
 from ..ops.reduce import sum as _sum
-from . import cache
+from . import cache, choices
 from .conv_pool_cpp import cpp_source
 from .conv_pool_spec import BACKWARD, FUNCTION, INPUT_BACKWARD, ConvPoolSpec
 from .conv_pool_triton import triton_source
@@ -115,7 +116,10 @@ class _ConvReluPoolAttrs(Op):
             fn = built(self, x.shape, w.shape, self.function, backend, x.device)
             if fn is None:
                 return None      # building (or failed): the unfused kernels meanwhile
-            choice = self._choice[key] = TimedChoice(self.adapt(fn))
+            # the C++ verdict is kept on disk (its source names the CPU it is tuned for)
+            verdict = None if backend != "cpp" else choices.key(
+                _cpp_source(_spec(self, x.shape, w.shape)), self.name, *key[1:])
+            choice = self._choice[key] = TimedChoice(self.adapt(fn), verdict)
         return choice.pick(self.unfused, *timed_args)
 
     def adapt(self, fn):
@@ -142,16 +146,25 @@ def built(op, x_shape, w_shape, function: str, backend: str = "cpp", device=None
     the disk cache, or None while a background thread builds it (or when the build failed, or
     no compiler is here); Triton imported and compiled, or None without Triton or when it
     cannot compile for this device."""
-    spec = ConvPoolSpec(x_shape[1], x_shape[2], x_shape[3], w_shape[0], tuple(w_shape[2:]),
-                        tuple(op.padding), tuple(op.pool))
+    spec = _spec(op, x_shape, w_shape)
     if backend == "triton":
         names = (FUNCTION, BACKWARD)
         fns = function in names and _compiled(cache.triton_function(triton_source(spec), _NAME, names), spec, device)
     else:
         names = (FUNCTION, BACKWARD, INPUT_BACKWARD)
-        fns = can_build() and cache.cpp_function(cpp_source(spec, cpu_signature(), *vector_registers()), _NAME,
-                                                 names, CFLAGS)
+        fns = can_build() and cache.cpp_function(_cpp_source(spec), _NAME, names, CFLAGS)
     return fns[names.index(function)] if fns else None
+
+
+def _spec(op, x_shape, w_shape) -> ConvPoolSpec:
+    return ConvPoolSpec(x_shape[1], x_shape[2], x_shape[3], w_shape[0], tuple(w_shape[2:]),
+                        tuple(op.padding), tuple(op.pool))
+
+
+@functools.lru_cache(maxsize=64)
+def _cpp_source(spec: ConvPoolSpec) -> str:
+    """The C++ for one spec on this CPU (pure: built once per process)."""
+    return cpp_source(spec, cpu_signature(), *vector_registers())
 
 
 _compile_checked: dict = {}   # (Triton functions, device) -> those functions, or None

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from . import choices
+
 CFLAGS = ("-march=native",)  # tuned for this CPU: cpu_signature() goes into the source's hash
 
 
@@ -21,11 +23,14 @@ class TimedChoice:
     """Generated or ATen, decided once per node and shape by timing both on the call's own
     inputs (three alternating runs each, the best of each): on the second call, so a first
     training step never pays for the timing (it runs the generated kernel, which also skips
-    oneDNN's one-time set-up of the convolution)."""
+    oneDNN's one-time set-up of the convolution). With a `verdict` (choices.key of what
+    decides it) the result is kept on disk: a later process finds it, runs the winner from
+    its first call, and times nothing (nor sets up the loser, a few MiB of oneDNN state)."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, verdict: str | None = None):
         self.fn = fn
-        self.use = None
+        self.verdict = verdict
+        self.use = None if verdict is None else choices.load(verdict)
         self.calls = 0
 
     def pick(self, aten, *args):
@@ -49,6 +54,8 @@ class TimedChoice:
                     sync()
                     best[run] = min(best[run], time.perf_counter() - start)
             self.use = best[generated] < best[unfused]
+            if self.verdict is not None:
+                choices.save(self.verdict, self.use)
         return self.fn if self.use else None
 
 

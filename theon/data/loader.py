@@ -32,7 +32,9 @@ class DataLoader:
 
     x, y: arrays (anything NumPy can index along axis 0) of equal length; y may be None, in
     which case batches are (xb, None). Batches are NumPy arrays, copies of the data.
-    prefetch: how many batches a background thread prepares ahead (0: none, no thread).
+    prefetch: how many batches a background thread prepares ahead (0: none, no thread). An
+    epoch with one batch left to give starts no thread: nothing could overlap with it, and a
+    thread costs its start-up and a malloc arena of its own.
     """
 
     def __init__(self, x, y, batch_size, shuffle=True, seed=0, drop_last=False, prefetch=2):
@@ -129,7 +131,7 @@ class DataLoader:
         if total == 0:
             self.epoch += 1
             return
-        if self.prefetch == 0:
+        if self.prefetch == 0 or total - start <= 1:
             for i in range(start, total):
                 b = self._make(order, i)
                 self._advance(total)

@@ -88,10 +88,11 @@ def formulate(outputs) -> list:
     """Apply each rewrite of REWRITES (THEON_FUSE=0: none, like the fuse pass)."""
     if not config.FUSE:
         return outputs
-    present = {type(n.op) for n in toposort(outputs)}
+    nodes = toposort(outputs)
+    present = {type(n.op) for n in nodes}
     if not present & {Conv, ConvRelu, PointwiseConv}:  # the activations' rewrites need a pointwise_conv
         present -= {relu.op, HardSwish}
     for op_class, rewrite in REWRITES:
         if any(issubclass(c, op_class) for c in present):
-            outputs = rewrite_each(outputs, op_class, rewrite, ())
+            outputs, nodes = rewrite_each(outputs, op_class, rewrite, (), nodes)
     return outputs

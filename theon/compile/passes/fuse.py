@@ -33,10 +33,11 @@ from ...ops.nn_norm import BatchNormEval
 from ...ops.shape import Reshape, Transpose, reshape
 
 
-def consumers(outputs) -> dict:
-    """id(variable) -> how many node inputs and graph outputs read it."""
+def consumers(outputs, nodes=None) -> dict:
+    """id(variable) -> how many node inputs and graph outputs read it (`nodes`: the graph's
+    topological order, when the caller has it)."""
     count: dict = {}
-    for node in toposort(outputs):
+    for node in toposort(outputs) if nodes is None else nodes:
         for i in node.inputs:
             count[id(i)] = count.get(id(i), 0) + 1
     for o in outputs:
@@ -61,11 +62,11 @@ def _fold_batch_norm(node, count):
     return [conv.op(xin, w_folded, shift * scale + beta)]
 
 
-def static_values(outputs) -> set:
+def static_values(outputs, nodes=None) -> set:
     """ids of the values computed from shared variables and constants alone (pure nodes
     without bodies): values that do not change from call to call while the weights stay."""
     static = set()
-    for node in toposort(outputs):
+    for node in toposort(outputs) if nodes is None else nodes:
         for i in node.inputs:
             if isinstance(i, (Shared, Constant)):
                 static.add(id(i))
@@ -172,20 +173,25 @@ def fuse(outputs) -> list:
     """Apply each rewrite of REWRITES over the graph, in order (THEON_FUSE=0: none)."""
     if not config.FUSE:
         return outputs
-    present = {type(n.op) for n in toposort(outputs)}
+    nodes = toposort(outputs)
+    present = {type(n.op) for n in nodes}
     for op_class, rewrite in REWRITES:
         if not any(issubclass(c, op_class) for c in present):
             continue
-        extra = (static_values(outputs),) if rewrite in NEEDS_STATIC else ()
-        outputs = rewrite_each(outputs, op_class, rewrite, extra)
+        extra = (static_values(outputs, nodes),) if rewrite in NEEDS_STATIC else ()
+        outputs, nodes = rewrite_each(outputs, op_class, rewrite, extra, nodes)
     return outputs
 
 
-def rewrite_each(outputs, op_class, rewrite, extra) -> list:
-    """One rewrite over the graph in topological order. Each node is first rebuilt on the
-    rewritten values of its inputs, so a rewrite sees, and its result reads, what the
-    rewrites before it made (a chain of fusible patterns fuses link by link)."""
-    count = consumers(outputs)
+def rewrite_each(outputs, op_class, rewrite, extra, nodes=None) -> tuple:
+    """One rewrite over the graph in topological order (`nodes`, when the caller has it).
+    Each node is first rebuilt on the rewritten values of its inputs, so a rewrite sees, and
+    its result reads, what the rewrites before it made (a chain of fusible patterns fuses
+    link by link). Returns (the new outputs, their topological order): the order given back
+    when nothing changed (any change reaches the outputs), so rewrites that find nothing do
+    not walk the graph again."""
+    nodes = toposort(outputs) if nodes is None else nodes
+    count = consumers(outputs, nodes)
     memo = {}
 
     def carry(old_vars, new_vars):  # new values inherit their reader counts and staticness
@@ -195,7 +201,7 @@ def rewrite_each(outputs, op_class, rewrite, extra) -> list:
             if extra and id(old) in extra[0]:
                 extra[0].add(id(new))
 
-    for node in toposort(outputs):
+    for node in nodes:
         inputs = [memo.get(id(i), i) for i in node.inputs]
         current = node
         if any(a is not b for a, b in zip(inputs, node.inputs)):
@@ -206,4 +212,7 @@ def rewrite_each(outputs, op_class, rewrite, extra) -> list:
                 new = rewrite(current, count, *extra)
             if new is not None:
                 carry(node.outputs, new)
-    return [memo.get(id(v), v) for v in outputs]
+    if not memo:
+        return outputs, nodes
+    new_outputs = [memo.get(id(v), v) for v in outputs]
+    return new_outputs, toposort(new_outputs)

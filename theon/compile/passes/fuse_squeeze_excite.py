@@ -108,4 +108,4 @@ def fuse_squeeze_excite(outputs) -> list:
     present = {type(n.op) for n in toposort(outputs)}
     if Mean not in present or Clip not in present:
         return outputs
-    return rewrite_each(outputs, multiply.op, _squeeze_excite, ())
+    return rewrite_each(outputs, multiply.op, _squeeze_excite, ())[0]
