@@ -5,6 +5,7 @@ a training run equal to the unfused program, no call waiting for a build, a fail
 leaving the unfused kernels, and a generated kernel that loses its timing left unused. The
 weight gradient from the pooled gradient likewise."""
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -316,3 +317,15 @@ def test_blocking_fits_the_registers_and_covers_the_row(lanes, registers, shape)
     # the input gradient's: CB input channels x NVXC vectors of an input row, NVXC shared
     assert got["NCHX"] * got["NVXC"] * lanes >= w > (got["NCHX"] - 1) * got["NVXC"] * lanes
     assert c % got["CB"] == 0 and (got["CB"] == 1 or (got["CB"] + 1) * got["NVXC"] <= registers)
+
+
+def test_the_kernels_are_built_with_openmp(built):
+    """at::parallel_for compiles to a serial loop without OpenMP: the kernels then ignored
+    torch's thread count. Built with it, the library needs OpenMP's runtime (the libgomp
+    torch has loaded) and calls it."""
+    libraries = [lib for lib in (Path(config.CACHE_DIR) / "extensions").glob("theon_conv_pool_*/*.so")
+                 if "narrow" not in lib.name]      # the tests' own builds for other CPUs
+    assert libraries
+    for library in libraries:
+        binary = library.read_bytes()
+        assert b"libgomp.so" in binary and b"GOMP_parallel" in binary, library

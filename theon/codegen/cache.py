@@ -40,13 +40,19 @@ def build_cpp(source: str, name: str = _NAME, function=FUNCTION, cflags: tuple =
     """Compile (or load) the C++ source; returns its `function`, or a tuple of functions for
     a tuple of names (one build binds them all). Tests replace this with a slow fake to
     check that no call waits for it."""
-    return _functions(load_inline(name, cpp_source=source, functions=_names(function), extra_cflags=cflags),
-                      function)
+    return _functions(load_inline(name, cpp_source=source, functions=_names(function), extra_cflags=cflags,
+                                  extra_ldflags=_ldflags(cflags)), function)
 
 
 def _cached_cpp(source: str, name: str, function, cflags: tuple):
-    ext = load_inline(name, cpp_source=source, functions=_names(function), extra_cflags=cflags, build=False)
+    ext = load_inline(name, cpp_source=source, functions=_names(function), extra_cflags=cflags,
+                      extra_ldflags=_ldflags(cflags), build=False)
     return None if ext is None else _functions(ext, function)
+
+
+def _ldflags(cflags: tuple) -> tuple:
+    """OpenMP code needs its runtime linked in too."""
+    return ("-fopenmp",) if "-fopenmp" in cflags else ()
 
 
 def _names(function) -> list:

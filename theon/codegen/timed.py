@@ -16,7 +16,11 @@ import torch
 
 from . import choices
 
-CFLAGS = ("-march=native",)  # tuned for this CPU: cpu_signature() goes into the source's hash
+# tuned for this CPU (cpu_signature() goes into the source's hash), and with OpenMP: without it
+# at::parallel_for, a header template, compiles to a serial loop (the kernels then ran on one
+# thread whatever torch's setting); linked against libgomp.so.1, which resolves to the copy torch
+# has loaded, so torch.set_num_threads governs them as it does ATen's kernels
+CFLAGS = ("-march=native", "-fopenmp")   # cache.py links OpenMP's runtime for "-fopenmp"
 
 
 class TimedChoice:
