@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 import theon as th
 from theon import config, nn
-from theon.codegen import cache, conv_pool, conv_pool_cpp, timed
+from theon.codegen import cache, conv_pool, conv_pool_cpp
 from theon.codegen.conv_pool import (ConvReluPool, ConvReluPoolBackward, ConvReluPoolBackwardWithInput,
                                      ConvReluPoolWithIndices)
 from theon.codegen.conv_pool_spec import BACKWARD, FUNCTION, INPUT_BACKWARD
@@ -38,11 +38,6 @@ def built(tmp_path_factory):
     yield
     cache.forget()
     config.CODEGEN, config.CACHE_DIR = saved
-
-
-@pytest.fixture
-def always_generated(monkeypatch):
-    monkeypatch.setattr(timed.TimedChoice, "pick", lambda self, aten, *args: self.fn)
 
 
 def _aten(x, w, b, padding=2):

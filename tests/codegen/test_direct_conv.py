@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 import theon as th
 from theon import config
-from theon.codegen import cache, timed
+from theon.codegen import cache
 from theon.codegen.direct_conv import DirectConv
 from theon.ops import extension
 
@@ -32,11 +32,6 @@ def built(tmp_path_factory):
     yield
     cache.forget()
     config.CODEGEN, config.CACHE_DIR = saved
-
-
-@pytest.fixture
-def always_generated(monkeypatch):
-    monkeypatch.setattr(timed.TimedChoice, "pick", lambda self, aten, *args: self.fn)
 
 
 # (x shape, w shape, stride, padding, groups): depthwise 3x3 and 5x5 with every stride the

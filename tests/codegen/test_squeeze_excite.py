@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from theon import config
-from theon.codegen import cache, timed
+from theon.codegen import cache
 from theon.codegen.squeeze_excite import SqueezeExcite
 
 
@@ -22,11 +22,6 @@ def built(tmp_path_factory):
     yield
     cache.forget()
     config.CODEGEN, config.CACHE_DIR = saved
-
-
-@pytest.fixture
-def always_generated(monkeypatch):
-    monkeypatch.setattr(timed.TimedChoice, "pick", lambda self, aten, *args: self.fn)
 
 
 def _torch(x, w1, b1, w2, b2, alpha, beta):

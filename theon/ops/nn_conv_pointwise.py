@@ -19,7 +19,6 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from ..autodiff import vjp
 from ..errors import ShapeError
 from ..graph import TensorType
 from ..graph.types import format_shape
@@ -27,7 +26,7 @@ from .base import Op
 from .elementwise import relu
 from .nn_conv import Conv, _same_dtype
 from .nn_conv_formulations import matmul_over_channels, runs_here
-from .nn_fused import hard_swish
+from .nn_fused import HardSwish, hard_swish
 from .shape import reshape
 
 ACTIVATIONS = ("", "relu", "hard_swish")
@@ -77,4 +76,15 @@ class PointwiseConv(Op):
         return [y]
 
     def grad(self, inputs, outputs, output_grads):
-        return vjp(self.decompose(inputs), list(inputs), list(output_grads))
+        """The activation's gradient, then the convolution's: each op's own (ops/ sits below
+        autodiff)."""
+        x, w, *bias = inputs
+        w4 = reshape(w, (w.shape[0], w.shape[1], 1, 1))
+        conv = Conv()
+        z = conv(x, w4, *bias)
+        (g,) = output_grads
+        if self.activation:
+            act = relu.op() if self.activation == "relu" else HardSwish()
+            (g,) = act.grad([z], [act(z)], [g])
+        gx, gw, *gb = conv.grad([x, w4, *bias], [z], [g])
+        return [gx, reshape(gw, w.shape), *gb]
