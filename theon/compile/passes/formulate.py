@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 
 from ... import config
-from ...graph import is_float, toposort
+from ...graph import is_float
 from ...ops.elementwise import relu
 from ...ops.nn_conv import Conv
 from ...ops.nn_conv_pointwise import PointwiseConv
@@ -29,7 +29,7 @@ from ...ops.nn_fused import ConvRelu, HardSwish
 from ...ops.nn_pool import MaxPool, MaxPoolWithIndices
 from ...ops.nn_pool_strided import MIN_CHANNELS_LAST, strided_pool_fits
 from ...ops.shape import reshape
-from .fuse import rewrite_each
+from .fuse import rewrite_present
 
 
 def _strided_max_pool(node, count):
@@ -88,11 +88,4 @@ def formulate(outputs) -> list:
     """Apply each rewrite of REWRITES (THEON_FUSE=0: none, like the fuse pass)."""
     if not config.FUSE:
         return outputs
-    nodes = toposort(outputs)
-    present = {type(n.op) for n in nodes}
-    if not present & {Conv, ConvRelu, PointwiseConv}:  # the activations' rewrites need a pointwise_conv
-        present -= {relu.op, HardSwish}
-    for op_class, rewrite in REWRITES:
-        if any(issubclass(c, op_class) for c in present):
-            outputs, nodes = rewrite_each(outputs, op_class, rewrite, (), nodes)
-    return outputs
+    return rewrite_present(outputs, REWRITES)

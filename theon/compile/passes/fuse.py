@@ -173,13 +173,20 @@ def fuse(outputs) -> list:
     """Apply each rewrite of REWRITES over the graph, in order (THEON_FUSE=0: none)."""
     if not config.FUSE:
         return outputs
+    return rewrite_present(outputs, REWRITES, lambda rewrite, outputs, nodes: (
+        (static_values(outputs, nodes),) if rewrite in NEEDS_STATIC else ()))
+
+
+def rewrite_present(outputs, rewrites, extra=None) -> list:
+    """Each (op class, rewrite) of `rewrites` in order, through `rewrite_each`, skipping those
+    whose op class the graph never had; `extra(rewrite, outputs, nodes)` gives a rewrite's
+    extra arguments."""
     nodes = toposort(outputs)
     present = {type(n.op) for n in nodes}
-    for op_class, rewrite in REWRITES:
-        if not any(issubclass(c, op_class) for c in present):
-            continue
-        extra = (static_values(outputs, nodes),) if rewrite in NEEDS_STATIC else ()
-        outputs, nodes = rewrite_each(outputs, op_class, rewrite, extra, nodes)
+    for op_class, rewrite in rewrites:
+        if any(issubclass(c, op_class) for c in present):
+            args = extra(rewrite, outputs, nodes) if extra else ()
+            outputs, nodes = rewrite_each(outputs, op_class, rewrite, args, nodes)
     return outputs
 
 

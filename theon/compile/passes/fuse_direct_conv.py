@@ -16,11 +16,10 @@ import dataclasses
 
 from ... import config
 from ...codegen.direct_conv import DirectConv, fits
-from ...graph import toposort
 from ...ops.elementwise import relu
 from ...ops.nn_conv import Conv
 from ...ops.nn_fused import ConvRelu, HardSwish
-from .fuse import rewrite_each
+from .fuse import rewrite_present
 
 
 def _direct(node, count):
@@ -47,11 +46,4 @@ def fuse_direct_conv(outputs) -> list:
     """Apply each rewrite of REWRITES (THEON_FUSE=0: none)."""
     if not config.FUSE:
         return outputs
-    nodes = toposort(outputs)
-    present = {type(n.op) for n in nodes}
-    if not present & {Conv, ConvRelu}:
-        return outputs
-    for op_class, rewrite in REWRITES:
-        if any(issubclass(c, op_class) for c in present):
-            outputs, nodes = rewrite_each(outputs, op_class, rewrite, (), nodes)
-    return outputs
+    return rewrite_present(outputs, REWRITES)
