@@ -3,6 +3,7 @@ is that every contender computes the same thing from the same weights, that the
 measurement runs each contender as it says, and that the command reports it."""
 import importlib.util
 import json
+import mmap
 import os
 import subprocess
 import sys
@@ -132,14 +133,22 @@ def test_relative_difference():
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="peak RSS reset is Linux's")
+def _touched(block):
+    for i in range(0, len(block), mmap.PAGESIZE):   # one byte a page: every page resident
+        block[i] = 1
+    return block
+
+
 def test_peak_memory_sees_an_allocation_made_after_the_start():
-    before = np.ones(16 * 2**20 // 8)  # allocated and touched before the measurement: not counted
+    # fresh anonymous mappings, touched: malloc could hand back pages an earlier test freed
+    # but left resident, which the resident set would not see grow
+    before = _touched(mmap.mmap(-1, 16 * 2**20))  # before the measurement: not counted
     baseline = harness.peak_memory_start("cpu")
-    block = np.ones(48 * 2**20 // 8)  # 48 MiB, touched
-    del block
+    block = _touched(mmap.mmap(-1, 48 * 2**20))  # 48 MiB
+    block.close()
     grown = harness.peak_memory_mib("cpu", baseline)
     assert 46 <= grown < 16 + 46, grown
-    del before
+    before.close()
 
 
 def test_missing_peers_are_skipped_with_a_note(monkeypatch):
