@@ -40,11 +40,10 @@ from ..ops.nn_conv import Conv, ConvBackward, ConvBackwardInput, ConvBackwardWei
 from ..ops.nn_fused import ConvRelu
 from ..ops.nn_pool import MaxPool, MaxPoolScatter, MaxPoolWithIndices
 from ..ops.reduce import sum as _sum
-from . import cache, choices
+from . import cache, choices, timed
 from .conv_pool_cpp import cpp_source
 from .conv_pool_spec import BACKWARD, FUNCTION, INPUT_BACKWARD, ConvPoolSpec
 from .conv_pool_triton import triton_source
-from .timed import CFLAGS, TimedChoice, can_build, cpu_signature, vector_registers
 
 log = logging.getLogger("theon.codegen")
 
@@ -84,7 +83,7 @@ def scatter_pooled_gradient(g, pooled, indices, pool, plane):
 class _ConvReluPoolAttrs(Op):
     padding: tuple = (0, 0)      # the convolution's (stride 1, no dilation, one group)
     pool: tuple = (2, 2)         # the pool's window and stride (no padding, floor mode)
-    _choice: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+    _choice: dict = field(default_factory=dict, init=False, compare=False, repr=False, hash=False)
     allocates: ClassVar[bool] = True
     function: ClassVar[str] = FUNCTION
 
@@ -111,16 +110,14 @@ class _ConvReluPoolAttrs(Op):
         if config.CODEGEN == "off" or backend is None or x.dtype != torch.float32:
             return None
         key = (backend, tuple(x.shape), tuple(w.shape))
-        choice = self._choice.get(key)
-        if choice is None:
-            fn = built(self, x.shape, w.shape, self.function, backend, x.device)
-            if fn is None:
-                return None      # building (or failed): the unfused kernels meanwhile
-            # the C++ verdict is kept on disk (its source names the CPU it is tuned for)
-            verdict = None if backend != "cpp" else choices.key(
-                _cpp_source(_spec(self, x.shape, w.shape)), self.name, *key[1:])
-            choice = self._choice[key] = TimedChoice(self.adapt(fn), verdict)
-        return choice.pick(self.unfused, *timed_args)
+
+        def build():
+            return built(self, x.shape, w.shape, self.function, backend, x.device)
+
+        def verdict():  # kept on disk for C++ (its source names the CPU it is tuned for)
+            return choices.key(_cpp_source(_spec(self, x.shape, w.shape)), self.name, *key[1:])
+        return timed.generated(self._choice, key, build, self.adapt, self.unfused, *timed_args,
+                               verdict=verdict if backend == "cpp" else None)
 
     def adapt(self, fn):
         """The built function, taking and returning what `unfused` does."""
@@ -152,7 +149,7 @@ def built(op, x_shape, w_shape, function: str, backend: str = "cpp", device=None
         fns = function in names and _compiled(cache.triton_function(triton_source(spec), _NAME, names), spec, device)
     else:
         names = (FUNCTION, BACKWARD, INPUT_BACKWARD)
-        fns = can_build() and cache.cpp_function(_cpp_source(spec), _NAME, names, CFLAGS)
+        fns = timed.can_build() and timed.cpp_function(_cpp_source(spec), _NAME, names)
     return fns[names.index(function)] if fns else None
 
 
@@ -164,7 +161,7 @@ def _spec(op, x_shape, w_shape) -> ConvPoolSpec:
 @functools.lru_cache(maxsize=64)
 def _cpp_source(spec: ConvPoolSpec) -> str:
     """The C++ for one spec on this CPU (pure: built once per process)."""
-    return cpp_source(spec, cpu_signature(), *vector_registers())
+    return cpp_source(spec, timed.cpu_signature(), *timed.vector_registers())
 
 
 _compile_checked: dict = {}   # (Triton functions, device) -> those functions, or None

@@ -20,17 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-import torch
-import torch.nn.functional as F
-
-from .. import config
 from ..autodiff import vjp
-from ..ops.elementwise import relu
 from ..ops.nn_conv import Conv, ConvAttrs
-from ..ops.nn_fused import hard_swish
-from . import cache
+from ..ops.nn_conv_activation import ConvActivation
+from . import timed
 from .direct_conv_cpp import ACTIVATIONS, FUNCTION, MAX_GROUP_CHANNELS, cpp_source, supported
-from .timed import CFLAGS, TimedChoice, can_build, cpu_signature
 
 _NAME = "theon_direct_conv"
 
@@ -46,58 +40,35 @@ def fits(x_type, w_type, conv: ConvAttrs) -> bool:
 
 
 @dataclass(frozen=True)
-class DirectConv(ConvAttrs):
+class DirectConv(ConvActivation, ConvAttrs):
     """(x, w, b) -> activation(conv(x, w, b)) with the convolution's attributes; activation
     "" (none), "relu" or "hard_swish"."""
     activation: str = ""
-    _choice: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+    _choice: dict = field(default_factory=dict, init=False, compare=False, repr=False, hash=False)
     allocates: ClassVar[bool] = True
     name: ClassVar[str] = "direct_conv"
-
-    def __post_init__(self):
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"direct_conv: activation must be one of {ACTIVATIONS}, got {self.activation!r}")
 
     def infer(self, x, w, b):
         return Conv(**self.attrs()).infer(x, w, b)
 
     def kernel(self, x, w, b):
-        fn = self._generated(x, w, b)
+        fn = timed.cpu_kernel(self._choice, cpp_source, _NAME, FUNCTION, self.adapt, self.unfused, x, w, b)
         return self.unfused(x, w, b) if fn is None else fn(x, w, b)
 
     def unfused(self, x, w, b):
         """ATen's convolution, then the activation in place on its fresh output."""
         formulation = "channels_last" if self.groups > 1 else ""
-        y = Conv(**self.attrs(), formulation=formulation).kernel(x, w, b)
-        if self.activation == "relu":
-            return y.relu_()
-        if self.activation == "hard_swish":
-            return F.hardswish(y, inplace=True)
-        return y
+        return self.activate(Conv(**self.attrs(), formulation=formulation).kernel(x, w, b))
 
-    def _generated(self, x, w, b):
-        """The built kernel when it is ready and measured faster for this node, else None."""
-        if config.CODEGEN == "off" or x.device.type != "cpu" or x.dtype != torch.float32 or not can_build():
-            return None
-        key = tuple(x.shape)
-        choice = self._choice.get(key)
-        if choice is None:
-            fn = cache.cpp_function(cpp_source(cpu_signature()), _NAME, FUNCTION, CFLAGS)
-            if fn is None:
-                return None      # building (or failed): ATen's kernels meanwhile
-            (sh, sw), (ph, pw), act = self.stride, self.padding, ACTIVATIONS.index(self.activation)
-            groups = self.groups
-            choice = self._choice[key] = TimedChoice(lambda x, w, b: fn(x, w, b, sh, sw, ph, pw, groups, act))
-        return choice.pick(self.unfused, x, w, b)
+    def adapt(self, fn):
+        """The built function, taking what `unfused` does."""
+        (sh, sw), (ph, pw), act = self.stride, self.padding, ACTIVATIONS.index(self.activation)
+        groups = self.groups
+        return lambda x, w, b: fn(x, w, b, sh, sw, ph, pw, groups, act)
 
     def decompose(self, inputs) -> list:
         """The convolution and its activation in theon ops (the graph the pass replaced)."""
-        y = Conv(**self.attrs())(*inputs)
-        if self.activation == "relu":
-            y = relu(y)
-        elif self.activation == "hard_swish":
-            y = hard_swish(y)
-        return [y]
+        return [self.activated(Conv(**self.attrs())(*inputs))]
 
     def grad(self, inputs, outputs, output_grads):
         return vjp(self.decompose(inputs), list(inputs), list(output_grads))

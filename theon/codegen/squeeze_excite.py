@@ -16,16 +16,14 @@ from typing import ClassVar
 
 import torch
 
-from .. import config
 from ..autodiff import vjp
 from ..graph import constant
 from ..ops.base import Op
 from ..ops.elementwise import clip, relu
 from ..ops.nn_conv import Conv
 from ..ops.reduce import mean
-from . import cache
+from . import timed
 from .squeeze_excite_cpp import FUNCTION, cpp_source
-from .timed import CFLAGS, TimedChoice, can_build, cpu_signature
 
 _NAME = "theon_squeeze_excite"
 
@@ -36,7 +34,7 @@ class SqueezeExcite(Op):
     w1 (R, C, 1, 1), w2 (C, R, 1, 1)."""
     alpha: float = 0.2
     beta: float = 0.5
-    _choice: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+    _choice: dict = field(default_factory=dict, init=False, compare=False, repr=False, hash=False)
     allocates: ClassVar[bool] = True
     name: ClassVar[str] = "squeeze_excite"
 
@@ -44,8 +42,9 @@ class SqueezeExcite(Op):
         return [x.type]
 
     def kernel(self, x, w1, b1, w2, b2):
-        fn = self._generated(x, w1, b1, w2, b2)
-        return self.unfused(x, w1, b1, w2, b2) if fn is None else fn(x, w1, b1, w2, b2)
+        args = (x, w1, b1, w2, b2)
+        fn = timed.cpu_kernel(self._choice, cpp_source, _NAME, FUNCTION, self.adapt, self.unfused, *args)
+        return self.unfused(*args) if fn is None else fn(*args)
 
     def unfused(self, x, w1, b1, w2, b2):
         """The block's ATen calls: the two 1x1 convolutions as products over the channels."""
@@ -56,19 +55,10 @@ class SqueezeExcite(Op):
         g = g.mul_(self.alpha).add_(self.beta).clamp_(0.0, 1.0)
         return x * g.view(n, c, 1, 1)
 
-    def _generated(self, x, *weights):
-        if config.CODEGEN == "off" or x.device.type != "cpu" or x.dtype != torch.float32 or not can_build():
-            return None
-        key = tuple(x.shape)
-        choice = self._choice.get(key)
-        if choice is None:
-            fn = cache.cpp_function(cpp_source(cpu_signature()), _NAME, FUNCTION, CFLAGS)
-            if fn is None:
-                return None      # building (or failed): the ATen calls meanwhile
-            alpha, beta = self.alpha, self.beta
-            choice = self._choice[key] = TimedChoice(
-                lambda x, w1, b1, w2, b2: fn(x, w1.flatten(1), b1, w2.flatten(1), b2, alpha, beta))
-        return choice.pick(self.unfused, x, *weights)
+    def adapt(self, fn):
+        """The built function, taking what `unfused` does."""
+        alpha, beta = self.alpha, self.beta
+        return lambda x, w1, b1, w2, b2: fn(x, w1.flatten(1), b1, w2.flatten(1), b2, alpha, beta)
 
     def decompose(self, inputs) -> list:
         """The block in theon ops (the graph the pass replaced)."""

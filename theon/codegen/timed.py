@@ -1,7 +1,7 @@
 """What the kernels generated for one op (conv_pool.py, direct_conv.py, squeeze_excite.py)
 share: whether a C++ build is possible here, the CPU the source is tuned for and its vector
 registers, and the one-time timed choice between the built function and ATen's kernels on a
-node's own inputs."""
+node's own inputs (`generated`, `cpu_kernel`)."""
 from __future__ import annotations
 
 import functools
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from . import choices
+from .. import config
+from . import cache, choices
 
 # tuned for this CPU (cpu_signature() goes into the source's hash), and with OpenMP: without it
 # at::parallel_for, a header template, compiles to a serial loop (the kernels then ran on one
@@ -61,6 +62,43 @@ class TimedChoice:
             if self.verdict is not None:
                 choices.save(self.verdict, self.use)
         return self.fn if self.use else None
+
+
+def generated(choice: dict, key, build, adapt, unfused, *args, verdict=None):
+    """The generated function of one node, taking and returning what `unfused` does, when it
+    is built and is (or, on a first call, may be) the faster for `key` (what decides its
+    speed: the shapes); else None, and the caller runs `unfused(*args)`.
+
+    choice: the node's TimedChoice per key. build(): the built function, or None (or False)
+    while a background thread builds it, when the build failed or none is possible here: the
+    unfused kernels meanwhile, and build() is asked again on the next call. adapt(fn): fn
+    taking `unfused`'s arguments. verdict(): the choices.key under which the decision is
+    kept on disk (omitted: kept by this node only)."""
+    timing = choice.get(key)
+    if timing is None:
+        fn = build()
+        if not fn:
+            return None
+        timing = choice[key] = TimedChoice(adapt(fn), None if verdict is None else verdict())
+    return timing.pick(unfused, *args)
+
+
+def cpu_kernel(choice: dict, source, name: str, function, adapt, unfused, *args):
+    """`generated` for the C++ `source(cpu_signature())` built as extension `name` binding
+    `function`, on args whose first is a float32 CPU tensor (keyed by its shape); None for
+    any other input, with THEON_CODEGEN=off, and where nothing can be built."""
+    x = args[0]
+    if config.CODEGEN == "off" or x.device.type != "cpu" or x.dtype != torch.float32 or not can_build():
+        return None
+
+    def build():
+        return cpp_function(source(cpu_signature()), name, function)
+    return generated(choice, tuple(x.shape), build, adapt, unfused, *args)
+
+
+def cpp_function(source: str, name: str, function):
+    """cache.cpp_function with CFLAGS: loaded from the disk cache, or None while it builds."""
+    return cache.cpp_function(source, name, function, CFLAGS)
 
 
 @functools.lru_cache(maxsize=None)

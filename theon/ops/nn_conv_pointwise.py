@@ -17,32 +17,24 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import ShapeError
 from ..graph import TensorType
 from ..graph.types import format_shape
 from .base import Op
-from .elementwise import relu
 from .nn_conv import Conv, _same_dtype
+from .nn_conv_activation import ConvActivation
 from .nn_conv_formulations import matmul_over_channels, runs_here
-from .nn_fused import HardSwish, hard_swish
 from .shape import reshape
-
-ACTIVATIONS = ("", "relu", "hard_swish")
 
 
 @dataclass(frozen=True)
-class PointwiseConv(Op):
+class PointwiseConv(ConvActivation, Op):
     """(x (N, C, H, W), w (Co, C)[, b (Co,)]) -> activation(conv2d(x, w[:, :, None, None], b));
     activation "" (none), "relu" or "hard_swish"."""
     activation: str = ""
     allocates: ClassVar[bool] = True
     name: ClassVar[str] = "pointwise_conv"
-
-    def __post_init__(self):
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"pointwise_conv: activation must be one of {ACTIVATIONS}, got {self.activation!r}")
 
     def infer(self, x, w, b=None):
         dtype = _same_dtype(self.name, *(v for v in (x, w, b) if v is not None))
@@ -59,21 +51,12 @@ class PointwiseConv(Op):
         y = matmul_over_channels(x, w, b) if runs_here(x) else None
         if y is None:
             y = torch.ops.aten.convolution(x, w[:, :, None, None], b, [1, 1], [0, 0], [1, 1], False, [0, 0], 1)
-        if self.activation == "relu":
-            return y.relu_()
-        if self.activation == "hard_swish":
-            return F.hardswish(y, inplace=True)
-        return y
+        return self.activate(y)
 
     def decompose(self, inputs) -> list:
         """The convolution and its activation in theon ops (the graph the pass replaced)."""
         x, w = inputs[0], inputs[1]
-        y = Conv()(x, reshape(w, (w.shape[0], w.shape[1], 1, 1)), *inputs[2:])
-        if self.activation == "relu":
-            y = relu(y)
-        elif self.activation == "hard_swish":
-            y = hard_swish(y)
-        return [y]
+        return [self.activated(Conv()(x, reshape(w, (w.shape[0], w.shape[1], 1, 1)), *inputs[2:]))]
 
     def grad(self, inputs, outputs, output_grads):
         """The activation's gradient, then the convolution's: each op's own (ops/ sits below
@@ -83,8 +66,8 @@ class PointwiseConv(Op):
         conv = Conv()
         z = conv(x, w4, *bias)
         (g,) = output_grads
-        if self.activation:
-            act = relu.op() if self.activation == "relu" else HardSwish()
+        act = self.activation_op()
+        if act is not None:
             (g,) = act.grad([z], [act(z)], [g])
         gx, gw, *gb = conv.grad([x, w4, *bias], [z], [g])
         return [gx, reshape(gw, w.shape), *gb]

@@ -22,13 +22,13 @@ import dataclasses
 
 from ... import config
 from ...graph import is_float
-from ...ops.elementwise import relu
 from ...ops.nn_conv import Conv
 from ...ops.nn_conv_pointwise import PointwiseConv
-from ...ops.nn_fused import ConvRelu, HardSwish
+from ...ops.nn_fused import ConvRelu
 from ...ops.nn_pool import MaxPool, MaxPoolWithIndices
 from ...ops.nn_pool_strided import MIN_CHANNELS_LAST, strided_pool_fits
 from ...ops.shape import reshape
+from .conv_activation import activation_rewrites
 from .fuse import rewrite_present
 
 
@@ -71,17 +71,8 @@ def _conv_relu(node, count):
     return _pointwise(node, "relu")
 
 
-def _activation(node, count):
-    y = node.inputs[0]
-    conv = y.owner
-    if conv is None or not isinstance(conv.op, PointwiseConv) or conv.op.activation or count.get(id(y)) != 1:
-        return None
-    activation = "relu" if isinstance(node.op, relu.op) else "hard_swish"
-    return [PointwiseConv(activation=activation)(*conv.inputs)]
-
-
 REWRITES = [(MaxPool, _strided_max_pool), (MaxPoolWithIndices, _channels_last_max_pool),
-            (Conv, _conv_formulation), (ConvRelu, _conv_relu), (relu.op, _activation), (HardSwish, _activation)]
+            (Conv, _conv_formulation), (ConvRelu, _conv_relu), *activation_rewrites(PointwiseConv)]
 
 
 def formulate(outputs) -> list:

@@ -12,13 +12,11 @@ by rounding.
 """
 from __future__ import annotations
 
-import dataclasses
-
 from ... import config
 from ...codegen.direct_conv import DirectConv, fits
-from ...ops.elementwise import relu
 from ...ops.nn_conv import Conv
-from ...ops.nn_fused import ConvRelu, HardSwish
+from ...ops.nn_fused import ConvRelu
+from .conv_activation import activation_rewrites
 from .fuse import rewrite_present
 
 
@@ -30,16 +28,7 @@ def _direct(node, count):
     return [DirectConv(**op.attrs(), activation=activation)(*node.inputs)]
 
 
-def _activation(node, count):
-    y = node.inputs[0]
-    conv = y.owner
-    if conv is None or not isinstance(conv.op, DirectConv) or conv.op.activation or count.get(id(y)) != 1:
-        return None
-    activation = "relu" if isinstance(node.op, relu.op) else "hard_swish"
-    return [dataclasses.replace(conv.op, activation=activation, _choice={})(*conv.inputs)]
-
-
-REWRITES = [(Conv, _direct), (ConvRelu, _direct), (relu.op, _activation), (HardSwish, _activation)]
+REWRITES = [(Conv, _direct), (ConvRelu, _direct), *activation_rewrites(DirectConv)]
 
 
 def fuse_direct_conv(outputs) -> list:
