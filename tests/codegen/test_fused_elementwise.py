@@ -23,6 +23,7 @@ import theon as th
 from theon import config
 from theon.codegen import cache
 from theon.codegen.chain import eager
+from theon.codegen.cpp import GRAIN
 from theon.codegen.op import FusedElementwise
 from theon.codegen.triton import triton_source
 from theon.compile.passes.fuse_elementwise import MAX_ELEMENTS, fuse_elementwise
@@ -194,6 +195,38 @@ def test_generated_cpp_equals_the_unfused_program_and_is_reused_from_disk(codege
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["from_disk"] == [True]
     np.testing.assert_allclose(np.array(report["y"], np.float32), unfused, rtol=1e-6)
+
+
+def test_chains_are_built_with_openmp_and_equal_on_one_and_two_threads(codegen):
+    """at::parallel_for compiles to a serial loop without OpenMP: a chain then ran on one
+    thread whatever torch's setting. Built with it, the library calls OpenMP's runtime (the
+    libgomp torch has loaded), and a chain above the grain size, split across two threads,
+    computes each element as one thread does."""
+    if not cpp_extension.is_ninja_available():
+        pytest.skip("building C++ needs ninja (pip install ninja)")
+    x, s = th.tensor("x", (MAX_ELEMENTS,), "float32"), th.tensor("s", (), "float32")
+    (new,) = fuse_elementwise([_gelu(x, s)])
+    op = new.owner.op
+    assert isinstance(op, FusedElementwise) and MAX_ELEMENTS > 2 * GRAIN
+    rng = np.random.default_rng(3)
+    values = {x: torch.from_numpy(rng.uniform(-4, 4, MAX_ELEMENTS).astype(np.float32)), s: torch.tensor(1.5)}
+    tensors = [values[v] for v in new.owner.inputs]
+    op.kernel(*tensors)                   # starts the build
+    assert cache.wait(900)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = op.kernel(*tensors)
+        torch.set_num_threads(2)
+        two = op.kernel(*tensors)
+    finally:
+        torch.set_num_threads(threads)
+    assert op._built.get("cpu") is not None           # the generated kernel ran
+    assert torch.equal(one, two)
+    torch.testing.assert_close(two, eager(op.chain, tensors), rtol=1e-6, atol=1e-6)
+    (library,) = (codegen / "extensions").glob("theon_fused_*/*.so")
+    binary = library.read_bytes()
+    assert b"libgomp.so" in binary and b"GOMP_parallel" in binary
 
 
 # ---- generated Triton, run by Triton's interpreter on the CPU ------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import config
 from ..ops.extension import load_inline
 from .chain import Chain
-from .cpp import FUNCTION, cpp_source
+from .cpp import CFLAGS, FUNCTION, cpp_source
 from .triton import LAUNCHER, triton_source
 
 log = logging.getLogger("theon.codegen")
@@ -72,7 +72,7 @@ def kernel_for(chain: Chain, device):
         return _triton_kernel(chain)
     if device.type != "cpu":
         return None
-    return cpp_function(cpp_source(chain))
+    return cpp_function(cpp_source(chain), cflags=CFLAGS)
 
 
 def cpp_function(source: str, name: str = _NAME, function=FUNCTION, cflags: tuple = ()):

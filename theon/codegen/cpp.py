@@ -1,7 +1,8 @@
-"""C++ source for a chain: one flat loop over contiguous buffers, split across threads by
-ATen's parallel_for. Scalar inputs are read once, outside the loop, so the loop body is
-branch-free and the compiler can vectorise its arithmetic. No fast-math: results round
-as torch's kernels do, up to the last bit of a transcendental function."""
+"""C++ source for a chain: one flat loop over contiguous buffers, split across torch's
+threads by ATen's parallel_for (built with OpenMP: CFLAGS). Scalar inputs are read once,
+outside the loop, so the loop body is branch-free and the compiler can vectorise its
+arithmetic. No fast-math: results round as torch's kernels do, up to the last bit of a
+transcendental function."""
 from __future__ import annotations
 
 from .chain import EXPRESSIONS, Chain, literal
@@ -9,6 +10,12 @@ from .chain import EXPRESSIONS, Chain, literal
 FUNCTION = "fused"
 _C_TYPES = {"float32": "float", "float64": "double"}
 GRAIN = 32768   # elements per parallel_for task: below this one thread runs it all
+# OpenMP: without it at::parallel_for compiles to a serial loop and a chain ran on one thread
+# whatever torch's setting; cache.py then links libgomp, the copy torch has loaded, so
+# torch.set_num_threads governs the chains as it does ATen's kernels. No -march=native
+# (timed.CFLAGS): the source does not name the CPU, so a cache dir shared by machines
+# must not hold a build for one CPU under it.
+CFLAGS = ("-fopenmp",)
 
 
 def cpp_source(chain: Chain) -> str:
