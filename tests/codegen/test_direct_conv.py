@@ -79,6 +79,20 @@ def test_random_data_within_float32_rounding(built, always_generated, x_shape, w
     torch.testing.assert_close(got, ref, rtol=1e-6, atol=1e-5)
 
 
+def test_the_op_with_an_activation_taken_in_applies_it_after_the_plain_op_has_run(built, always_generated):
+    """with_activation (the pass's rewrite) makes an op of its own: the plain op's kernel,
+    already chosen for these shapes, is not taken over without the activation."""
+    rng = np.random.default_rng(2)
+    x, w, b = _integers(rng, 1, 6, 9, 11), _integers(rng, 6, 1, 3, 3), _integers(rng, 6)
+    plain = DirectConv(padding=(1, 1), groups=6)
+    ref = F.conv2d(x, w, b, padding=1, groups=6)
+    torch.testing.assert_close(plain.kernel(x, w, b), ref, rtol=0, atol=0)
+    for activation in ("relu", "hard_swish"):
+        op = plain.with_activation(activation)
+        assert op.activation == activation and op.padding == (1, 1) and op.groups == 6
+        torch.testing.assert_close(op.kernel(x, w, b), ACTIVATIONS[activation](ref), rtol=0, atol=0)
+
+
 def test_gradients_through_the_generated_kernel_equal_torch(built, always_generated):
     """A depthwise layer and a hard-swish, compiled with their gradients: the pass makes a
     direct_conv node that runs the generated kernel, and the gradients (the unfused graph's)
