@@ -6,7 +6,9 @@ alternating windows of one process (benchmarks/harness.py).
 
 The chain is five ops over a float32 vector x and a scalar s: tanh(x * s + 1) * x - 0.5.
 Printed per size: each contender's median time per call, then speed ratios, median
-[quartiles] over rounds (above 1: the first named is faster).
+[quartiles] over rounds (above 1: the first named is faster). First, as a control, a
+1024x1024 torch.mm at 2 threads over 1: near 1 means the machine has no second core free
+(other work on it), and no chain can gain from a thread either.
 """
 from __future__ import annotations
 
@@ -50,6 +52,10 @@ def main(argv=None):
     threads = torch.get_num_threads()
     config.CODEGEN = "cpp"
     print(f"torch {torch.__version__}; chain: tanh(x * s + 1) * x - 0.5, float32")
+    a = torch.randn(1024, 1024)
+    control = alternate_calls({"mm 1 thread": _on_threads(1, lambda: torch.mm(a, a)),
+                               "mm 2 threads": _on_threads(2, lambda: torch.mm(a, a))}, args.rounds, 10)
+    print("control, " + _ratio(control, "mm 2 threads", "mm 1 thread"))
     rng = np.random.default_rng(0)
     for n in sizes:
         x = torch.from_numpy(rng.standard_normal(n).astype(np.float32))
