@@ -58,22 +58,32 @@ def split_static(schedule, static_params, results):
     return moved, frontier
 
 
+_untracked_writes = [0]  # bumped when shared tensors were written without their version moving
+
+
+def note_untracked_writes() -> None:
+    """Shared tensors were written in place by work torch's version counters do not see (a
+    CUDA graph's replay, compile/capture.py): every cache computes its values afresh."""
+    _untracked_writes[0] += 1
+
+
 class StaticCache:
     """Called by the main program with the watched shared tensors; returns the static
     program's results, running it only when a tensor differs from the last call's (another
     object, or its in-place version counter moved)."""
 
-    __slots__ = ("program", "tensors", "versions", "values")
+    __slots__ = ("program", "tensors", "versions", "values", "epoch")
 
     def __init__(self, program):
         self.program = program
         self.tensors = None     # the tensors the kept values were computed from (held, so
         self.versions = None    # no new tensor can take an old one's id)
         self.values = None
+        self.epoch = _untracked_writes[0]
 
     def __call__(self, *tensors):
         kept = self.tensors
-        if kept is not None and all(a is b for a, b in zip(tensors, kept)):
+        if kept is not None and self.epoch == _untracked_writes[0] and all(a is b for a, b in zip(tensors, kept)):
             try:
                 if all(t._version == v for t, v in zip(tensors, self.versions)):
                     return self.values
@@ -82,7 +92,7 @@ class StaticCache:
         values = self.program.run(*tensors)
         try:
             self.versions = [t._version for t in tensors]
-            self.tensors, self.values = tensors, values
+            self.tensors, self.values, self.epoch = tensors, values, _untracked_writes[0]
         except RuntimeError:
             self.tensors = self.versions = self.values = None
         return values
