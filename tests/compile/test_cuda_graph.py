@@ -157,6 +157,28 @@ def test_set_value_after_capture_is_copied_into_the_recorded_tensor(recorded_on_
     assert w.get_tensor() is held and recording(f, (2,)).capturer.replays == 1
 
 
+def test_shared_variables_left_sharing_a_tensor_are_recorded_apart(recorded_on_cpu):
+    """A target network copied from the online one (`target <- online`, uncaptured) holds
+    the online weights' tensor itself; a recording that updates one must not write the other."""
+    online = th.shared(np.ones(2, np.float32), name="online")
+    target = th.shared(np.zeros(2, np.float32), name="target")
+    x = th.tensor("x", (2,))
+    train = th.function([x], (online * x).sum(), updates=[(online, online + x)], device="cpu")
+    train(np.ones(2, np.float32))
+    train(np.ones(2, np.float32))  # recorded: online's tensor is now the recording's own
+    sync = th.function([], [], updates=[(target, online)], device="cpu", cuda_graph=False)
+    # a step that reads both and moves the target alone (a soft update, say)
+    act = th.function([x], (online * x).sum() + (target * x).sum(), updates=[(target, target + 1)], device="cpu")
+    act(np.ones(2, np.float32))  # plain
+    sync()
+    assert target.get_tensor() is online.get_tensor()
+    for _ in range(3):  # recorded on the first of these
+        act(np.ones(2, np.float32))
+    assert recording(act, (2,)).recorded
+    np.testing.assert_array_equal(online.get_value(), [3, 3])
+    np.testing.assert_array_equal(target.get_value(), [6, 6])
+
+
 def test_a_call_that_fails_leaves_every_shared_variable_as_it_was(recorded_on_cpu):
     x, i = th.tensor("x", (3,)), th.tensor("i", (2,), "int64")
     w = th.shared(np.zeros(3, np.float32), name="w")

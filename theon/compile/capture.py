@@ -78,8 +78,14 @@ class CudaCapturer(Capturer):
     def capture(self, step):
         graph = torch.cuda.CUDAGraph()
         graph.register_generator_state(random_ops.thread_generator(self.device))
-        with torch.cuda.device(self.device), torch.cuda.graph(graph):
-            result = step()
+        stream = torch.cuda.current_stream(self.device)
+        try:
+            with torch.cuda.device(self.device), torch.cuda.graph(graph):
+                result = step()
+        except BaseException:
+            # a capture that fails in capture_end leaves torch.cuda.graph's stream current
+            torch.cuda.set_stream(stream)
+            raise
         self.graph = graph
         return result
 
@@ -89,7 +95,9 @@ class CudaCapturer(Capturer):
 
 CAPTURERS = {"cuda": CudaCapturer}  # device type -> Capturer class
 
-_owned = weakref.WeakSet()  # shared tensors a recording made private (cloned once, then kept)
+# id -> shared tensor a recording made private (cloned once, then kept); by id, as a
+# WeakSet would compare tensors with ==
+_owned = weakref.WeakValueDictionary()
 
 
 def refusal(programs, hooks, update_pairs) -> str | None:
@@ -143,10 +151,13 @@ class Recording:
     def record(self, tensors, shared, targets):
         """This call's run (outside the graph, writing the shared variables), then the
         recording of the same step. Returns this call's outputs."""
+        taken = set()
         for s in shared:  # private tensors, one storage each, kept while recordings live
-            if s._value not in _owned:
+            ptr = s._value.untyped_storage().data_ptr()
+            if _owned.get(id(s._value)) is not s._value or ptr in taken:
                 s._value = s._value.clone()
-                _owned.add(s._value)
+                _owned[id(s._value)] = s._value
+            taken.add(s._value.untyped_storage().data_ptr())
         self.shared = [s._value for s in shared]
         self.inputs = [torch.empty_like(t, device=self.capturer.device).copy_(t) for t in tensors]
         position = {id(s): q for q, s in enumerate(shared)}
