@@ -135,6 +135,16 @@ def test_an_sgd_fit_equals_the_uncaptured_one(recorded_on_cpu, monkeypatch):
         np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-6)
 
 
+def test_a_shared_variable_written_but_never_read_is_written_in_place(recorded_on_cpu):
+    x = th.tensor("x", (2,))
+    last = th.shared(np.zeros(2, np.float32), name="last")
+    f = th.function([x], x.sum(), updates=[(last, x * 2)], device="cpu")
+    for k in range(4):
+        assert f(np.full(2, k, np.float32)) == 2 * k
+        np.testing.assert_array_equal(last.get_value(), [2 * k, 2 * k])
+    assert recording(f, (2,)).recorded
+
+
 def test_a_new_input_shape_gets_its_own_capture(recorded_on_cpu):
     x = th.tensor("x", (None,))
     f = th.function([x], x * 2, device="cpu")
@@ -232,6 +242,25 @@ def test_programs_that_read_device_values_on_the_host_run_plainly(recorded_on_cp
     (status,) = f.cuda_graph_status().values()
     assert status.startswith(f"not captured: {reason}") and "reads device values on the host" in status
     assert f.source.startswith(f"# CUDA graph: not captured: {reason}")
+
+
+def test_a_scan_of_static_length_is_captured_and_one_of_tensor_length_is_not(recorded_on_cpu):
+    xs, n = th.tensor("xs", (5, 3)), th.tensor("n", (), "int64")
+    w = th.shared(np.full(3, 0.5, np.float32), name="w")
+    _, ys = th.scan(lambda c, x: (c * w + x, c * w + x), init=th.zeros((3,)), xs=xs)
+    f = th.function([xs], ys, device="cpu")
+    counted = th.function([n], th.scan(lambda c, _: (c + 1.0, c), init=th.zeros(()), length=n)[0], device="cpu")
+    for k in range(3):
+        v = np.arange(15, dtype=np.float32).reshape(5, 3) * (k + 1)
+        want, c = [], np.zeros(3)
+        for row in v:
+            c = c * 0.5 + row
+            want.append(c)
+        np.testing.assert_allclose(f(v), want, rtol=1e-6)
+        assert counted(np.int64(k + 2)) == k + 2
+    assert f.cuda_graph_status() == {((5, 3),): "captured"}
+    (status,) = counted.cuda_graph_status().values()
+    assert status.startswith("not captured: op scan")
 
 
 def test_nan_guard_user_ops_and_shape_changing_updates_are_not_captured(recorded_on_cpu):

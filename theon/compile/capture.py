@@ -80,7 +80,8 @@ class CudaCapturer(Capturer):
         graph.register_generator_state(random_ops.thread_generator(self.device))
         stream = torch.cuda.current_stream(self.device)
         try:
-            with torch.cuda.device(self.device), torch.cuda.graph(graph):
+            # thread_local: a data loader's thread may use CUDA meanwhile
+            with torch.cuda.device(self.device), torch.cuda.graph(graph, capture_error_mode="thread_local"):
                 result = step()
         except BaseException:
             # a capture that fails in capture_end leaves torch.cuda.graph's stream current
@@ -130,7 +131,8 @@ class Recording:
         self.reason = reason        # why it is not recorded (None: it is, or will be)
         self.plain_calls = 0
         self.inputs = None          # the static input buffers
-        self.shared = None          # the shared variables' tensors the recording reads/writes
+        self.variables = None       # the shared variables it reads or writes
+        self.tensors = None         # and their tensors, which the recording reads and writes
         self.outputs = None         # the static output buffers
         self.writes = False         # whether replays write shared tensors
 
@@ -150,19 +152,22 @@ class Recording:
 
     def record(self, tensors, shared, targets):
         """This call's run (outside the graph, writing the shared variables), then the
-        recording of the same step. Returns this call's outputs."""
+        recording of the same step. Returns this call's outputs. `shared`: the variables
+        the program reads, in its parameter order; `targets`: those its updates write."""
+        read = {id(s) for s in shared}
+        self.variables = list(shared) + [s for s in targets if id(s) not in read]  # written unread
         taken = set()
-        for s in shared:  # private tensors, one storage each, kept while recordings live
+        for s in self.variables:  # private tensors, one storage each, kept while recordings live
             ptr = s._value.untyped_storage().data_ptr()
             if _owned.get(id(s._value)) is not s._value or ptr in taken:
                 s._value = s._value.clone()
                 _owned[id(s._value)] = s._value
             taken.add(s._value.untyped_storage().data_ptr())
-        self.shared = [s._value for s in shared]
+        self.tensors = [s._value for s in self.variables]
         self.inputs = [torch.empty_like(t, device=self.capturer.device).copy_(t) for t in tensors]
-        position = {id(s): q for q, s in enumerate(shared)}
-        targets = [self.shared[position[id(s)]] for s in targets]
-        step = _step(self.program, self.inputs, self.shared, targets)
+        position = {id(s): q for q, s in enumerate(self.variables)}
+        targets = [self.tensors[position[id(s)]] for s in targets]
+        step = _step(self.program, self.inputs, self.tensors[:len(shared)], targets)
         outs = self.capturer.warmup(step)
         try:
             with random_ops.recorded_draws():
@@ -176,10 +181,10 @@ class Recording:
         log.info("%s: captured in a CUDA graph", self.program.name)
         return outs
 
-    def replay(self, tensors, shared):
+    def replay(self, tensors):
         """Outputs of a replay on these arguments, or None when the recording no longer
         holds (an RNG state set anew): the caller then runs the call plainly."""
-        for s, t in zip(shared, self.shared):
+        for s, t in zip(self.variables, self.tensors):
             if s._value is not t:
                 if s.default_update is not None:
                     self.drop()
@@ -194,7 +199,7 @@ class Recording:
         return [o.clone() for o in self.outputs]
 
     def drop(self):
-        self.inputs = self.shared = self.outputs = None
+        self.inputs = self.variables = self.tensors = self.outputs = None
         self.capturer = type(self.capturer)(self.capturer.device)
         self.plain_calls = 0
 

@@ -187,7 +187,7 @@ class Function:
         """A call through the signature's CUDA graph: recorded on this call, or replayed."""
         try:
             if recording.recorded:
-                outs = recording.replay(tensors, self.shared)
+                outs = recording.replay(tensors)
                 if outs is not None:
                     return outs
                 return self._call_plain(recording, tensors)
