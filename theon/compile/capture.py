@@ -182,8 +182,9 @@ class Recording:
         return outs
 
     def replay(self, tensors):
-        """Outputs of a replay on these arguments, or None when the recording no longer
-        holds (an RNG state set anew): the caller then runs the call plainly."""
+        """The static output buffers after a replay on these arguments (the next replay
+        overwrites them), or None when the recording no longer holds (an RNG state set
+        anew): the caller then runs the call plainly."""
         for s, t in zip(self.variables, self.tensors):
             if s._value is not t:
                 if s.default_update is not None:
@@ -196,7 +197,7 @@ class Recording:
         self.capturer.replay()
         if self.writes:
             note_untracked_writes()
-        return [o.clone() for o in self.outputs]
+        return self.outputs
 
     def drop(self):
         self.inputs = self.variables = self.tensors = self.outputs = None

@@ -67,7 +67,9 @@ class _InputSpec:
         self.checks = [(a, d) for a, d in enumerate(var.type.shape) if d is not None]
         self.device = device
 
-    def convert(self, value) -> torch.Tensor:
+    def convert(self, value, move: bool = True) -> torch.Tensor:
+        """The argument as a tensor of the input's dtype, checked against its shape; on the
+        function's device unless move=False (a CUDA graph's input buffer takes it as is)."""
         if type(value) is np.ndarray and value.dtype == self.np_dtype and value.flags.writeable:
             try:
                 t = torch.from_numpy(value)
@@ -81,7 +83,7 @@ class _InputSpec:
         if len(shape) != self.ndim or any(shape[a] != d for a, d in self.checks):
             raise InputError(f"{self.label} expects shape {format_shape(self.var.type.shape)}; "
                              f"got shape {tuple(shape)}")
-        if t.device != self.device:
+        if move and t.device != self.device:
             t = t.to(self.device, non_blocking=True)
         return t
 
@@ -157,7 +159,8 @@ class Function:
     def __call__(self, *args, **kwargs):
         if kwargs or len(args) != self._nin:
             args = self._bind(args, kwargs)
-        tensors = [spec.convert(a) for spec, a in zip(self._specs, args)]
+        recordings = self._recordings
+        tensors = [spec.convert(a, recordings is None) for spec, a in zip(self._specs, args)]
         shared_values = [s._value for s in self.shared]
         key = tuple(t.shape for t in tensors)
         if self._dyn_shared:
@@ -165,11 +168,12 @@ class Function:
         program = self._cache.get(key)
         if program is None:
             program = self._compile(key, tensors, shared_values)
-        if self._recordings is not None:
-            recording = self._recordings[key]
+        if recordings is not None:
+            recording = recordings[key]
             if recording.recorded or recording.ready():
                 return self._finish(self._call_recorded(recording, tensors))
             recording.plain_calls += 1
+            tensors = [t.to(self.device, non_blocking=True) for t in tensors]
         try:
             outs, upds = program.run(*tensors, *shared_values)
         except Exception as e:
@@ -188,9 +192,10 @@ class Function:
         try:
             if recording.recorded:
                 outs = recording.replay(tensors)
-                if outs is not None:
-                    return outs
-                return self._call_plain(recording, tensors)
+                if outs is not None:  # the graph's buffers: a copy is the caller's
+                    copy = self.keep_on_device or self.device.type == "cpu"  # (to_numpy copies from a GPU)
+                    return [o.clone() for o in outs] if copy else outs
+                return self._call_plain(recording, [t.to(self.device, non_blocking=True) for t in tensors])
             return recording.record(tensors, self.shared, self._update_targets)
         except Exception as e:
             raise _explain(recording.program, e) from e
