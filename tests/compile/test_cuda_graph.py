@@ -284,6 +284,22 @@ def test_nan_guard_user_ops_and_shape_changing_updates_are_not_captured(recorded
     assert all("changes its shape" in s for s in g.cuda_graph_status().values())
 
 
+def test_a_program_keeping_work_on_weights_between_calls_runs_plainly(recorded_on_cpu):
+    """Its static part (compile/hoist.py) is redone when the weights change; a replay would
+    not redo it. After a captured training step moves the weights, it sees them."""
+    x = th.tensor("x", (2,))
+    w = th.shared(np.ones(2, np.float32), name="w")
+    s = th.shared(np.zeros(2, np.float32), name="s")
+    predict = th.function([x], x * (w * th.exp(s)), device="cpu")
+    train = th.function([x], x.sum(), updates=[(s, s + 0.5)], device="cpu")
+    for k in range(4):
+        np.testing.assert_allclose(predict(np.ones(2, np.float32)), np.exp(np.full(2, 0.5 * k)), rtol=1e-6)
+        train(np.ones(2, np.float32))
+    assert predict.last_program.static is not None
+    assert "keeps its work on weights alone" in predict.cuda_graph_status()[((2,),)]
+    assert train.cuda_graph_status()[((2,),)] == "captured"
+
+
 def test_a_capture_that_fails_falls_back_to_plain_calls(recorded_on_cpu, monkeypatch):
     class Refusing(ReplayDouble):
         def capture(self, step):

@@ -101,11 +101,14 @@ CAPTURERS = {"cuda": CudaCapturer}  # device type -> Capturer class
 _owned = weakref.WeakValueDictionary()
 
 
-def refusal(programs, hooks, update_pairs) -> str | None:
+def refusal(program, hooks, update_pairs) -> str | None:
     """Why this program (with its bodies) cannot be recorded, or None."""
     if hooks:
         return "debug hooks (nan_guard) check values on the host after every op"
-    for program in programs:
+    if program.static is not None:
+        return ("it keeps its work on weights alone between calls (compile/hoist.py), which a "
+                "replay would not redo when they change (THEON_HOIST_STATIC=0 lets it be captured)")
+    for program in program.programs():
         for node in program.schedule:
             op = node.op
             ok = op.capturable

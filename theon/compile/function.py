@@ -237,16 +237,14 @@ class Function:
                 _fit_update(s, u)
 
         position = {id(p): q for q, p in enumerate(params)}
-        # a recording runs the work on weights alone every replay: no static cache, whose
-        # check runs on the host (compile/hoist.py)
         program = build_program(params, shapes, self.outputs, [u for _, u in self.updates],
                                 self.device, self.name, check_updates=check, hooks=self.hooks,
                                 update_params=[position.get(id(s), -1) for s, _ in self.updates],
-                                static_from=None if self._recordings is not None else self._nin)
+                                static_from=self._nin)
         self._cache[key] = program
         if self._recordings is not None:
             pairs = list(zip(self._update_targets, program.update_values))
-            reason = capture.refusal(program.programs(), self.hooks, pairs)
+            reason = capture.refusal(program, self.hooks, pairs)
             self._recordings[key] = capture.Recording(program, self._capturer(self.device), reason)
         self.compile_count += 1
         self.last_program = program
