@@ -17,8 +17,9 @@ restart from the new seed.
 
 What cannot be recorded runs plainly, without error, and `Function.cuda_graph_status()`
 says why: an op that reads device values on the host or makes data-dependent shapes
-(`Op.capturable`), the NaN guard, an update that changes a shared variable's shape, a
-device without graphs (the CPU), or a recording that failed.
+(`Op.capturable`), the NaN guard, an update that changes a shared variable's shape, work
+on weights alone kept between calls (hoist.py: a replay would not redo it when they
+change), a device without graphs (the CPU), or a recording that failed.
 
 The mechanics sit behind `Capturer` (warmup / capture / replay); `CudaCapturer` uses
 torch.cuda.CUDAGraph. Tests on the CPU give a double that replays the recorded callable
