@@ -22,6 +22,9 @@ def _pool_fn(monkeypatch, fuse, shape, kernel, stride=None, padding=0, ceil_mode
     ((3, 8, 6), 2, False),             # unbatched (C, H, W)
     ((2, 2, 6, 9), 3, True),           # ceil mode where the windows tile the input
     ((2, 2, 7, 7), 2, True),           # ceil mode with partial windows: ATen's kernel
+    ((1, 5, 2, 96), 2, False),         # the PP-OCR classifier's pool: one row of windows
+    ((2, 3, 8, 9), (1, 3), False),     # windows of one row: the column pass alone
+    ((2, 3, 9, 8), (3, 1), False),     # windows of one column: the row pass alone
 ])
 def test_strided_max_pool_equals_atens_and_is_shown(monkeypatch, shape, kernel, ceil_mode):
     rng = np.random.default_rng(0)
