@@ -41,9 +41,11 @@ static inline double lane_dot(const float* p, const double* v, int64_t n) {
 // @SIGNATURE@
 at::Tensor squeeze_excite(at::Tensor x, at::Tensor w1, at::Tensor b1, at::Tensor w2, at::Tensor b2,
                           double alpha, double beta) {
-  TORCH_CHECK(x.dim() == 4 && w1.dim() == 2 && w2.dim() == 2 && w1.size(1) == x.size(1) &&
-              w2.size(0) == x.size(1) && w2.size(1) == w1.size(0) && b1.numel() == w1.size(0) &&
-              b2.numel() == x.size(1), "squeeze_excite: shapes");
+  // w1 (R, C[, 1, 1]) and w2 (C, R[, 1, 1]): the 1x1 convolutions' weights read as matrices
+  TORCH_CHECK(x.dim() == 4 && w1.dim() >= 2 && w2.dim() >= 2 && w1.size(1) == x.size(1) &&
+              w1.numel() == w1.size(0) * x.size(1) && w2.size(0) == x.size(1) && w2.size(1) == w1.size(0) &&
+              w2.numel() == w2.size(0) * w1.size(0) && b1.numel() == w1.size(0) && b2.numel() == x.size(1),
+              "squeeze_excite: shapes");
   TORCH_CHECK(x.scalar_type() == at::kFloat && w1.scalar_type() == at::kFloat && w2.scalar_type() == at::kFloat &&
               b1.scalar_type() == at::kFloat && b2.scalar_type() == at::kFloat, "squeeze_excite: float32 only");
   const int64_t N = x.size(0), C = x.size(1), R = w1.size(0), HW = x.size(2) * x.size(3);

@@ -40,7 +40,7 @@ def strided_pool_fits(kernel_size, stride, padding, dilation, shape) -> bool:
 
 def _runs_here(x: torch.Tensor, kernel_size, ceil_mode: bool) -> bool:
     """What the shape rule cannot know: a CPU float tensor, and no partial ceil-mode window."""
-    if x.device.type != "cpu" or not x.dtype.is_floating_point:
+    if not x.is_cpu or not x.dtype.is_floating_point:
         return False
     return not ceil_mode or (x.shape[-2] % kernel_size[0] == 0 and x.shape[-1] % kernel_size[1] == 0)
 
@@ -76,7 +76,7 @@ def strided_max_pool(x, kernel_size, ceil_mode, aten_pool):
 
 def with_indices_channels_last(x, aten_pool):
     """`aten_pool(x)` (values, indices) run on a channels-last copy of a 4-D CPU x."""
-    if x.dim() != 4 or x.device.type != "cpu":
+    if x.dim() != 4 or not x.is_cpu:
         return aten_pool(x)
     y, idx = aten_pool(x.contiguous(memory_format=torch.channels_last))
     return y.contiguous(), idx.contiguous()
