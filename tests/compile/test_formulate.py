@@ -88,3 +88,62 @@ def test_many_channel_training_pool_runs_channels_last_with_equal_values_and_gra
     for g, w in zip(fused(x), want):
         np.testing.assert_array_equal(g, w)
     assert "formulation='channels_last'" in fused.source
+
+
+def _ops(f):
+    return [n.op.name for n in f.last_program.schedule]
+
+
+def test_a_global_pool_flattened_is_the_mean_without_kept_dims(monkeypatch):
+    monkeypatch.setattr(config, "FUSE", True)
+    x = th.tensor("x", (None, 5, 2, 3), "float64")
+    pooled = th.mean(x, axis=(2, 3), keepdims=True)
+    f = th.function([x], pooled.reshape((x.shape[0], 5)))
+    v = np.random.default_rng(5).standard_normal((4, 5, 2, 3))
+    got = f(v)
+    monkeypatch.setattr(config, "FUSE", False)
+    unfused = th.function([x], pooled.reshape((x.shape[0], 5)))
+    np.testing.assert_array_equal(got, unfused(v))   # the same reduction: the same values
+    np.testing.assert_allclose(got, v.mean(axis=(2, 3)), rtol=1e-12)
+    monkeypatch.setattr(config, "FUSE", True)
+    assert _ops(f) == ["mean"] and "mean(axes=(2, 3))" in f.source
+    assert _ops(unfused) == ["mean", "reshape"]
+    # left alone: the kept-dims mean is read twice, or the reshape does more than drop its unit dims
+    both = th.function([x], [pooled.reshape((x.shape[0], 5)), pooled * 2.0])
+    got = both(v)
+    np.testing.assert_allclose(got[0], v.mean(axis=(2, 3)), rtol=1e-12)
+    assert "reshape" in _ops(both)
+    other = th.function([x], pooled.reshape((x.shape[0] * 5,)))
+    np.testing.assert_allclose(other(v), v.mean(axis=(2, 3)).reshape(-1), rtol=1e-12)
+    assert "reshape" in _ops(other)
+
+
+def test_a_product_plus_a_bias_is_one_linear_call(monkeypatch):
+    monkeypatch.setattr(config, "FUSE", True)
+    rng = np.random.default_rng(6)
+    W = th.shared(rng.standard_normal((5, 3)), name="W")
+    b = th.shared(rng.standard_normal(3), name="b")
+    x = th.tensor("x", (None, 5), "float64")
+    v = rng.standard_normal((4, 5))
+    f = th.function([x], th.nn.softmax(x @ W + b, axis=1))
+    logits = v @ W.get_value() + b.get_value()
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(f(v), e / e.sum(axis=1, keepdims=True), rtol=1e-12)
+    assert _ops(f) == ["transpose", "linear", "softmax"]   # a view of W: no static program for it alone
+    g = th.function([x], b + x @ W)                  # either order
+    np.testing.assert_allclose(g(v), logits, rtol=1e-12)
+    assert _ops(g) == ["transpose", "linear"]
+    # left alone: a batched product, a bias that broadcasts to a matrix, a product read twice
+    x3 = th.tensor("x3", (None, 4, 5), "float64")
+    batched = th.function([x3], x3 @ W + b)
+    v3 = rng.standard_normal((2, 4, 5))
+    np.testing.assert_allclose(batched(v3), v3 @ W.get_value() + b.get_value(), rtol=1e-12)
+    assert "linear" not in _ops(batched)
+    B = th.shared(rng.standard_normal((4, 3)), name="B")
+    matrix_bias = th.function([x], x @ W + B)
+    np.testing.assert_allclose(matrix_bias(v), v @ W.get_value() + B.get_value(), rtol=1e-12)
+    assert "linear" not in _ops(matrix_bias)
+    p = x @ W
+    twice = th.function([x], [p + b, p * 2.0])
+    np.testing.assert_allclose(twice(v)[0], logits, rtol=1e-12)
+    assert "linear" not in _ops(twice)

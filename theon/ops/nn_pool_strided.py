@@ -59,7 +59,8 @@ def _window_maxima(x, kernel_size):
     strided views otherwise: the PP-OCR classifier's 2x2 pool over 200x2x96 took 3x longer)."""
     kh, kw = kernel_size
     ho, wo = x.shape[-2] // kh, x.shape[-1] // kw
-    rows = x[..., :ho * kh, :wo * kw]
+    tiled = x.shape[-2] == ho * kh and x.shape[-1] == wo * kw
+    rows = x if tiled else x[..., :ho * kh, :wo * kw]  # a slice call costs as much as a small pass
     if kh > 1:
         rows = _maximum([rows[..., i::kh, :] for i in range(kh)])
     if kw > 1:
