@@ -116,34 +116,3 @@ def test_a_global_pool_flattened_is_the_mean_without_kept_dims(monkeypatch):
     other = th.function([x], pooled.reshape((x.shape[0] * 5,)))
     np.testing.assert_allclose(other(v), v.mean(axis=(2, 3)).reshape(-1), rtol=1e-12)
     assert "reshape" in _ops(other)
-
-
-def test_a_product_plus_a_bias_is_one_linear_call(monkeypatch):
-    monkeypatch.setattr(config, "FUSE", True)
-    rng = np.random.default_rng(6)
-    W = th.shared(rng.standard_normal((5, 3)), name="W")
-    b = th.shared(rng.standard_normal(3), name="b")
-    x = th.tensor("x", (None, 5), "float64")
-    v = rng.standard_normal((4, 5))
-    f = th.function([x], th.nn.softmax(x @ W + b, axis=1))
-    logits = v @ W.get_value() + b.get_value()
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    np.testing.assert_allclose(f(v), e / e.sum(axis=1, keepdims=True), rtol=1e-12)
-    assert _ops(f) == ["transpose", "linear", "softmax"]   # a view of W: no static program for it alone
-    g = th.function([x], b + x @ W)                  # either order
-    np.testing.assert_allclose(g(v), logits, rtol=1e-12)
-    assert _ops(g) == ["transpose", "linear"]
-    # left alone: a batched product, a bias that broadcasts to a matrix, a product read twice
-    x3 = th.tensor("x3", (None, 4, 5), "float64")
-    batched = th.function([x3], x3 @ W + b)
-    v3 = rng.standard_normal((2, 4, 5))
-    np.testing.assert_allclose(batched(v3), v3 @ W.get_value() + b.get_value(), rtol=1e-12)
-    assert "linear" not in _ops(batched)
-    B = th.shared(rng.standard_normal((4, 3)), name="B")
-    matrix_bias = th.function([x], x @ W + B)
-    np.testing.assert_allclose(matrix_bias(v), v @ W.get_value() + B.get_value(), rtol=1e-12)
-    assert "linear" not in _ops(matrix_bias)
-    p = x @ W
-    twice = th.function([x], [p + b, p * 2.0])
-    np.testing.assert_allclose(twice(v)[0], logits, rtol=1e-12)
-    assert "linear" not in _ops(twice)

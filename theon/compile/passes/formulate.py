@@ -17,9 +17,6 @@ printed in the program (`max_pool2d(..., formulation='strided')`); values never 
   activation=that): applied in place on the product's output, one call and one buffer fewer.
 - reshape(reduction(..., keepdims=True)) that drops exactly the kept unit dims, the reshape
   alone reading the reduction -> the reduction without keepdims (a global pool's Flatten).
-- matmul(x, w) + b for 2-D x and w and a bias over w's columns, the add alone reading the
-  product -> linear(x, w.T, b): one addmm with the bias in it (a classifier's last layer,
-  equal up to the rounding of where the bias is added).
 At batch 1 a call saved is a few microseconds of ATen's dispatch, and more when its code is
 cold in the instruction cache (each distinct kernel of a model's tail runs once a call).
 """
@@ -29,16 +26,14 @@ import dataclasses
 
 from ... import config
 from ...graph import is_float
-from ...ops import elementwise as ew
 from ...ops.elementwise import relu
-from ...ops.linalg import Matmul
-from ...ops.nn_conv import Conv, Linear
+from ...ops.nn_conv import Conv
 from ...ops.nn_conv_pointwise import PointwiseConv
 from ...ops.nn_fused import ConvRelu, HardSwish
 from ...ops.nn_pool import MaxPool, MaxPoolWithIndices
 from ...ops.nn_pool_strided import MIN_CHANNELS_LAST, strided_pool_fits
 from ...ops.reduce import Reduction
-from ...ops.shape import Reshape, reshape, transpose
+from ...ops.shape import Reshape, reshape
 from .fuse import rewrite_present
 
 
@@ -101,27 +96,9 @@ def _reduction_without_kept_dims(node, count):
     return [plain] if plain.type == node.outputs[0].type and plain.type.is_concrete else None
 
 
-def _linear(node, count):
-    """linear(x, w.T, b) for matmul(x, w) + b (either order) with 2-D x and w, b of w's
-    column count, the product read by the add alone; else None."""
-    for product, bias in (node.inputs, node.inputs[::-1]):
-        mm = product.owner
-        if mm is not None and isinstance(mm.op, Matmul) and count.get(id(product)) == 1:
-            break
-    else:
-        return None
-    x, w = mm.inputs
-    out = node.outputs[0]
-    if (x.ndim != 2 or w.ndim != 2 or bias.ndim != 1 or not is_float(out.dtype) or out.type != product.type
-            or not out.type.is_concrete or len({x.dtype, w.dtype, bias.dtype}) != 1
-            or bias.type.shape[0] != w.type.shape[1]):
-        return None
-    return [Linear()(x, transpose(w), bias)]
-
-
 REWRITES = [(MaxPool, _strided_max_pool), (MaxPoolWithIndices, _channels_last_max_pool),
             (Conv, _conv_formulation), (ConvRelu, _conv_relu), (relu.op, _activation), (HardSwish, _activation),
-            (Reshape, _reduction_without_kept_dims), (ew.add.op, _linear)]
+            (Reshape, _reduction_without_kept_dims)]
 
 
 def formulate(outputs) -> list:
