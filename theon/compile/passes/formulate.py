@@ -12,7 +12,8 @@ printed in the program (`max_pool2d(..., formulation='strided')`); values never 
   through the ops after it.
 - conv2d (or conv_relu) 1x1, stride 1, no padding, one group -> pointwise_conv
   (ops/nn_conv_pointwise.py): a matrix product over the channels, its weight reshaped to a
-  matrix in the graph (work on weights alone: hoisted, once per weight value).
+  matrix in the graph (work on weights alone: hoisted, once per weight value); its bias and
+  activation one generated pass where that times faster (codegen/pointwise_conv.py).
 - relu / hard_swish(pointwise_conv(...)) that alone reads it -> pointwise_conv(...,
   activation=that): applied in place on the product's output, one call and one buffer fewer.
 - reshape(reduction(..., keepdims=True)) that drops exactly the kept unit dims, the reshape
@@ -28,6 +29,7 @@ from ... import config
 from ...graph import is_float
 from ...ops.elementwise import relu
 from ...ops.nn_conv import Conv
+from ...codegen.pointwise_conv import GeneratedPointwiseConv
 from ...ops.nn_conv_pointwise import PointwiseConv
 from ...ops.nn_fused import ConvRelu, HardSwish
 from ...ops.nn_pool import MaxPool, MaxPoolWithIndices
@@ -69,7 +71,7 @@ def _pointwise(node, activation):
     if (tuple(window) != (1, 1) or tuple(op.stride) != (1, 1) or op.padding == "same" or any(op.padding)
             or op.groups != 1 or op.transposed or None in (co, c) or x.ndim != 4 or x.dtype != "float32"):
         return None
-    return [PointwiseConv(activation=activation)(x, reshape(w, (co, c)), *node.inputs[2:])]
+    return [GeneratedPointwiseConv(activation=activation)(x, reshape(w, (co, c)), *node.inputs[2:])]
 
 
 def _conv_relu(node, count):
@@ -82,7 +84,7 @@ def _activation(node, count):
     if conv is None or not isinstance(conv.op, PointwiseConv) or conv.op.activation or count.get(id(y)) != 1:
         return None
     activation = "relu" if isinstance(node.op, relu.op) else "hard_swish"
-    return [PointwiseConv(activation=activation)(*conv.inputs)]
+    return [type(conv.op)(activation=activation)(*conv.inputs)]
 
 
 def _reduction_without_kept_dims(node, count):
