@@ -80,3 +80,14 @@ def test_the_formulate_pass_makes_it_and_the_program_shows_it(built):
     ops = [type(n.op) for n in f.last_program.schedule]
     assert ops[-1] is GeneratedPointwiseConv and len(ops) <= 2   # and the weight's reshape to a matrix
     assert "pointwise_conv(activation='hard_swish')" in f.source
+
+
+def test_each_weight_shape_and_bias_gets_its_own_verdict(built):
+    # equal ops are one object (nodes are hash-consed): two layers on one input shape with
+    # different weights, or one with a bias and one without, must not share a timing
+    op = GeneratedPointwiseConv(activation="relu")
+    x = torch.ones(1, 4, 3, 3)
+    for w, b in ((torch.ones(6, 4), torch.ones(6)), (torch.ones(2, 4), torch.ones(2)), (torch.ones(2, 4), None)):
+        for _ in range(2):    # the second call times the two candidates
+            torch.testing.assert_close(op.kernel(x, w, b), _torch(x, w, b, "relu"))
+    assert len(op._choice) == 3

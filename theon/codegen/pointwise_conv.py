@@ -86,16 +86,17 @@ class GeneratedPointwiseConv(PointwiseConv):
         if (config.CODEGEN == "off" or not x.is_cpu or x.dtype != torch.float32 or x.dim() != 4
                 or not x.is_contiguous() or not can_build()):
             return None
-        key = tuple(x.shape)
+        # one op serves every node of its activation: the verdict is per input, weight and bias
+        key = (tuple(x.shape), tuple(w.shape), b is None)
         choice = self._choice.get(key)
         if choice is None:
             fn = cache.cpp_function(cpp_source(cpu_signature()), _NAME, FUNCTION, CFLAGS)
             if fn is None:
                 return None      # building (or failed): ATen's calls meanwhile
             act = ACTIVATIONS.index(self.activation)
-            n, c, h, wd = key
+            n, c, h, wd = key[0]
 
-            def run(x, w, b):
+            def run(x, w, b=None):
                 co = w.shape[0]
                 y = torch.mm(w, x.view(c, h * wd)) if n == 1 else torch.matmul(w, x.view(n, c, h * wd))
                 fn(y, w if b is None else b, b is not None, act, co)
