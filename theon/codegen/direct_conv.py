@@ -77,7 +77,7 @@ class DirectConv(ConvAttrs):
 
     def _generated(self, x, w, b):
         """The built kernel when it is ready and measured faster for this node, else None."""
-        if config.CODEGEN == "off" or x.device.type != "cpu" or x.dtype != torch.float32 or not can_build():
+        if config.CODEGEN == "off" or not x.is_cpu or x.dtype != torch.float32 or not can_build():
             return None
         key = tuple(x.shape)
         choice = self._choice.get(key)

@@ -57,7 +57,7 @@ class SqueezeExcite(Op):
         return x * g.view(n, c, 1, 1)
 
     def _generated(self, x, *weights):
-        if config.CODEGEN == "off" or x.device.type != "cpu" or x.dtype != torch.float32 or not can_build():
+        if config.CODEGEN == "off" or not x.is_cpu or x.dtype != torch.float32 or not can_build():
             return None
         key = tuple(x.shape)
         choice = self._choice.get(key)
@@ -67,7 +67,7 @@ class SqueezeExcite(Op):
                 return None      # building (or failed): the ATen calls meanwhile
             alpha, beta = self.alpha, self.beta
             choice = self._choice[key] = TimedChoice(
-                lambda x, w1, b1, w2, b2: fn(x, w1.flatten(1), b1, w2.flatten(1), b2, alpha, beta))
+                lambda x, w1, b1, w2, b2: fn(x, w1, b1, w2, b2, alpha, beta))
         return choice.pick(self.unfused, x, *weights)
 
     def decompose(self, inputs) -> list:

@@ -13,9 +13,10 @@ Only programs without updates are split: a training step changes its weights eve
 so there is nothing to keep. A tensor without a version counter (one made under
 torch.inference_mode, as compiled programs' results are) cannot be watched for in-place
 writes, so values read from one are recomputed every call. Pure views of a shared variable
-(a transpose, a reshape) stay in the main program: they cost little, and a copy of them
-would only take memory; views of values computed once are taken in the static program
-(its results are then the views, over the same memory): a call saves their microseconds.
+(a transpose, a reshape) alone make no static program: they cost little. Once there is one,
+every static view is taken in it, of values computed once (a folded weight reshaped) or of
+shared variables (its results are then the views, over the same memory): a call saves their
+microseconds.
 """
 from __future__ import annotations
 
@@ -44,11 +45,10 @@ def split_static(schedule, static_params, results):
             needed.update(id(i) for i in node.inputs)
     if not hoisted:
         return None
-    made = {id(o) for n in schedule if id(n) in hoisted for o in n.outputs}
-    for node in schedule:  # a view of values computed once is taken once too (a folded weight reshaped)
-        if id(node) in static_nodes and id(node) not in hoisted and all(id(i) in made for i in node.inputs):
-            hoisted.add(id(node))
-            made.update(id(o) for o in node.outputs)
+    # once there is a static program, the static views are taken in it too: of values computed
+    # once (a folded weight reshaped), and of shared variables (a classifier's transposed last
+    # weight): the cache keeps a view over the same memory, and a call saves its microseconds
+    hoisted.update(id(node) for node in schedule if id(node) in static_nodes)
     read_outside = {id(v) for v in results}
     for node in schedule:
         if id(node) not in hoisted:
