@@ -47,5 +47,6 @@ from . import (  # noqa: E402,F401
     rnn,
     sequence_models,  # (importing registers them)
     shape,
+    signal,
     tensor_misc,
 )
