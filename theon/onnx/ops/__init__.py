@@ -49,4 +49,5 @@ from . import (  # noqa: E402,F401
     shape,
     signal,
     tensor_misc,
+    training,
 )
