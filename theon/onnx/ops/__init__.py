@@ -42,8 +42,10 @@ from . import (  # noqa: E402,F401
     grid_sample,
     losses,
     nn,
+    pool_indices,
     quantized,
     reduce,
+    roi_align,
     rnn,
     sequence_models,  # (importing registers them)
     shape,

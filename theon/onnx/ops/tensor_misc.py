@@ -7,6 +7,7 @@ from ... import ops as T
 from ...ops.bitcast import bitcast as bitcast_op
 from ...ops.detection import non_max_suppression as nms_op
 from ...ops.scatter import scatter_elements as scatter_elements_op
+from ...ops.search import argwhere
 from ...ops.scatter import scatter_nd as scatter_nd_op
 from ...ops.sorting import topk as topk_op
 from ...ops.unique import unique as unique_op
@@ -234,3 +235,12 @@ def unique(ctx):
     x = ctx.x(0)
     axis = ctx.attr("axis")
     return list(unique_op(x, None if axis is None else axis % x.ndim, bool(ctx.attr("sorted", 1))))
+
+
+@converter("NonZero")
+def nonzero(ctx):
+    """(ndim, count) indices of the nonzero elements in C order; count is known only when run."""
+    x = ctx.x(0)
+    if x.ndim == 0:
+        ctx.fail("NonZero of a 0-d tensor: reshape it to 1-d first (NumPy 2 refuses it too)")
+    return T.transpose(argwhere(x))
