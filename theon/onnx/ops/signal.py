@@ -89,7 +89,8 @@ def stft(ctx):
     if length is None or size is None:
         ctx.fail(f"the signal's and frame's lengths must be known when building, got {x.type}")
     n_frames = 1 + (size - length) // step
-    frames = T.stack([x[:, f * step:f * step + length] for f in range(n_frames)], axis=1)
+    starts = np.arange(n_frames)[:, None] * step + np.arange(length)[None, :]
+    frames = T.take(x, constant(starts.astype(np.int64)), axis=1)      # (batch, frames, length, 1|2)
     if window is not None:
         frames = frames * T.reshape(window, [1, 1, length, 1])
     onesided = bool(ctx.attr("onesided", 1))
