@@ -168,3 +168,18 @@ def test_training_optimisers_at_the_first_and_a_later_step(op, attrs, n_states, 
         v = rng.normal(size=shape).astype(np.float32)
         feeds[name] = np.abs(v) if name.startswith("S") else v   # squared-gradient states are >= 0
     _check(model, feeds, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode,axis,indices", [("circular", 2, [3, 0]), ("linear", -2, [1, 2]),
+                                               ("linear", 1, None)])
+def test_tensor_scatter_writes_each_rows_sequence_and_its_gradient(mode, axis, indices):
+    cache, update = rng.normal(size=(2, 4, 5, 3)), rng.normal(size=(2, 4, 2, 3))
+    if axis == 1:
+        update = rng.normal(size=(2, 2, 5, 3))
+    inputs = [("c", F64, cache.shape), ("u", F64, update.shape)]
+    inits = {} if indices is None else {"w": np.array(indices, np.int64)}
+    model = _model("TensorScatter", inputs, [("y", F64, _dims(4))], {"mode": mode, "axis": axis},
+                   opset=24, inits=inits)
+    _check(model, {"c": cache, "u": update}, rtol=0, atol=0)
+    m = th.onnx.load(model)
+    verify_grad(lambda c, u: m([c, u]), [cache, update])

@@ -244,3 +244,24 @@ def nonzero(ctx):
     if x.ndim == 0:
         ctx.fail("NonZero of a 0-d tensor: reshape it to 1-d first (NumPy 2 refuses it too)")
     return T.transpose(argwhere(x))
+
+
+@converter("TensorScatter")
+def tensor_scatter(ctx):
+    """A KV-cache write: update's sequence (along axis) put into past_cache from each batch
+    row's write index on (wrapping around the cache in 'circular' mode)."""
+    cache, update = ctx.x(0), ctx.x(1)
+    axis = ctx.attr("axis", -2) % cache.ndim
+    if axis == 0:
+        ctx.fail("TensorScatter's axis must not be the batch axis 0")
+    mode = ctx.attr("mode", "linear")
+    if mode not in ("linear", "circular"):
+        ctx.fail(f"TensorScatter mode {mode!r}: ONNX has 'linear' and 'circular'")
+    start = T.cast_to(ctx.x(2), "int64") if ctx.has(2) else T.zeros([T.dim(cache, 0)], "int64")
+    pos = T.expand_dims(start, 1) + T.expand_dims(T.arange(T.dim(update, axis)), 0)   # (batch, seq)
+    if mode == "circular":
+        pos = pos % T.dim(cache, axis)
+    shape = [1] * cache.ndim
+    shape[0], shape[axis] = T.dim(update, 0), T.dim(update, axis)
+    index = T.broadcast_to(T.reshape(pos, shape), [T.dim(update, i) for i in range(update.ndim)])
+    return scatter_elements_op(cache, index, update, axis=axis)
