@@ -1,0 +1,44 @@
+"""ConvInteger with per-output-channel weight zero points, and ReduceMax/ReduceMin of an
+empty axis of bools, against ONNX's reference evaluator."""
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+from onnx.reference import ReferenceEvaluator
+
+import theon.onnx.backend as theon_backend
+
+rng = np.random.default_rng(0)
+
+
+def _run_both(node, inputs, feeds, out_type, out_rank, opset):
+    vi = helper.make_tensor_value_info
+    graph = helper.make_graph([node], "g", [vi(n, t, s) for n, t, s in inputs],
+                              [vi("y", out_type, [f"d{k}" for k in range(out_rank)])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    (expected,) = ReferenceEvaluator(model).run(None, feeds)
+    (got,) = theon_backend.prepare(model).run([feeds[n] for n, _, _ in inputs])
+    return np.asarray(got), expected
+
+
+@pytest.mark.parametrize("attrs", [{"pads": [1, 0, 2, 1]}, {"strides": [2, 1], "group": 2}])
+def test_conv_integer_with_a_zero_point_per_output_channel(attrs):
+    x = rng.integers(0, 255, size=(2, 4, 6, 5)).astype(np.uint8)
+    w = rng.integers(0, 255, size=(6, 4 // attrs.get("group", 1), 3, 2)).astype(np.uint8)
+    zx, zw = np.array(7, np.uint8), rng.integers(0, 255, size=(6,)).astype(np.uint8)
+    u8 = TensorProto.UINT8
+    node = helper.make_node("ConvInteger", ["x", "w", "zx", "zw"], ["y"], **attrs)
+    got, expected = _run_both(node, [("x", u8, x.shape), ("w", u8, w.shape), ("zx", u8, ()), ("zw", u8, (6,))],
+                              {"x": x, "w": w, "zx": zx, "zw": zw}, TensorProto.INT32, 4, opset=10)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("op", ["ReduceMax", "ReduceMin"])
+def test_reducing_an_empty_axis_of_bools_gives_the_identity(op):
+    x = np.zeros((2, 0, 3), bool)
+    node = helper.make_node(op, ["x", "axes"], ["y"], keepdims=1)
+    got, expected = _run_both(node, [("x", TensorProto.BOOL, x.shape), ("axes", TensorProto.INT64, (1,))],
+                              {"x": x, "axes": np.array([1], np.int64)}, TensorProto.BOOL, 3, opset=20)
+    assert got.dtype == bool and got.shape == (2, 1, 3)
+    np.testing.assert_array_equal(got, expected)
+    assert got.all() == (op == "ReduceMin")
