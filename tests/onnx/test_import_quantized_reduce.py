@@ -42,3 +42,22 @@ def test_reducing_an_empty_axis_of_bools_gives_the_identity(op):
     assert got.dtype == bool and got.shape == (2, 1, 3)
     np.testing.assert_array_equal(got, expected)
     assert got.all() == (op == "ReduceMin")
+
+
+@pytest.mark.parametrize("axis", [1, -1])
+def test_blocked_quantize_and_dequantize_with_a_partial_last_block(axis):
+    x = rng.normal(size=(2, 5, 5)).astype(np.float32) * 20
+    blocks = [2, 5, 5]
+    blocks[axis] = 3   # ceil(5 / 2): the last block covers one element
+    scale = rng.uniform(0.1, 0.5, size=blocks).astype(np.float32)
+    zero = rng.integers(-20, 20, size=blocks).astype(np.int8)
+    f32, i8 = TensorProto.FLOAT, TensorProto.INT8
+    specs = [("x", f32, x.shape), ("s", f32, blocks), ("z", i8, blocks)]
+    q = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], axis=axis, block_size=2)
+    got_q, expected_q = _run_both(q, specs, {"x": x, "s": scale, "z": zero}, i8, 3, opset=21)
+    assert got_q.dtype == np.int8
+    np.testing.assert_array_equal(got_q, expected_q)
+    d = helper.make_node("DequantizeLinear", ["x", "s", "z"], ["y"], axis=axis, block_size=2)
+    got_d, expected_d = _run_both(d, [("x", i8, x.shape)] + specs[1:], {"x": expected_q, "s": scale, "z": zero},
+                                  f32, 3, opset=21)
+    np.testing.assert_allclose(got_d, expected_d, rtol=1e-6)

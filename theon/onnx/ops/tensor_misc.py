@@ -141,12 +141,11 @@ def quantize_linear(ctx):
     x, scale, zero = ctx.x(0), ctx.x(1), ctx.x(2)
     axis = ctx.attr("axis", 1)
     dtype = zero.dtype if zero is not None else theon_dtype(ctx.attr("output_dtype", 2) or 2, "output_dtype")
-    if ctx.attr("block_size", 0):
-        ctx.fail("blocked quantization is not supported")
-    scale = _per_axis(scale, x, axis)
+    block = ctx.attr("block_size", 0)
+    scale = _per_axis(scale, x, axis, block)
     y = T.round(x / T.cast_to(scale, x.dtype))
     if zero is not None:
-        y = y + T.cast_to(_per_axis(zero, x, axis), y.dtype)
+        y = y + T.cast_to(_per_axis(zero, x, axis, block), y.dtype)
     info = np.iinfo(dtype)
     if ctx.attr("saturate", 1) is not None:
         y = T.clip(y, float(info.min), float(info.max))
@@ -157,16 +156,23 @@ def quantize_linear(ctx):
 def dequantize_linear(ctx):
     x, scale, zero = ctx.x(0), ctx.x(1), ctx.x(2)
     axis = ctx.attr("axis", 1)
-    if ctx.attr("block_size", 0):
-        ctx.fail("blocked quantization is not supported")
+    block = ctx.attr("block_size", 0)
     out_dtype = scale.dtype
     y = T.cast_to(x, "float32")
     if zero is not None:
-        y = y - T.cast_to(_per_axis(zero, x, axis), "float32")
-    return T.cast_to(y * T.cast_to(_per_axis(scale, x, axis), "float32"), out_dtype)
+        y = y - T.cast_to(_per_axis(zero, x, axis, block), "float32")
+    return T.cast_to(y * T.cast_to(_per_axis(scale, x, axis, block), "float32"), out_dtype)
 
 
-def _per_axis(v, x, axis):
+def _per_axis(v, x, axis, block=0):
+    """A scale or zero point shaped to broadcast against x: per-tensor, per-axis (1-d), or
+    blocked (x's rank, each entry covering `block` consecutive elements along axis)."""
+    if block:
+        axis = axis % x.ndim
+        size = x.type.shape[axis]
+        key = [slice(None)] * x.ndim
+        key[axis] = slice(0, size)
+        return T.repeat(v, block, axis=axis)[tuple(key)]
     if v.ndim == 1 and x.ndim > 1 and v.type.shape[0] not in (None, 1):
         axis = axis % x.ndim
         shape = [1] * x.ndim
