@@ -38,6 +38,7 @@ def supported_ops() -> list:
 from . import (  # noqa: E402,F401
     attention,
     control,
+    deform_conv,
     elementwise,
     grid_sample,
     losses,

@@ -1,7 +1,7 @@
-"""Converters beyond what ONNX's node cases reach: DFT/STFT, MaxPool's Indices, MaxUnpool,
-RoiAlign, NonZero and the preview-training optimisers, against ONNX's reference evaluator
-on batches, channels and attributes the node cases do not use; gradients through the
-differentiable ones by finite differences in float64."""
+"""ONNX converters composed from theon ops (DFT/STFT, MaxPool's Indices, MaxUnpool,
+RoiAlign, DeformConv, TensorScatter, NonZero, the preview-training optimisers) against
+ONNX's reference evaluator on batches, channels and attributes the node cases do not use;
+gradients through the differentiable ones by finite differences in float64."""
 import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
@@ -183,3 +183,33 @@ def test_tensor_scatter_writes_each_rows_sequence_and_its_gradient(mode, axis, i
     _check(model, {"c": cache, "u": update}, rtol=0, atol=0)
     m = th.onnx.load(model)
     verify_grad(lambda c, u: m([c, u]), [cache, update])
+
+
+DEFORM_ATTRS = {"group": 2, "offset_group": 2, "strides": [2, 1], "dilations": [1, 2], "pads": [1, 0, 2, 1]}
+
+
+def _deform_inputs(dtype, n=2, h=7, w=6, oc=6, kernel=(2, 3)):
+    kh, kw = kernel
+    oh = (h + 1 + 2 - ((kh - 1) * 1 + 1)) // 2 + 1      # DEFORM_ATTRS' pads, strides, dilations
+    ow = (w + 0 + 1 - ((kw - 1) * 2 + 1)) // 1 + 1
+    x = rng.normal(size=(n, 4, h, w))
+    wt = rng.normal(size=(oc, 2, kh, kw))
+    offset = rng.uniform(-2.3, 2.3, size=(n, 2 * kh * kw * 2, oh, ow))   # taps moved partly off the image
+    bias, mask = rng.normal(size=(oc,)), rng.uniform(size=(n, 2 * kh * kw, oh, ow))
+    return [a.astype(dtype) for a in (x, wt, offset, bias, mask)]
+
+
+def test_deform_conv_with_groups_offset_groups_stride_dilation_and_pads_matches_the_reference():
+    x, w, offset, bias, mask = _deform_inputs(np.float32)
+    names = ["x", "w", "o", "b", "m"]
+    model = _model("DeformConv", [(n, F32, a.shape) for n, a in zip(names, (x, w, offset, bias, mask))],
+                   [("y", F32, None)], DEFORM_ATTRS, opset=19)
+    _check(model, dict(zip(names, (x, w, offset, bias, mask))), rtol=1e-4, atol=1e-5)
+
+
+def test_deform_conv_gradient_reaches_input_weights_offsets_and_mask():
+    arrays = _deform_inputs(np.float64, n=1, h=4, w=4, oc=2, kernel=(2, 2))
+    names = ["x", "w", "o", "b", "m"]
+    m = th.onnx.load(_model("DeformConv", [(n, F64, a.shape) for n, a in zip(names, arrays)],
+                            [("y", F64, _dims(4))], DEFORM_ATTRS, opset=19))
+    verify_grad(lambda *vs: m(list(vs)), arrays)
