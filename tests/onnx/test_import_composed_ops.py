@@ -213,3 +213,13 @@ def test_deform_conv_gradient_reaches_input_weights_offsets_and_mask():
     m = th.onnx.load(_model("DeformConv", [(n, F64, a.shape) for n, a in zip(names, arrays)],
                             [("y", F64, _dims(4))], DEFORM_ATTRS, opset=19))
     verify_grad(lambda *vs: m(list(vs)), arrays)
+
+
+def test_flex_attention_expanded_from_its_onnx_function_and_its_gradient():
+    q, k, v = rng.normal(size=(2, 4, 3, 5)), rng.normal(size=(2, 2, 6, 5)), rng.normal(size=(2, 2, 6, 3))
+    model = _model("FlexAttention", [("q", F64, q.shape), ("k", F64, k.shape), ("v", F64, v.shape)],
+                   [("y", F64, _dims(4))], {"scale": 0.3}, opset=26, domain="ai.onnx.preview")
+    (y,) = _check(model, {"q": q, "k": k, "v": v}, rtol=1e-9, atol=1e-9)
+    assert y.shape == (2, 4, 3, 3)   # grouped heads: each K/V head serves two query heads
+    m = th.onnx.load(model)
+    verify_grad(lambda *xs: m(list(xs)), [q, k, v])

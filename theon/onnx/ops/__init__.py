@@ -40,6 +40,7 @@ from . import (  # noqa: E402,F401
     control,
     deform_conv,
     elementwise,
+    functions,
     grid_sample,
     losses,
     nn,
