@@ -1,5 +1,6 @@
 """ONNX converters composed from theon ops (DFT/STFT, MaxPool's Indices, MaxUnpool,
-RoiAlign, DeformConv, TensorScatter, NonZero, the preview-training optimisers) against
+RoiAlign, DeformConv, TensorScatter, NonZero, FlexAttention, TreeEnsemble, the
+preview-training optimisers) against
 ONNX's reference evaluator on batches, channels and attributes the node cases do not use;
 gradients through the differentiable ones by finite differences in float64."""
 import numpy as np
@@ -223,3 +224,26 @@ def test_flex_attention_expanded_from_its_onnx_function_and_its_gradient():
     assert y.shape == (2, 4, 3, 3)   # grouped heads: each K/V head serves two query heads
     m = th.onnx.load(model)
     verify_grad(lambda *xs: m(list(xs)), [q, k, v])
+
+
+@pytest.mark.parametrize("aggregate", [0, 1, 2, 3])
+def test_tree_ensemble_of_two_trees_with_each_comparison_and_missing_values(aggregate):
+    tensor = helper.make_tensor
+    attrs = {
+        "nodes_featureids": [0, 1, 2, 1], "nodes_truenodeids": [1, 1, 3, 4], "nodes_trueleafs": [0, 1, 1, 1],
+        "nodes_falsenodeids": [0, 2, 3, 5], "nodes_falseleafs": [1, 1, 0, 1],
+        "nodes_missing_value_tracks_true": [0, 0, 1, 0], "leaf_targetids": [0, 1, 0, 2, 1, 0],
+        "tree_roots": [0, 2], "n_targets": 3, "aggregate_function": aggregate, "post_transform": 0,
+        "nodes_modes": tensor("m", TensorProto.UINT8, [4], [1, 2, 3, 5]),          # LT, GTE, GT, NEQ
+        "nodes_splits": tensor("s", TensorProto.FLOAT, [4], [0.5, -0.2, 0.1, 0.0]),
+        "leaf_weights": tensor("w", TensorProto.FLOAT, [6], [1.5, -2.0, 3.25, 0.5, -1.0, 4.0]),
+    }
+    node = helper.make_node("TreeEnsemble", ["x"], ["y"], domain="ai.onnx.ml", **attrs)
+    vi = helper.make_tensor_value_info
+    graph = helper.make_graph([node], "g", [vi("x", F32, (8, 3))], [vi("y", F32, (8, 3))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("ai.onnx.ml", 5)])
+    x = rng.normal(size=(8, 3)).astype(np.float32)
+    x[[1, 4], 2] = np.nan     # tracks the true branch at node 2
+    x[[2, 5], 1] = 0.0        # NEQ 0 false
+    x[3, 1] = -0.2            # GTE's boundary
+    _check(model, {"x": x}, rtol=0, atol=0)

@@ -54,4 +54,5 @@ from . import (  # noqa: E402,F401
     signal,
     tensor_misc,
     training,
+    tree_ensemble,
 )
