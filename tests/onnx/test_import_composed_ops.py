@@ -1,8 +1,8 @@
 """ONNX converters composed from theon ops (DFT/STFT, MaxPool's Indices, MaxUnpool,
 RoiAlign, DeformConv, TensorScatter, NonZero, FlexAttention, TreeEnsemble, the
-preview-training optimisers) against
-ONNX's reference evaluator on batches, channels and attributes the node cases do not use;
-gradients through the differentiable ones by finite differences in float64."""
+preview-training optimisers) against ONNX's reference evaluator on batches, channels and
+attributes the node cases do not use; gradients through the differentiable ones by finite
+differences in float64."""
 import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
