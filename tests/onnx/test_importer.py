@@ -85,6 +85,30 @@ def test_loop_and_scan_match_onnxruntime():
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
+def test_batched_scan_of_opset_8_matches_onnxruntime():
+    # per batch element: s <- s * x_t + y_t, scanning x forward and y backward; outputs s_t
+    f = TensorProto.FLOAT
+    body = helper.make_graph(
+        [helper.make_node("Mul", ["s_in", "x_t"], ["sx"]),
+         helper.make_node("Add", ["sx", "y_t"], ["s_out"]),
+         helper.make_node("Identity", ["s_out"], ["s_t"])],
+        "body",
+        [helper.make_tensor_value_info(n, f, [2]) for n in ("s_in", "x_t", "y_t")],
+        [helper.make_tensor_value_info(n, f, [2]) for n in ("s_out", "s_t")])
+    node = helper.make_node("Scan", ["", "s0", "x", "y"], ["s_final", "ss"], body=body, num_scan_inputs=2,
+                            directions=[0, 1])
+    model = _graph_model([node], [helper.make_tensor_value_info("s0", f, [3, 2]),
+                                  helper.make_tensor_value_info("x", f, [3, 4, 2]),
+                                  helper.make_tensor_value_info("y", f, [3, 4, 2])],
+                         [helper.make_tensor_value_info("s_final", f, [3, 2]),
+                          helper.make_tensor_value_info("ss", f, [3, 4, 2])], opset=8)
+    rng = np.random.default_rng(1)
+    feeds = {k: rng.normal(size=s).astype(np.float32) for k, s in (("s0", (3, 2)), ("x", (3, 4, 2)), ("y", (3, 4, 2)))}
+    ours = th.onnx.load(model).predict(feeds)
+    for a, b in zip(ours, _run_ort(model, feeds)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_lstm_gru_match_onnxruntime():
     rng = np.random.default_rng(0)
     seq, batch, inp, hid = 5, 2, 3, 4
