@@ -1,5 +1,6 @@
-"""ConvInteger with per-output-channel weight zero points, and ReduceMax/ReduceMin of an
-empty axis of bools, against ONNX's reference evaluator."""
+"""Quantized and reduction converters against ONNX's reference evaluator: ConvInteger with
+per-output-channel weight zero points, blocked QuantizeLinear/DequantizeLinear, uint16
+quantization's saturation, and ReduceMax/ReduceMin of an empty axis of bools."""
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
@@ -61,3 +62,15 @@ def test_blocked_quantize_and_dequantize_with_a_partial_last_block(axis):
     got_d, expected_d = _run_both(d, [("x", i8, x.shape)] + specs[1:], {"x": expected_q, "s": scale, "z": zero},
                                   f32, 3, opset=21)
     np.testing.assert_allclose(got_d, expected_d, rtol=1e-6)
+
+
+def test_quantize_to_uint16_saturates_to_its_own_range():
+    x = np.array([-1e6, -3.0, 0.0, 2.5, 7.0, 1e6, 30000.0, -30000.0], np.float32)
+    u16 = TensorProto.UINT16
+    node = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"])
+    inputs = [("x", TensorProto.FLOAT, x.shape), ("s", TensorProto.FLOAT, ()), ("z", u16, ())]
+    got, expected = _run_both(node, inputs, {"x": x, "s": np.array(0.5, np.float32), "z": np.array(1000, np.uint16)},
+                              u16, 1, opset=21)
+    assert got.dtype == np.uint16 and expected.dtype == np.uint16
+    np.testing.assert_array_equal(got, expected)
+    assert got.min() == 0 and got.max() == 65535

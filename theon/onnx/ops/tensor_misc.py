@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from onnx import helper
 
 from ... import ops as T
 from ...ops.bitcast import bitcast as bitcast_op
@@ -11,7 +12,7 @@ from ...ops.search import argwhere
 from ...ops.scatter import scatter_nd as scatter_nd_op
 from ...ops.sorting import topk as topk_op
 from ...ops.unique import unique as unique_op
-from ..importer.tensors import theon_dtype
+from ..importer.tensors import CARRIERS, theon_dtype
 from . import converter, resize  # noqa: F401  (resize registers Resize/Upsample)
 
 
@@ -140,13 +141,16 @@ def center_crop_pad(ctx):
 def quantize_linear(ctx):
     x, scale, zero = ctx.x(0), ctx.x(1), ctx.x(2)
     axis = ctx.attr("axis", 1)
-    dtype = zero.dtype if zero is not None else theon_dtype(ctx.attr("output_dtype", 2) or 2, "output_dtype")
+    out_type = ctx.attr("output_dtype", 2) or 2
+    dtype = zero.dtype if zero is not None else theon_dtype(out_type, "output_dtype")
+    # an unsigned type carried in a wider signed dtype saturates to its own range
+    carried = ctx.carried_type(2) if zero is not None else (out_type if out_type in CARRIERS else None)
     block = ctx.attr("block_size", 0)
     scale = _per_axis(scale, x, axis, block)
     y = T.round(x / T.cast_to(scale, x.dtype))
     if zero is not None:
         y = y + T.cast_to(_per_axis(zero, x, axis, block), y.dtype)
-    info = np.iinfo(dtype)
+    info = np.iinfo(helper.tensor_dtype_to_np_dtype(carried) if carried else dtype)
     if ctx.attr("saturate", 1) is not None:
         y = T.clip(y, float(info.min), float(info.max))
     return T.cast_to(y, dtype)
