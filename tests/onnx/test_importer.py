@@ -1,11 +1,13 @@
 """The imported model as a theon model: names, symbolic dims, values by ONNX name, cutting,
 freezing and fine-tuning its weights; control flow and recurrent ops against onnxruntime."""
 import numpy as np
+import pytest
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 import theon as th
 import theon.onnx  # noqa: F401
+import theon.onnx.backend as theon_backend
 
 from .models import ppocr
 
@@ -83,6 +85,40 @@ def test_loop_and_scan_match_onnxruntime():
     ours = th.onnx.load(model).predict({"v0": v0})
     for a, b in zip(ours, _run_ort(model, {"v0": v0})):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_loop_with_scan_outputs_and_a_trip_count_from_inputs():
+    # M = ceil(limit - start) from float inputs; the loop collects start + i
+    f = TensorProto.FLOAT
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"]),
+         helper.make_node("Cast", ["i"], ["fi"], to=f),
+         helper.make_node("Add", ["s_in", "fi"], ["y"]),
+         helper.make_node("Identity", ["s_in"], ["s_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_in", f, [])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_out", f, []),
+         helper.make_tensor_value_info("y", f, [])])
+    nodes = [helper.make_node("Sub", ["limit", "start"], ["span"]),
+             helper.make_node("Ceil", ["span"], ["up"]),
+             helper.make_node("Cast", ["up"], ["M"], to=TensorProto.INT64),
+             helper.make_node("Loop", ["M", "", "start"], ["s_final", "ys"], body=body)]
+    model = _graph_model(nodes, [helper.make_tensor_value_info(n, f, []) for n in ("start", "limit")],
+                         [helper.make_tensor_value_info("s_final", f, []),
+                          helper.make_tensor_value_info("ys", f, ["n"])], opset=13)
+    # loading alone cannot know the scan outputs' length: the error names the trip count
+    with pytest.raises(th.onnx.OnnxImportError, match="trip count of a Loop with scan outputs"):
+        th.onnx.load(model)
+    # the conformance backend imports once per value of the inputs it must fix
+    rep = theon_backend.prepare(model)
+    for start, limit in ((1.5, 5.2), (-2.0, 0.5)):
+        feeds = {"start": np.array(start, np.float32), "limit": np.array(limit, np.float32)}
+        ours = rep.run([feeds["start"], feeds["limit"]])
+        for a, b in zip(ours, _run_ort(model, feeds)):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
 def test_batched_scan_of_opset_8_matches_onnxruntime():

@@ -99,8 +99,8 @@ def loop(ctx):
     carried = [ctx.x(2 + k) for k in range(n_carried)]
     init_cond = _scalar(ctx.x(1)) if ctx.has(1) else None
     if n_scan:
-        if max_trip is None:
-            ctx.fail("Loop with scan outputs needs its trip count M as a constant")
+        if max_trip is None:   # scan outputs' length: the error names M for the backend to fix
+            max_trip = ctx.const(0, "the trip count of a Loop with scan outputs")
         steps = int(np.asarray(max_trip).reshape(-1)[0])
         if init_cond is not None and ctx.static(1) is not None and not bool(np.asarray(ctx.static(1)).reshape(-1)[0]):
             steps = 0
