@@ -121,6 +121,35 @@ def test_loop_with_scan_outputs_and_a_trip_count_from_inputs():
             np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
+def test_loop_body_slicing_at_the_iteration_count_matches_onnxruntime():
+    # each step i reads rows i:i+2 of the outer x (a Slice whose bounds come from the data)
+    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"]),
+         helper.make_node("Unsqueeze", ["i", "zero"], ["start"]),
+         helper.make_node("Add", ["start", "two"], ["end"]),
+         helper.make_node("Slice", ["x", "start", "end"], ["rows"]),
+         helper.make_node("ReduceSum", ["rows", "zero"], ["row_sum"], keepdims=0),
+         helper.make_node("Add", ["acc_in", "row_sum"], ["acc_out"]),
+         helper.make_node("Identity", ["acc_out"], ["acc_t"])],
+        "body",
+        [helper.make_tensor_value_info("i", i64, []), helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_in", f, [3])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []), helper.make_tensor_value_info("acc_out", f, [3]),
+         helper.make_tensor_value_info("acc_t", f, [3])],
+        initializer=[numpy_helper.from_array(np.array([0], np.int64), "zero"),
+                     numpy_helper.from_array(np.array([2], np.int64), "two")])
+    inits = [numpy_helper.from_array(np.array(4, np.int64), "M"), numpy_helper.from_array(np.zeros(3, np.float32), "acc0")]
+    model = _graph_model([helper.make_node("Loop", ["M", "", "acc0"], ["acc", "accs"], body=body)],
+                         [helper.make_tensor_value_info("x", f, [5, 3])],
+                         [helper.make_tensor_value_info("acc", f, [3]), helper.make_tensor_value_info("accs", f, [4, 3])],
+                         opset=13, inits=inits)
+    x = np.random.default_rng(2).normal(size=(5, 3)).astype(np.float32)
+    ours = th.onnx.load(model).predict({"x": x})
+    for a, b in zip(ours, _run_ort(model, {"x": x})):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_batched_scan_of_opset_8_matches_onnxruntime():
     # per batch element: s <- s * x_t + y_t, scanning x forward and y backward; outputs s_t
     f = TensorProto.FLOAT
