@@ -41,7 +41,8 @@ def _check(model, feeds, rtol=1e-5, atol=1e-6):
     expected = ReferenceEvaluator(model).run(None, feeds)
     for info, e in zip(model.graph.output, expected):   # the checker wants each output's rank
         if not info.type.tensor_type.HasField("shape"):
-            info.CopyFrom(helper.make_tensor_value_info(info.name, info.type.tensor_type.elem_type, _dims(e.ndim)))
+            elem = info.type.tensor_type.elem_type
+            info.CopyFrom(helper.make_tensor_value_info(info.name, elem, _dims(e.ndim)))
     got = theon_backend.prepare(model).run(list(feeds.values()))
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
@@ -161,7 +162,8 @@ def test_nonzero_of_a_3d_int_tensor():
 def test_training_optimisers_at_the_first_and_a_later_step(op, attrs, n_states, step):
     shapes = [(3,), (2, 2)]
     groups = ["X", "G"] + [f"S{k}" for k in range(n_states)]
-    inputs = [("R", F32, ()), ("T", I64, ())] + [(f"{g}{i}", F32, s) for g in groups for i, s in enumerate(shapes)]
+    inputs = [("R", F32, ()), ("T", I64, ())]
+    inputs += [(f"{g}{i}", F32, s) for g in groups for i, s in enumerate(shapes)]
     outputs = [(f"{g}{i}_new", F32, s) for g in ["X"] + groups[2:] for i, s in enumerate(shapes)]
     model = _model(op, inputs, outputs, attrs, domain="ai.onnx.preview.training")
     feeds = {"R": np.array(0.1, np.float32), "T": np.array(step, np.int64)}
@@ -241,7 +243,8 @@ def test_tree_ensemble_of_two_trees_with_each_comparison_and_missing_values(aggr
     node = helper.make_node("TreeEnsemble", ["x"], ["y"], domain="ai.onnx.ml", **attrs)
     vi = helper.make_tensor_value_info
     graph = helper.make_graph([node], "g", [vi("x", F32, (8, 3))], [vi("y", F32, (8, 3))])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("ai.onnx.ml", 5)])
+    opsets = [helper.make_opsetid("", 21), helper.make_opsetid("ai.onnx.ml", 5)]
+    model = helper.make_model(graph, opset_imports=opsets)
     x = rng.normal(size=(8, 3)).astype(np.float32)
     x[[1, 4], 2] = np.nan     # tracks the true branch at node 2
     x[[2, 5], 1] = 0.0        # NEQ 0 false

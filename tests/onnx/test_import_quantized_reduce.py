@@ -28,7 +28,8 @@ def test_conv_integer_with_a_zero_point_per_output_channel(attrs):
     zx, zw = np.array(7, np.uint8), rng.integers(0, 255, size=(6,)).astype(np.uint8)
     u8 = TensorProto.UINT8
     node = helper.make_node("ConvInteger", ["x", "w", "zx", "zw"], ["y"], **attrs)
-    got, expected = _run_both(node, [("x", u8, x.shape), ("w", u8, w.shape), ("zx", u8, ()), ("zw", u8, (6,))],
+    specs = [("x", u8, x.shape), ("w", u8, w.shape), ("zx", u8, ()), ("zw", u8, (6,))]
+    got, expected = _run_both(node, specs,
                               {"x": x, "w": w, "zx": zx, "zw": zw}, TensorProto.INT32, 4, opset=10)
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, expected)
@@ -59,8 +60,8 @@ def test_blocked_quantize_and_dequantize_with_a_partial_last_block(axis):
     assert got_q.dtype == np.int8
     np.testing.assert_array_equal(got_q, expected_q)
     d = helper.make_node("DequantizeLinear", ["x", "s", "z"], ["y"], axis=axis, block_size=2)
-    got_d, expected_d = _run_both(d, [("x", i8, x.shape)] + specs[1:], {"x": expected_q, "s": scale, "z": zero},
-                                  f32, 3, opset=21)
+    got_d, expected_d = _run_both(d, [("x", i8, x.shape)] + specs[1:],
+                                  {"x": expected_q, "s": scale, "z": zero}, f32, 3, opset=21)
     np.testing.assert_allclose(got_d, expected_d, rtol=1e-6)
 
 
@@ -69,8 +70,8 @@ def test_quantize_to_uint16_saturates_to_its_own_range():
     u16 = TensorProto.UINT16
     node = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"])
     inputs = [("x", TensorProto.FLOAT, x.shape), ("s", TensorProto.FLOAT, ()), ("z", u16, ())]
-    got, expected = _run_both(node, inputs, {"x": x, "s": np.array(0.5, np.float32), "z": np.array(1000, np.uint16)},
-                              u16, 1, opset=21)
+    feeds = {"x": x, "s": np.array(0.5, np.float32), "z": np.array(1000, np.uint16)}
+    got, expected = _run_both(node, inputs, feeds, u16, 1, opset=21)
     assert got.dtype == np.uint16 and expected.dtype == np.uint16
     np.testing.assert_array_equal(got, expected)
     assert got.min() == 0 and got.max() == 65535

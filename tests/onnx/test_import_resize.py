@@ -53,6 +53,7 @@ def test_align_corners_with_scales_that_give_fractional_lengths(mode):
 
 def test_tf_crop_and_resize_over_chosen_axes_with_extrapolation():
     x = rng.normal(size=(2, 3, 6, 8)).astype(np.float32)
-    attrs = {"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize", "extrapolation_value": -3.0}
+    attrs = {"mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize",
+             "extrapolation_value": -3.0}
     _compare(attrs, x, roi=[0.6, -0.2, 1.2, 0.9], sizes=[5, 4], axes=[3, 2])
     _compare(dict(attrs, mode="nearest"), x, roi=[0.15, 0.3, 0.85, 1.1], sizes=[7, 3], axes=[2, 3])

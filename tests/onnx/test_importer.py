@@ -133,16 +133,20 @@ def test_loop_body_slicing_at_the_iteration_count_matches_onnxruntime():
          helper.make_node("Add", ["acc_in", "row_sum"], ["acc_out"]),
          helper.make_node("Identity", ["acc_out"], ["acc_t"])],
         "body",
-        [helper.make_tensor_value_info("i", i64, []), helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+        [helper.make_tensor_value_info("i", i64, []),
+         helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
          helper.make_tensor_value_info("acc_in", f, [3])],
-        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []), helper.make_tensor_value_info("acc_out", f, [3]),
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_out", f, [3]),
          helper.make_tensor_value_info("acc_t", f, [3])],
         initializer=[numpy_helper.from_array(np.array([0], np.int64), "zero"),
                      numpy_helper.from_array(np.array([2], np.int64), "two")])
-    inits = [numpy_helper.from_array(np.array(4, np.int64), "M"), numpy_helper.from_array(np.zeros(3, np.float32), "acc0")]
+    inits = [numpy_helper.from_array(np.array(4, np.int64), "M"),
+             numpy_helper.from_array(np.zeros(3, np.float32), "acc0")]
     model = _graph_model([helper.make_node("Loop", ["M", "", "acc0"], ["acc", "accs"], body=body)],
                          [helper.make_tensor_value_info("x", f, [5, 3])],
-                         [helper.make_tensor_value_info("acc", f, [3]), helper.make_tensor_value_info("accs", f, [4, 3])],
+                         [helper.make_tensor_value_info("acc", f, [3]),
+                          helper.make_tensor_value_info("accs", f, [4, 3])],
                          opset=13, inits=inits)
     x = np.random.default_rng(2).normal(size=(5, 3)).astype(np.float32)
     ours = th.onnx.load(model).predict({"x": x})
@@ -168,7 +172,8 @@ def test_batched_scan_of_opset_8_matches_onnxruntime():
                          [helper.make_tensor_value_info("s_final", f, [3, 2]),
                           helper.make_tensor_value_info("ss", f, [3, 4, 2])], opset=8)
     rng = np.random.default_rng(1)
-    feeds = {k: rng.normal(size=s).astype(np.float32) for k, s in (("s0", (3, 2)), ("x", (3, 4, 2)), ("y", (3, 4, 2)))}
+    shapes = {"s0": (3, 2), "x": (3, 4, 2), "y": (3, 4, 2)}
+    feeds = {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
     ours = th.onnx.load(model).predict(feeds)
     for a, b in zip(ours, _run_ort(model, feeds)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -13,6 +13,12 @@ from ... import ops as T
 from . import converter
 
 
+def _within(pos, size: int):
+    """Whether integer-valued positions fall on the image's pixels 0 .. size-1."""
+    return T.logical_and(T.greater_equal(pos, np.asarray(0, pos.dtype)),
+                         T.less_equal(pos, np.asarray(size - 1, pos.dtype)))
+
+
 def _bilinear_taps(x, py, px):
     """x (N, G, Cg, H, W); py, px (N, G, L) pixel coordinates -> (N, G, Cg, L)."""
     n, g, cg, h, w = x.type.shape
@@ -24,12 +30,11 @@ def _bilinear_taps(x, py, px):
     for dy, wy in ((0, one - fy), (1, fy)):
         for dx, wx in ((0, one - fx), (1, fx)):
             yc, xc = y0 + np.asarray(dy, x.dtype), x0 + np.asarray(dx, x.dtype)
-            inside = T.logical_and(
-                T.logical_and(T.greater_equal(yc, np.asarray(0, x.dtype)), T.less_equal(yc, np.asarray(h - 1, x.dtype))),
-                T.logical_and(T.greater_equal(xc, np.asarray(0, x.dtype)), T.less_equal(xc, np.asarray(w - 1, x.dtype))))
+            inside = T.logical_and(_within(yc, h), _within(xc, w))
             index = T.cast_to(T.clip(yc, 0, h - 1) * np.asarray(w, x.dtype) + T.clip(xc, 0, w - 1), "int64")
             index = T.broadcast_to(T.expand_dims(index, 2), [T.dim(x, 0), g, cg, T.dim(py, 2)])
-            term = T.take_along_axis(flat, index, axis=3) * T.expand_dims(wy * wx * T.cast_to(inside, x.dtype), 2)
+            weight = wy * wx * T.cast_to(inside, x.dtype)
+            term = T.take_along_axis(flat, index, axis=3) * T.expand_dims(weight, 2)
             out = term if out is None else out + term
     return out
 
