@@ -14,13 +14,17 @@ off is recorded as such and the later ones still run):
    where pytest-xdist is installed; --full gives them half the budget (raise --budget-s);
 3. overhead: benchmarks.overhead and scan_overhead, per-call and per-scan-step cost against
    torch eager (7 rounds unless --full);
-4. bench: `theon bench --device DEVICE` one workload at a time (--quick unless --full), so a
+4. cuda-graph: benchmarks.cuda_graph, the LeNet and MLP training steps as th.functions
+   captured in a CUDA graph and not, against torch eager and
+   torch.compile(mode="reduce-overhead"), after checking that capture leaves the losses as
+   they were;
+5. bench: `theon bench --device DEVICE` one workload at a time (--quick unless --full), so a
    budget that runs out still leaves the workloads measured so far; on CUDA the peers include
    torch.compile(mode="reduce-overhead"). The workloads come in order of interest.
 
-Where $OUT is set, the results land there (at most 8 files, no folders): summary.json (each
+Where $OUT is set, the results land there (at most 9 files, no folders): summary.json (each
 step's status and seconds, the machine), build.txt, tests.txt, overhead.txt,
-scan-overhead.txt, bench.txt (the tables) and bench.json (every workload's results as
+scan-overhead.txt, cuda-graph.txt, bench.txt (the tables) and bench.json (every workload's results as
 `theon bench --json` gives them, under "workloads"). Exits 0 when every step passed, 1 when
 one failed or was cut off, 2 when the device is not there.
 
@@ -53,8 +57,9 @@ from benchmarks.workloads import WORKLOADS, select  # after the path above
 # most telling first: a cut-off budget drops the last ones
 ORDER = ("lenet-train-64", "mlp-adam-128", "lstm-lm", "lenet-infer-256", "lenet-train-256")
 QUICK_TESTS = ("tests/ops", "tests/compile", "tests/optim")
-STEPS = ("build", "tests", "overhead", "bench")
-CAPS = {"build": 150, "tests": 150, "overhead": 60, "scan-overhead": 60}  # seconds; bench gets the rest
+STEPS = ("build", "tests", "overhead", "cuda-graph", "bench")
+CAPS = {"build": 150, "tests": 150, "overhead": 60, "scan-overhead": 60, "cuda-graph": 120}  # seconds;
+#                                                                                 bench gets the rest
 BENCH_LEAST = 30  # a workload is not started with less time than this left
 
 # The build step's program: one compiled function and its gradient on the device against
@@ -225,6 +230,11 @@ def main(argv=None) -> int:
         for name, module in (("overhead", "benchmarks.overhead"), ("scan-overhead", "benchmarks.scan_overhead")):
             with open(out / f"{name}.txt", "w") as log:
                 record(run_step(name, [py, "-m", module, "--device", args.device, *rounds], env, cap(name), log))
+    if "cuda-graph" in args.steps:
+        rounds = [] if args.full else ["--rounds", "5"]
+        with open(out / "cuda-graph.txt", "w") as log:
+            record(run_step("cuda-graph", [py, "-m", "benchmarks.cuda_graph", "--device", args.device, *rounds], env,
+                            cap("cuda-graph"), log))
     if "bench" in args.steps:
         bench(args, env, budget, out, record)
     failed = [s["step"] for s in summary["steps"] if s["status"] != "passed"]

@@ -124,7 +124,7 @@ def _lstm_lm(tokens, p):
 class FunctionStep:
     """The workload's step written with the core API: one th.function per contender."""
 
-    def __init__(self, workload: Workload, weights: dict, device: str):
+    def __init__(self, workload: Workload, weights: dict, device: str, cuda_graph=None):
         self.workload = workload
         self.params = p = {k: th.shared(v, name=k, device=device) for k, v in weights.items()}
         if workload.model == "lstm":
@@ -141,9 +141,10 @@ class FunctionStep:
             params = list(p.values())
             updates = optimizer(workload).updates(params, th.grad(loss, params))
             self.fn = th.function([x, y], loss, updates=updates, device=device, keep_on_device=True,
-                                  name="train_step")
+                                  name="train_step", cuda_graph=cuda_graph)
         else:
-            self.fn = th.function([x], logits, device=device, keep_on_device=True, name="predict_step")
+            self.fn = th.function([x], logits, device=device, keep_on_device=True, name="predict_step",
+                                  cuda_graph=cuda_graph)
 
     def first(self, x, y):
         return self.check(self.step(x, y))

@@ -22,14 +22,14 @@ def test_workloads_run_most_telling_first_and_tests_default_to_the_quick_set():
     assert sorted(gpu_check.ORDER) == sorted(WORKLOADS)
     assert gpu_check.parse([]).tests == list(gpu_check.QUICK_TESTS)
     assert gpu_check.parse(["--full"]).tests == ["tests"]
-    assert gpu_check.parse([]).steps == ["build", "tests", "overhead", "bench"]
+    assert gpu_check.parse([]).steps == ["build", "tests", "overhead", "cuda-graph", "bench"]
     assert gpu_check.parse(["--tests", "tests/ops,tests/test_imports.py"]).tests == ["tests/ops", "tests/test_imports.py"]
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--workloads", "resnet"], "--workloads: unknown workload 'resnet'"),
     (["--device", "gpu"], "--device: expected cuda, cuda:N or cpu, got 'gpu'"),
-    (["--steps", "tests,lint"], "--steps: unknown step 'lint'; choose from build, tests, overhead, bench"),
+    (["--steps", "tests,lint"], "--steps: unknown step 'lint'; choose from build, tests, overhead, cuda-graph, bench"),
     (["--budget-s", "0"], "--budget-s: expected seconds > 0, got 0.0"),
 ])
 def test_bad_arguments_are_one_line_exit_2(argv, message, capsys):
@@ -93,18 +93,21 @@ def test_every_step_runs_and_bench_results_are_gathered_in_out(monkeypatch, tmp_
     code = gpu_check.main(["--device", "cpu", "--budget-s", "220", "--workloads", "mlp,lenet-train-64,lstm"])
     assert code == 1  # the tests step failed
     names = [name for name, _, _ in ran]
-    assert names == ["build", "tests", "overhead", "scan-overhead", "bench lenet-train-64", "bench mlp-adam-128"]
+    assert names == ["build", "tests", "overhead", "scan-overhead", "cuda-graph", "bench lenet-train-64",
+                     "bench mlp-adam-128"]
     assert all(device == "cpu" for _, _, device in ran)
     assert ran[2][1][-4:] == ["--device", "cpu", "--rounds", "7"]  # overhead: short unless --full
-    bench_cmd = ran[4][1]
+    assert ran[4][1][1:] == ["-m", "benchmarks.cuda_graph", "--device", "cpu", "--rounds", "5"]
+    bench_cmd = ran[5][1]
     assert bench_cmd[1:5] == ["-m", "theon", "bench", "--device"] and "--quick" in bench_cmd
     summary = json.loads((out / "summary.json").read_text())
     assert summary["device"] == "cpu" and [s["step"] for s in summary["steps"]][-1] == "bench lstm-lm"
     assert summary["steps"][-1]["status"] == "not started: the budget ran out"
     gathered = json.loads((out / "bench.json").read_text())["workloads"]
     assert list(gathered) == ["lenet-train-64", "mlp-adam-128"]
-    assert sorted(p.name for p in out.iterdir()) == ["bench.json", "bench.txt", "build.txt", "overhead.txt",
-                                                      "scan-overhead.txt", "summary.json", "tests.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["bench.json", "bench.txt", "build.txt", "cuda-graph.txt",
+                                                      "overhead.txt", "scan-overhead.txt", "summary.json",
+                                                      "tests.txt"]
 
 
 def test_steps_pick_what_runs(monkeypatch, tmp_path):
@@ -134,3 +137,23 @@ def test_the_first_layer_kernel_check_passes_in_the_interpreter():
                           env=dict(os.environ, PYTHONPATH=str(root)), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "equal the float64 reference" in proc.stdout and "conv_pool: ok" in proc.stdout
+
+
+def test_the_cuda_graph_step_runs_its_dry_run_on_the_cpu():
+    """benchmarks.cuda_graph as `--device cpu` runs it: the captured and plain steps'
+    losses compared, every contender timed (nothing is captured on the CPU)."""
+    root = Path(gpu_check.__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.cuda_graph", "--device", "cpu", "--rounds", "1",
+                           "--window-s", "0.01", "--workloads", "mlp-adam-128"], cwd=root,
+                          env=dict(os.environ, PYTHONPATH=str(root)), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "captured against plain: relative difference 0.0e+00" in proc.stdout
+    assert "not captured: the function runs on cpu" in proc.stdout and "cuda_graph: ok" in proc.stdout
+    assert "theon captured" in proc.stdout and "torch eager" in proc.stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
+def test_the_cuda_graph_step_without_cuda_exits_2(capsys):
+    from benchmarks import cuda_graph
+    assert cuda_graph.main(["--device", "cuda"]) == 2
+    assert "no CUDA device here" in capsys.readouterr().out

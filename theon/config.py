@@ -23,3 +23,5 @@ CODEGEN = _flag("THEON_CODEGEN", "auto")             # generated kernels: 'auto'
 #                                                   against ATen's before use (conv+ReLU+pool,
 #                                                   codegen/conv_pool.py); 'cpp' also elementwise
 #                                                   chains (C++ on the CPU, Triton on CUDA); 'off' none
+CUDA_GRAPH = _flag("THEON_CUDA_GRAPH", "1") == "1"  # record CUDA functions' programs in CUDA graphs
+#                                                   and replay them (compile/capture.py); no effect on the CPU

@@ -69,6 +69,8 @@ def test_nan_windows_as_aten_takes_them(built, always_generated):
     assert torch.isnan(ref_values).sum() > 20
     torch.testing.assert_close(values, ref_values, rtol=0, atol=0, equal_nan=True)
     torch.testing.assert_close(indices, ref_indices, rtol=0, atol=0)
+    torch.testing.assert_close(ConvReluPool((2, 2), (2, 2)).kernel(x, w, b), ref_values, rtol=0, atol=0,
+                               equal_nan=True)
 
 
 def test_weight_gradients_equal_the_unfused_kernels_on_exact_data(built, always_generated):

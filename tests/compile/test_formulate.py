@@ -22,6 +22,9 @@ def _pool_fn(monkeypatch, fuse, shape, kernel, stride=None, padding=0, ceil_mode
     ((3, 8, 6), 2, False),             # unbatched (C, H, W)
     ((2, 2, 6, 9), 3, True),           # ceil mode where the windows tile the input
     ((2, 2, 7, 7), 2, True),           # ceil mode with partial windows: ATen's kernel
+    ((1, 5, 2, 96), 2, False),         # the PP-OCR classifier's pool: one row of windows
+    ((2, 3, 8, 9), (1, 3), False),     # windows of one row: the column pass alone
+    ((2, 3, 9, 8), (3, 1), False),     # windows of one column: the row pass alone
 ])
 def test_strided_max_pool_equals_atens_and_is_shown(monkeypatch, shape, kernel, ceil_mode):
     rng = np.random.default_rng(0)
@@ -85,3 +88,31 @@ def test_many_channel_training_pool_runs_channels_last_with_equal_values_and_gra
     for g, w in zip(fused(x), want):
         np.testing.assert_array_equal(g, w)
     assert "formulation='channels_last'" in fused.source
+
+
+def _ops(f):
+    return [n.op.name for n in f.last_program.schedule]
+
+
+def test_a_global_pool_flattened_is_the_mean_without_kept_dims(monkeypatch):
+    monkeypatch.setattr(config, "FUSE", True)
+    x = th.tensor("x", (None, 5, 2, 3), "float64")
+    pooled = th.mean(x, axis=(2, 3), keepdims=True)
+    f = th.function([x], pooled.reshape((x.shape[0], 5)))
+    v = np.random.default_rng(5).standard_normal((4, 5, 2, 3))
+    got = f(v)
+    monkeypatch.setattr(config, "FUSE", False)
+    unfused = th.function([x], pooled.reshape((x.shape[0], 5)))
+    np.testing.assert_array_equal(got, unfused(v))   # the same reduction: the same values
+    np.testing.assert_allclose(got, v.mean(axis=(2, 3)), rtol=1e-12)
+    monkeypatch.setattr(config, "FUSE", True)
+    assert _ops(f) == ["mean"] and "mean(axes=(2, 3))" in f.source
+    assert _ops(unfused) == ["mean", "reshape"]
+    # left alone: the kept-dims mean is read twice, or the reshape does more than drop its unit dims
+    both = th.function([x], [pooled.reshape((x.shape[0], 5)), pooled * 2.0])
+    got = both(v)
+    np.testing.assert_allclose(got[0], v.mean(axis=(2, 3)), rtol=1e-12)
+    assert "reshape" in _ops(both)
+    other = th.function([x], pooled.reshape((x.shape[0] * 5,)))
+    np.testing.assert_allclose(other(v), v.mean(axis=(2, 3)).reshape(-1), rtol=1e-12)
+    assert "reshape" in _ops(other)

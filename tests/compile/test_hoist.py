@@ -61,6 +61,24 @@ def test_functions_with_updates_and_pure_views_are_not_split():
     assert view.last_program.static is None  # a transpose of a weight costs nothing to redo
 
 
+def test_a_view_of_a_shared_variable_joins_a_static_program_there_is_anyway():
+    W, s, x, _ = _scaled_matmul()
+    V = th.shared(np.random.default_rng(2).standard_normal((4, 3)).astype("float32"), name="V")
+    f = th.function([x], x @ (W * th.exp(s)) + x @ V.T)
+    xv = np.random.default_rng(3).standard_normal((2, 3)).astype("float32")
+
+    def expected():
+        return _expected(W, s, xv) + xv @ V.get_value().T
+    np.testing.assert_allclose(f(xv), expected(), rtol=1e-5)
+    program = f.last_program
+    assert "transpose" in [n.op.name for n in program.static.schedule]
+    assert "transpose" not in [n.op.name for n in program.schedule]
+    V.set_value(np.ones((4, 3), "float32"))  # a new tensor: the cached view is taken again
+    np.testing.assert_allclose(f(xv), expected(), rtol=1e-5)
+    V.get_tensor().mul_(3.0)  # in place: the view sees the same memory
+    np.testing.assert_allclose(f(xv), expected(), rtol=1e-5)
+
+
 def test_random_draws_stay_in_the_main_program():
     W = th.shared(np.ones((2, 2), "float32"), name="W")
     x = th.tensor("x", (2, 2))

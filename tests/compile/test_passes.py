@@ -106,3 +106,21 @@ def test_a_scan_of_one_step_becomes_its_body(steps):
     np.testing.assert_allclose(got[1], np.stack(want), rtol=1e-5)
     assert ("scan" in f.source) == (steps > 1)
     assert ("scan_of_one_step" in f.last_program.report.fired["specialize"]) == (steps == 1)
+
+
+def test_reshapes_to_known_dims_take_int_shapes_and_a_reshape_to_the_own_shape_vanishes():
+    # an imported classifier's tail: Flatten to (batch, C) and a Reshape of the logits to
+    # (batch, classes), both sizing by the batch dim, which specialisation makes a constant
+    x = th.tensor("x", (None, 4, 1, 1), "float64")
+    h = x.reshape((x.shape[0], 4))
+    y = th.nn.softmax(h, axis=1).reshape((h.shape[0], -1))
+    f = th.function([x], y)
+    v = np.random.default_rng(0).standard_normal((3, 4, 1, 1))
+    e = np.exp(v.reshape(3, 4) - v.reshape(3, 4).max(axis=1, keepdims=True))
+    np.testing.assert_allclose(f(v), e / e.sum(axis=1, keepdims=True), rtol=1e-12)
+    calls = [ln for ln in f.source.splitlines() if "# reshape" in ln]
+    assert len(calls) == 1 and "shape=(3, 4)" in calls[0] and "reshape_0(x_0)" in calls[0]
+    # a reshape whose size stays symbolic keeps its dim input (the unspecialised graph)
+    z = th.tensor("z", (None, 4))
+    kept = z.reshape((z.shape[0] * 2, 2)).owner
+    assert len(kept.inputs) == 2

@@ -162,5 +162,5 @@ def test_every_rule_is_covered_here():
                # these rewrite to equal values by construction (shape queries, folding with
                # the same kernel), or only change precision (log-softmax forms)
                "fold_constants", "fold_known_dim", "full_like_of_known_shape",
-               "broadcast_to_same_shape", "log_softmax", "log_of_selected_softmax"}
+               "broadcast_to_same_shape", "reshape_of_known_dims", "log_softmax", "log_of_selected_softmax"}
     assert {r.name for r in CANONICALIZE + FOLD + STABILIZE} <= covered

@@ -137,6 +137,24 @@ def test_constant_repr_and_type():
     assert isinstance(c, Constant) and c.dtype == "int64" and c.type.shape == (3,)
 
 
+def test_borrowed_values_are_kept_not_copied():
+    # borrow=True (theano's name): memory the caller hands over is used as is, so building a
+    # model or an optimiser's slots does not hold two copies of every weight at once
+    import torch
+
+    a = np.arange(3, dtype=np.float32)
+    w = th.shared(a, name="w", borrow=True)
+    assert np.shares_memory(w.get_value(borrow=True), a)
+    np.testing.assert_array_equal(th.function([], w * 2.0)(), [0.0, 2.0, 4.0])
+    t = torch.zeros(3)
+    w.set_value(t, borrow=True)
+    assert w.get_tensor() is t
+    w.set_value(np.zeros(3, dtype=np.float64), borrow=True)  # another dtype: converted, still checked
+    assert w.get_tensor().dtype == torch.float32
+    with pytest.raises(InputError, match="shape"):
+        w.set_value(np.zeros(4, dtype=np.float32), borrow=True)
+
+
 def test_shared_variables_own_their_values():
     # theano.shared's default: no aliasing of the caller's array or tensor either way, so
     # training never writes into the caller's data and the caller's later writes never

@@ -351,6 +351,20 @@ def test_initializer_statistics():
     assert (nn.initializers.get("ones")((3,), "float32") == 1).all()
 
 
+@pytest.mark.parametrize("name", ["glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+                                  "random_uniform", "random_normal"])
+def test_large_weights_get_the_values_of_one_draw(name):
+    # a large weight is drawn in chunks (its float64 sample never exists whole); the values
+    # must be those of drawing the whole shape at once and casting, as for a small weight
+    init = nn.initializers.get(name)
+    shape = (3 * 65536 + 5, 2)                       # several chunks and a short last one
+    fan_in, fan_out = nn.initializers.compute_fans(shape)
+    whole = init.sample(shape, np.random.default_rng(7), fan_in, fan_out).astype(np.float32)
+    got = init(shape, "float32", np.random.default_rng(7))
+    assert got.shape == shape and got.dtype == np.float32
+    np.testing.assert_array_equal(got, whole)
+
+
 @pytest.mark.parametrize("shape", [(5, 5), (4, 9), (9, 4), (6, 2, 3)])
 def test_orthogonal(shape):
     q = nn.initializers.get("orthogonal")(shape, "float64", np.random.default_rng(0)).reshape(shape[0], -1)

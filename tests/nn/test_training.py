@@ -96,6 +96,23 @@ def test_evaluate_and_predict_shapes(digits):
         fresh.evaluate(xte, yte)
 
 
+def test_evaluate_and_predict_take_keras_verbose(digits, capsys):
+    # Keras code passes verbose to evaluate and predict; quiet unless asked, a summary line
+    # when asked, a clear error for a value Keras does not take
+    (xtr, ytr), (xte, yte) = digits
+    model = compiled_mlp()
+    quiet = model.evaluate(xte[:100], yte[:100], batch_size=32)
+    assert capsys.readouterr().out == ""
+    assert model.evaluate(xte[:100], yte[:100], batch_size=32, verbose=2) == quiet
+    line = capsys.readouterr().out
+    assert line.startswith("4/4 - ") and f"loss: {quiet['loss']:.4f}" in line
+    np.testing.assert_array_equal(model.predict(xte[:10], verbose=1), model.predict(xte[:10], verbose=0))
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("1/1 - ")
+    with pytest.raises(ValueError, match="verbose must be 'auto', 0, 1 or 2, got 3"):
+        model.predict(xte[:10], verbose=3)
+
+
 def test_batchnorm_running_stats_update_during_fit(digits):
     (xtr, ytr), _ = digits
     model = compiled_mlp(batchnorm=True)

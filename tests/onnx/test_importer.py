@@ -1,11 +1,13 @@
 """The imported model as a theon model: names, symbolic dims, values by ONNX name, cutting,
 freezing and fine-tuning its weights; control flow and recurrent ops against onnxruntime."""
 import numpy as np
+import pytest
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 import theon as th
 import theon.onnx  # noqa: F401
+import theon.onnx.backend as theon_backend
 
 from .models import ppocr
 
@@ -83,6 +85,98 @@ def test_loop_and_scan_match_onnxruntime():
     ours = th.onnx.load(model).predict({"v0": v0})
     for a, b in zip(ours, _run_ort(model, {"v0": v0})):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_loop_with_scan_outputs_and_a_trip_count_from_inputs():
+    # M = ceil(limit - start) from float inputs; the loop collects start + i
+    f = TensorProto.FLOAT
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"]),
+         helper.make_node("Cast", ["i"], ["fi"], to=f),
+         helper.make_node("Add", ["s_in", "fi"], ["y"]),
+         helper.make_node("Identity", ["s_in"], ["s_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_in", f, [])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_out", f, []),
+         helper.make_tensor_value_info("y", f, [])])
+    nodes = [helper.make_node("Sub", ["limit", "start"], ["span"]),
+             helper.make_node("Ceil", ["span"], ["up"]),
+             helper.make_node("Cast", ["up"], ["M"], to=TensorProto.INT64),
+             helper.make_node("Loop", ["M", "", "start"], ["s_final", "ys"], body=body)]
+    model = _graph_model(nodes, [helper.make_tensor_value_info(n, f, []) for n in ("start", "limit")],
+                         [helper.make_tensor_value_info("s_final", f, []),
+                          helper.make_tensor_value_info("ys", f, ["n"])], opset=13)
+    # loading alone cannot know the scan outputs' length: the error names the trip count
+    with pytest.raises(th.onnx.OnnxImportError, match="trip count of a Loop with scan outputs"):
+        th.onnx.load(model)
+    # the conformance backend imports once per value of the inputs it must fix
+    rep = theon_backend.prepare(model)
+    for start, limit in ((1.5, 5.2), (-2.0, 0.5)):
+        feeds = {"start": np.array(start, np.float32), "limit": np.array(limit, np.float32)}
+        ours = rep.run([feeds["start"], feeds["limit"]])
+        for a, b in zip(ours, _run_ort(model, feeds)):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_loop_body_slicing_at_the_iteration_count_matches_onnxruntime():
+    # each step i reads rows i:i+2 of the outer x (a Slice whose bounds come from the data)
+    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"]),
+         helper.make_node("Unsqueeze", ["i", "zero"], ["start"]),
+         helper.make_node("Add", ["start", "two"], ["end"]),
+         helper.make_node("Slice", ["x", "start", "end"], ["rows"]),
+         helper.make_node("ReduceSum", ["rows", "zero"], ["row_sum"], keepdims=0),
+         helper.make_node("Add", ["acc_in", "row_sum"], ["acc_out"]),
+         helper.make_node("Identity", ["acc_out"], ["acc_t"])],
+        "body",
+        [helper.make_tensor_value_info("i", i64, []),
+         helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_in", f, [3])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_out", f, [3]),
+         helper.make_tensor_value_info("acc_t", f, [3])],
+        initializer=[numpy_helper.from_array(np.array([0], np.int64), "zero"),
+                     numpy_helper.from_array(np.array([2], np.int64), "two")])
+    inits = [numpy_helper.from_array(np.array(4, np.int64), "M"),
+             numpy_helper.from_array(np.zeros(3, np.float32), "acc0")]
+    model = _graph_model([helper.make_node("Loop", ["M", "", "acc0"], ["acc", "accs"], body=body)],
+                         [helper.make_tensor_value_info("x", f, [5, 3])],
+                         [helper.make_tensor_value_info("acc", f, [3]),
+                          helper.make_tensor_value_info("accs", f, [4, 3])],
+                         opset=13, inits=inits)
+    x = np.random.default_rng(2).normal(size=(5, 3)).astype(np.float32)
+    ours = th.onnx.load(model).predict({"x": x})
+    for a, b in zip(ours, _run_ort(model, {"x": x})):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_batched_scan_of_opset_8_matches_onnxruntime():
+    # per batch element: s <- s * x_t + y_t, scanning x forward and y backward; outputs s_t
+    f = TensorProto.FLOAT
+    body = helper.make_graph(
+        [helper.make_node("Mul", ["s_in", "x_t"], ["sx"]),
+         helper.make_node("Add", ["sx", "y_t"], ["s_out"]),
+         helper.make_node("Identity", ["s_out"], ["s_t"])],
+        "body",
+        [helper.make_tensor_value_info(n, f, [2]) for n in ("s_in", "x_t", "y_t")],
+        [helper.make_tensor_value_info(n, f, [2]) for n in ("s_out", "s_t")])
+    node = helper.make_node("Scan", ["", "s0", "x", "y"], ["s_final", "ss"], body=body, num_scan_inputs=2,
+                            directions=[0, 1])
+    model = _graph_model([node], [helper.make_tensor_value_info("s0", f, [3, 2]),
+                                  helper.make_tensor_value_info("x", f, [3, 4, 2]),
+                                  helper.make_tensor_value_info("y", f, [3, 4, 2])],
+                         [helper.make_tensor_value_info("s_final", f, [3, 2]),
+                          helper.make_tensor_value_info("ss", f, [3, 4, 2])], opset=8)
+    rng = np.random.default_rng(1)
+    shapes = {"s0": (3, 2), "x": (3, 4, 2), "y": (3, 4, 2)}
+    feeds = {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
+    ours = th.onnx.load(model).predict(feeds)
+    for a, b in zip(ours, _run_ort(model, feeds)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_lstm_gru_match_onnxruntime():

@@ -30,6 +30,9 @@ TESTED_ELSEWHERE = {
                             "unfused program) and tests/codegen/test_conv_pool.py (generated kernel)",
     "ConvReluPoolBackwardWithInput": "made only by the compiler's fuse_conv_pool pass from a later "
                                      "layer's gradients: the same two test files",
+    "GeneratedPointwiseConv": "made only by the compiler's formulate pass (PointwiseConv, its bias and "
+                              "activation in a generated pass): tests/codegen/test_pointwise_conv.py, "
+                              "against PointwiseConv's ATen calls and torch's conv2d",
     "LayerOutput": "layer bookkeeping, removed by the compiler: tests/nn",
     "GraphOp": "th.op_from_graph: tests/ops/test_graph_op.py, values against the expression "
                "and gradients by finite differences, compiled and inlined",

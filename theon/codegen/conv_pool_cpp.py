@@ -28,6 +28,7 @@ _TEMPLATE = r"""
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 // @SIGNATURE@
 namespace {
@@ -50,17 +51,19 @@ constexpr int64_t SLACK = (ROW > ROWB ? ROW : ROWB) + KW;   // floats past the p
 
 typedef float vec __attribute__((vector_size(L * sizeof(float))));
 
+typedef int32_t ivec __attribute__((vector_size(L * sizeof(int32_t))));
+
 inline vec loadu(const float* p) { vec v; __builtin_memcpy(&v, p, sizeof v); return v; }
 inline void storeu(float* p, vec v) { __builtin_memcpy(p, &v, sizeof v); }
-inline float rectify(float v) { return v < 0.f ? 0.f : v; }  // keeps NaN, as oneDNN's ReLU
+inline vec take_max(vec v, vec best) { return ((v > best) | (v != v)) ? v : best; }  // NaN wins
 
-inline void take(float v, int64_t at, float& best, int64_t& where) {
-  if (v > best || std::isnan(v)) { best = v; where = at; }  // ATen's max-pool scan
-}
-
-// the PH convolution rows of pool row q for output channels o0 .. o0 + OB - 1 of one image
+// the PH convolution rows of pool row q for output channels o0 .. o0 + OB - 1 of one image,
+// accumulated in registers; stored whole (`rows`) when the argmax is wanted, else reduced
+// over the pool's rows in the registers: line[o] holds each column's max over the window
+// rows, rectified with NaN kept (max(0, window) is relu(max(window)))
+template <bool INDICES>
 void block_rows(const float* __restrict img, const float* __restrict w, const float* __restrict b,
-                int64_t o0, int64_t q, float (*__restrict rows)[PH][ROW]) {
+                int64_t o0, int64_t q, float (*__restrict line)[ROW], float (*__restrict rows)[PH][ROW]) {
   for (int64_t ch = 0; ch < NCH; ++ch) {
     vec acc[OB][PH][NVC];
 #pragma GCC unroll 64
@@ -96,18 +99,34 @@ void block_rows(const float* __restrict img, const float* __restrict w, const fl
 #pragma GCC unroll 64
     for (int64_t o = 0; o < OB; ++o)
 #pragma GCC unroll 64
-      for (int64_t di = 0; di < PH; ++di)
+      for (int64_t v = 0; v < NVC; ++v) {
+        if constexpr (INDICES) {
 #pragma GCC unroll 64
-        for (int64_t v = 0; v < NVC; ++v) storeu(&rows[o][di][(ch * NVC + v) * L], acc[o][di][v]);
+          for (int64_t di = 0; di < PH; ++di) storeu(&rows[o][di][(ch * NVC + v) * L], acc[o][di][v]);
+        } else {
+          vec best = vec{};
+#pragma GCC unroll 64
+          for (int64_t di = 0; di < PH; ++di) best = take_max(acc[o][di][v], best);
+          storeu(&line[o][(ch * NVC + v) * L], best);
+        }
+      }
   }
+}
+
+inline float rectify(float v) { return v < 0.f ? 0.f : v; }  // keeps NaN, as oneDNN's ReLU
+
+inline void take(float v, int64_t at, float& best, int64_t& where) {
+  if (v > best || std::isnan(v)) { best = v; where = at; }  // ATen's max-pool scan
 }
 
 // one image: every pool row, every block of output channels
 void image(const float* img, const float* w, const float* b, float* out, int64_t* idx) {
+  float line[OB][ROW];
   float rows[OB][PH][ROW];
   for (int64_t q = 0; q < HQ; ++q)
     for (int64_t o0 = 0; o0 < O; o0 += OB) {
-      block_rows(img, w, b, o0, q, rows);
+      if (idx) block_rows<true>(img, w, b, o0, q, line, rows);
+      else block_rows<false>(img, w, b, o0, q, line, rows);
       for (int64_t o = 0; o < OB; ++o) {
         float* po = out + (o0 + o) * PLANE + q * WQ;
         if (idx) {
@@ -122,13 +141,15 @@ void image(const float* img, const float* w, const float* b, float* out, int64_t
             pi[r] = where;
           }
         } else {
+          const float* lo = line[o];
+#pragma GCC unroll 4
           for (int64_t r = 0; r < WQ; ++r) {
-            float best = -std::numeric_limits<float>::infinity();
-            for (int64_t di = 0; di < PH; ++di)
-              for (int64_t dj = 0; dj < PW; ++dj) {
-                const float v = rectify(rows[o][di][r * PW + dj]);
-                best = (v > best || std::isnan(v)) ? v : best;
-              }
+            float best = lo[r * PW];
+#pragma GCC unroll 8
+            for (int64_t dj = 1; dj < PW; ++dj) {
+              const float v = lo[r * PW + dj];
+              best = (v > best || v != v) ? v : best;
+            }
             po[r] = best;
           }
         }
@@ -140,8 +161,6 @@ void image(const float* img, const float* w, const float* b, float* out, int64_t
 // of PH rows x T columns of output positions accumulated at once, each tap's weight vector
 // loaded once for the tile and each input value broadcast; the pool and its argmax then
 // run lane-wise on the tile's registers (every lane the same position, another channel).
-typedef int32_t ivec __attribute__((vector_size(L * sizeof(int32_t))));
-
 template <int64_t T>
 void tile_channels(const float* __restrict img, const float* __restrict wt, const float* __restrict b,
                    int64_t q, int64_t t0, float* __restrict out, int64_t* __restrict idx) {
@@ -198,6 +217,15 @@ void image_channels(const float* img, const float* wt, const float* b, float* ou
   }
 }
 
+constexpr int64_t H = HP - 2 * @PADH@, W = WP - 2 * @PADW@;
+
+// one image of the unpadded input into the interior of a zero-bordered padded image
+void pad_image(const float* __restrict x, float* __restrict img) {
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t i = 0; i < H; ++i)
+      std::copy(x + (c * H + i) * W, x + (c * H + i + 1) * W, img + (c * HP + i + @PADH@) * WP + @PADW@);
+}
+
 // the zero-padded input with SLACK floats after it (the vector loads of the last rows)
 at::Tensor padded(const at::Tensor& x) {
   const int64_t n_images = x.size(0);
@@ -217,21 +245,25 @@ std::vector<at::Tensor> conv_relu_pool(at::Tensor x, at::Tensor w, at::Tensor b,
   TORCH_CHECK(x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat &&
               b.scalar_type() == at::kFloat, "conv_relu_pool: float32 tensors");
   const int64_t n_images = x.size(0);
-  auto buffer = padded(x);
+  auto xc = x.contiguous();
   auto bc = b.contiguous();
   // the channel schedule reads the weights tap-major: (C, KH, KW, O)
   auto wc = CHANNELS ? w.permute({1, 2, 3, 0}).contiguous() : w.contiguous();
   auto out = at::empty({n_images, O, HQ, WQ}, x.options());
   auto idx = want_indices ? at::empty({n_images, O, HQ, WQ}, x.options().dtype(at::kLong)) : at::Tensor();
-  const float* xd = buffer.data_ptr<float>();
+  const float* xd = xc.data_ptr<float>();
   const float* bd = bc.data_ptr<float>();
   const float* wd = wc.data_ptr<float>();
   float* od = out.data_ptr<float>();
   int64_t* id = want_indices ? idx.data_ptr<int64_t>() : nullptr;
   at::parallel_for(0, n_images, 1, [&](int64_t begin, int64_t end) {
+    // each task pads its images one at a time into a buffer kept in cache (its border and
+    // SLACK stay zero), instead of a padded copy of the whole batch made before the loop
+    std::vector<float> img(IMAGE + SLACK, 0.f);
     for (int64_t n = begin; n < end; ++n) {
-      if constexpr (CHANNELS) image_channels(xd + n * IMAGE, wd, bd, od + n * O * PLANE, id ? id + n * O * PLANE : nullptr);
-      else image(xd + n * IMAGE, wd, bd, od + n * O * PLANE, id ? id + n * O * PLANE : nullptr);
+      pad_image(xd + n * C * H * W, img.data());
+      if constexpr (CHANNELS) image_channels(img.data(), wd, bd, od + n * O * PLANE, id ? id + n * O * PLANE : nullptr);
+      else image(img.data(), wd, bd, od + n * O * PLANE, id ? id + n * O * PLANE : nullptr);
     }
   });
   return {out, idx};
@@ -324,7 +356,6 @@ void block_weight_gradient(const Gradients& a, int64_t n0, int64_t n1, int64_t o
 // The input gradient's planes: every output channel's, framed by KH - 1 zero rows and
 // KW - 1 zero columns, so that dx at (i, j) is sum over o, ki, kj of
 // plane[o][i + PADH - ki + KH - 1][j + PADW - kj + KW - 1] * w[o][c][ki][kj].
-constexpr int64_t H = HP - 2 * @PADH@, W = WP - 2 * @PADW@;
 constexpr int64_t GR = HO + 2 * (KH - 1);
 constexpr int64_t GW0 = NCHX * NVXC * L + @PADW@ + KW - 1, GW = GW0 > WO + 2 * (KW - 1) ? GW0 : WO + 2 * (KW - 1);
 

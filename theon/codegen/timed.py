@@ -88,7 +88,7 @@ def cpu_kernel(choice: dict, source, name: str, function, adapt, unfused, *args)
     `function`, on args whose first is a float32 CPU tensor (keyed by its shape); None for
     any other input, with THEON_CODEGEN=off, and where nothing can be built."""
     x = args[0]
-    if config.CODEGEN == "off" or x.device.type != "cpu" or x.dtype != torch.float32 or not can_build():
+    if config.CODEGEN == "off" or not x.is_cpu or x.dtype != torch.float32 or not can_build():
         return None
 
     def build():

@@ -20,6 +20,7 @@ from ..graph import Constant, Shared, Variable, graph_inputs, replace
 from ..graph.types import format_shape, shapes_agree
 from ..ops.base import as_variable
 from ..ops.elementwise import cast
+from . import capture
 from .hooks import NanGuard
 from .profile import profile_function
 from .program import build_program
@@ -28,7 +29,8 @@ log = logging.getLogger("theon.compile")
 
 
 def function(inputs, outputs, updates=None, givens=None, device=None, keep_on_device=False,
-             name: str | None = None, nan_guard: bool | None = None) -> "Function":
+             name: str | None = None, nan_guard: bool | None = None,
+             cuda_graph: bool | None = None) -> "Function":
     """Compile `outputs` as a function of `inputs`.
 
     updates: [(shared, new_value), ...] or {shared: new_value}, applied after each call.
@@ -37,8 +39,17 @@ def function(inputs, outputs, updates=None, givens=None, device=None, keep_on_de
     keep_on_device: return torch tensors on the device instead of NumPy arrays.
     nan_guard: stop at the first op (forward or gradient) that makes a NaN or infinity,
     naming it and the user's line (default THEON_NAN_GUARD; costs a check per op when on).
+    cuda_graph: on CUDA, record each input signature's program in a CUDA graph after one
+    plain call and replay it from then on: one launch per call instead of one per op
+    (default THEON_CUDA_GRAPH, on). Arguments are copied into the graph's input buffers;
+    outputs are copies of its output buffers; updates are written into the shared
+    variables' own tensors, and a shared variable given a new tensor (set_value) has it
+    copied in before the next replay. A program that cannot be recorded (ops that read
+    device values on the host, such as cond, while_loop, nonzero, unique; nan_guard; the
+    CPU) runs as usual: `cuda_graph_status()` says why. Random draws in a recording draw
+    anew on every replay, from the generator's stream rather than from (seed, counter).
     """
-    return Function(inputs, outputs, updates, givens, device, keep_on_device, name, nan_guard)
+    return Function(inputs, outputs, updates, givens, device, keep_on_device, name, nan_guard, cuda_graph)
 
 
 class _InputSpec:
@@ -56,7 +67,9 @@ class _InputSpec:
         self.checks = [(a, d) for a, d in enumerate(var.type.shape) if d is not None]
         self.device = device
 
-    def convert(self, value) -> torch.Tensor:
+    def convert(self, value, move: bool = True) -> torch.Tensor:
+        """The argument as a tensor of the input's dtype, checked against its shape; on the
+        function's device unless move=False (a CUDA graph's input buffer takes it as is)."""
         if type(value) is np.ndarray and value.dtype == self.np_dtype and value.flags.writeable:
             try:
                 t = torch.from_numpy(value)
@@ -70,7 +83,7 @@ class _InputSpec:
         if len(shape) != self.ndim or any(shape[a] != d for a, d in self.checks):
             raise InputError(f"{self.label} expects shape {format_shape(self.var.type.shape)}; "
                              f"got shape {tuple(shape)}")
-        if t.device != self.device:
+        if move and t.device != self.device:
             t = t.to(self.device, non_blocking=True)
         return t
 
@@ -95,7 +108,8 @@ class _InputSpec:
 class Function:
     """A compiled function. Call it with arrays; `.source` shows the generated program."""
 
-    def __init__(self, inputs, outputs, updates, givens, device, keep_on_device, name, nan_guard=None):
+    def __init__(self, inputs, outputs, updates, givens, device, keep_on_device, name, nan_guard=None,
+                 cuda_graph=None):
         self.name = name or "theon_function"
         self.nan_guard = config.NAN_GUARD if nan_guard is None else bool(nan_guard)
         self.hooks = [NanGuard()] if self.nan_guard else []
@@ -136,12 +150,17 @@ class Function:
         self._last_key = None
         self.compile_count = 0
         self.last_program = None
+        self.cuda_graph = config.CUDA_GRAPH if cuda_graph is None else bool(cuda_graph)
+        self._graph_asked = cuda_graph is True
+        self._capturer = capture.CAPTURERS.get(self.device.type) if self.cuda_graph else None
+        self._recordings = {} if self._capturer is not None else None  # key -> capture.Recording
 
     # ---- calling -------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
         if kwargs or len(args) != self._nin:
             args = self._bind(args, kwargs)
-        tensors = [spec.convert(a) for spec, a in zip(self._specs, args)]
+        recordings = self._recordings
+        tensors = [spec.convert(a, recordings is None) for spec, a in zip(self._specs, args)]
         shared_values = [s._value for s in self.shared]
         key = tuple(t.shape for t in tensors)
         if self._dyn_shared:
@@ -149,15 +168,45 @@ class Function:
         program = self._cache.get(key)
         if program is None:
             program = self._compile(key, tensors, shared_values)
+        if recordings is not None:
+            recording = recordings[key]
+            if recording.recorded or recording.ready():
+                return self._finish(self._call_recorded(recording, tensors))
+            recording.plain_calls += 1
+            tensors = [t.to(self.device, non_blocking=True) for t in tensors]
         try:
             outs, upds = program.run(*tensors, *shared_values)
         except Exception as e:
             raise _explain(program, e) from e
         for s, u in zip(self._update_targets, upds):
             s._value = u
+        return self._finish(outs)
+
+    def _finish(self, outs):
         if not self.keep_on_device:
             outs = [to_numpy(o) for o in outs]
         return outs[0] if self.single else list(outs)
+
+    def _call_recorded(self, recording, tensors):
+        """A call through the signature's CUDA graph: recorded on this call, or replayed."""
+        try:
+            if recording.recorded:
+                outs = recording.replay(tensors)
+                if outs is not None:  # the graph's buffers: a copy is the caller's
+                    copy = self.keep_on_device or self.device.type == "cpu"  # (to_numpy copies from a GPU)
+                    return [o.clone() for o in outs] if copy else outs
+                return self._call_plain(recording, [t.to(self.device, non_blocking=True) for t in tensors])
+            return recording.record(tensors, self.shared, self._update_targets)
+        except Exception as e:
+            raise _explain(recording.program, e) from e
+
+    def _call_plain(self, recording, tensors):
+        """The call run without the graph (a recording just dropped)."""
+        recording.plain_calls += 1
+        outs, upds = recording.program.run(*tensors, *[s._value for s in self.shared])
+        for s, u in zip(self._update_targets, upds):
+            s._value = u
+        return outs
 
     def _bind(self, args, kwargs):
         by_name = {v.name: i for i, v in enumerate(self.inputs) if v.name}
@@ -193,6 +242,10 @@ class Function:
                                 update_params=[position.get(id(s), -1) for s, _ in self.updates],
                                 static_from=self._nin)
         self._cache[key] = program
+        if self._recordings is not None:
+            pairs = list(zip(self._update_targets, program.update_values))
+            reason = capture.refusal(program, self.hooks, pairs)
+            self._recordings[key] = capture.Recording(program, self._capturer(self.device), reason)
         self.compile_count += 1
         self.last_program = program
         return program
@@ -219,7 +272,23 @@ class Function:
                 raise RuntimeError(f"{self.name} has not been compiled yet and its inputs have "
                                    f"unknown dims: call it once, or use .compile_for(*example_args)")
             self._compile_declared()
-        return self.last_program.full_source
+        return self._graph_note() + self.last_program.full_source
+
+    def _graph_note(self) -> str:
+        """The first line of `source` where CUDA graphs apply or were asked for."""
+        if self._recordings is None:
+            return (f"# CUDA graph: not captured: the function runs on {self.device.type}\n"
+                    if self._graph_asked else "")
+        recording = next(r for r in self._recordings.values() if r.program is self.last_program)
+        return f"# CUDA graph: {recording.status()}\n"
+
+    def cuda_graph_status(self) -> dict:
+        """For each input signature compiled (its input shapes): 'captured', 'warming up
+        (...)' or 'not captured: <why>' (see `function`'s cuda_graph)."""
+        if self._recordings is None:
+            why = "cuda_graph is off" if not self.cuda_graph else f"the function runs on {self.device.type}"
+            return {tuple(tuple(s) for s in key[:self._nin]): f"not captured: {why}" for key in self._cache}
+        return {tuple(tuple(s) for s in key[:self._nin]): r.status() for key, r in self._recordings.items()}
 
     def _compile_declared(self):
         key = tuple(torch.Size(v.type.shape) for v in self.inputs)

@@ -13,9 +13,10 @@ Only programs without updates are split: a training step changes its weights eve
 so there is nothing to keep. A tensor without a version counter (one made under
 torch.inference_mode, as compiled programs' results are) cannot be watched for in-place
 writes, so values read from one are recomputed every call. Pure views of a shared variable
-(a transpose, a reshape) stay in the main program: they cost little, and a copy of them
-would only take memory; views of values computed once are taken in the static program
-(its results are then the views, over the same memory): a call saves their microseconds.
+(a transpose, a reshape) alone make no static program: they cost little. Once there is one,
+every static view is taken in it, of values computed once (a folded weight reshaped) or of
+shared variables (its results are then the views, over the same memory): a call saves their
+microseconds.
 """
 from __future__ import annotations
 
@@ -44,11 +45,10 @@ def split_static(schedule, static_params, results):
             needed.update(id(i) for i in node.inputs)
     if not hoisted:
         return None
-    made = {id(o) for n in schedule if id(n) in hoisted for o in n.outputs}
-    for node in schedule:  # a view of values computed once is taken once too (a folded weight reshaped)
-        if id(node) in static_nodes and id(node) not in hoisted and all(id(i) in made for i in node.inputs):
-            hoisted.add(id(node))
-            made.update(id(o) for o in node.outputs)
+    # once there is a static program, the static views are taken in it too: of values computed
+    # once (a folded weight reshaped), and of shared variables (a classifier's transposed last
+    # weight): the cache keeps a view over the same memory, and a call saves its microseconds
+    hoisted.update(id(node) for node in schedule if id(node) in static_nodes)
     read_outside = {id(v) for v in results}
     for node in schedule:
         if id(node) not in hoisted:
@@ -58,22 +58,32 @@ def split_static(schedule, static_params, results):
     return moved, frontier
 
 
+_untracked_writes = [0]  # bumped when shared tensors were written without their version moving
+
+
+def note_untracked_writes() -> None:
+    """Shared tensors were written in place by work torch's version counters do not see (a
+    CUDA graph's replay, compile/capture.py): every cache computes its values afresh."""
+    _untracked_writes[0] += 1
+
+
 class StaticCache:
     """Called by the main program with the watched shared tensors; returns the static
     program's results, running it only when a tensor differs from the last call's (another
     object, or its in-place version counter moved)."""
 
-    __slots__ = ("program", "tensors", "versions", "values")
+    __slots__ = ("program", "tensors", "versions", "values", "epoch")
 
     def __init__(self, program):
         self.program = program
         self.tensors = None     # the tensors the kept values were computed from (held, so
         self.versions = None    # no new tensor can take an old one's id)
         self.values = None
+        self.epoch = _untracked_writes[0]
 
     def __call__(self, *tensors):
         kept = self.tensors
-        if kept is not None and all(a is b for a, b in zip(tensors, kept)):
+        if kept is not None and self.epoch == _untracked_writes[0] and all(a is b for a, b in zip(tensors, kept)):
             try:
                 if all(t._version == v for t, v in zip(tensors, self.versions)):
                     return self.values
@@ -82,7 +92,7 @@ class StaticCache:
         values = self.program.run(*tensors)
         try:
             self.versions = [t._version for t in tensors]
-            self.tensors, self.values = tensors, values
+            self.tensors, self.values, self.epoch = tensors, values, _untracked_writes[0]
         except RuntimeError:
             self.tensors = self.versions = self.values = None
         return values

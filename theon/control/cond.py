@@ -43,6 +43,7 @@ class Cond(Op):
     n_operands: int = 0
     n_true_closure: int = 0
     name: ClassVar[str] = "cond"
+    capturable: ClassVar[bool] = False  # reads the predicate on the host to pick a branch
     allocates: ClassVar[bool] = True  # a body's outputs never alias its arguments
 
     @property

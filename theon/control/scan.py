@@ -96,6 +96,11 @@ class Scan(Op):
         hist = [TensorType(c.dtype, (steps,) + tuple(c.shape)) for c in carries] if self.history else []
         return carries + ys + hist
 
+    @property
+    def capturable(self) -> bool:
+        """A step count given as a tensor is read on the host; a static one is not."""
+        return not self.dynamic_length
+
     def kernel(self, *args, bodies):
         nc = self.n_carry
         run = bodies[0].run

@@ -26,6 +26,7 @@ class While(Op):
     n_cond_closure: int = 0
     max_iters: int | None = None
     name: ClassVar[str] = "while_loop"
+    capturable: ClassVar[bool] = False  # reads the condition on the host: a data-dependent trip count
     allocates: ClassVar[bool] = True  # zero iterations return copies of the initial state
 
     @property

@@ -73,6 +73,7 @@ class AllReduceWait(Op):
     """Wait for a bucket's sum, divide it by the world size and give back each gradient
     (views of the flat buffer, in the shapes listed)."""
     name: ClassVar[str] = "all_reduce_wait"
+    capturable: ClassVar[bool] = False  # waits on a collective from the host
     impure: ClassVar[bool] = True
     shapes: tuple = ()
     bucket: int = 0

@@ -22,9 +22,9 @@ class Shared(Variable):
 
     __slots__ = ("_value", "default_update")
 
-    def __init__(self, value, name=None, dtype=None, shape=None, device=None):
-        tensor = _own(interop.to_torch(value, dtype=dtype, device=resolve_device(device or default_device())),
-                      value)
+    def __init__(self, value, name=None, dtype=None, shape=None, device=None, borrow: bool = False):
+        tensor = interop.to_torch(value, dtype=dtype, device=resolve_device(device or default_device()))
+        tensor = tensor if borrow else _own(tensor, value)
         static = tuple(tensor.shape) if shape is None else tuple(shape)
         super().__init__(TensorType(interop.dtype_name(tensor.dtype), static), name=name)
         if not self.type.accepts(self.type.dtype, tuple(tensor.shape)):
@@ -46,15 +46,19 @@ class Shared(Variable):
         """The value as the torch tensor theon holds (do not modify it in place)."""
         return self._value
 
-    def set_value(self, value) -> None:
-        """Replace the value; it must have this variable's dtype (or cast safely) and shape."""
-        self._value = self._checked(value, self._value.device)
+    def set_value(self, value, borrow: bool = False) -> None:
+        """Replace the value; it must have this variable's dtype (or cast safely) and shape.
+        borrow=True: where `value` already has the dtype and device, keep it rather than a
+        copy. The caller hands it over and must not write to it afterwards: compiled
+        programs may keep work done on the old values (compile/hoist.py)."""
+        self._value = self._checked(value, self._value.device, borrow)
 
-    def _checked(self, value, device):
+    def _checked(self, value, device, borrow: bool = False):
         src = interop.source_dtype(value)
         if src is not None and src != self.type.dtype and not np.can_cast(src, self.type.dtype, "same_kind"):
             raise InputError(f"shared {self.name!r} holds {self.type.dtype}; cannot store a {src} value")
-        tensor = _own(interop.to_torch(value, dtype=self.type.dtype, device=device), value)
+        tensor = interop.to_torch(value, dtype=self.type.dtype, device=device)
+        tensor = tensor if borrow else _own(tensor, value)
         if not self.type.accepts(self.type.dtype, tuple(tensor.shape)):
             raise InputError(f"shared {self.name!r} has shape {format_shape(self.type.shape)}; "
                              f"got a value of shape {tuple(tensor.shape)}")
@@ -85,14 +89,19 @@ def _aliases(tensor, value) -> bool:
     return storage.data_ptr() < high and low < storage.data_ptr() + storage.nbytes()
 
 
-def shared(value, name: str | None = None, dtype=None, shape=None, device=None) -> Shared:
+def shared(value, name: str | None = None, dtype=None, shape=None, device=None,
+           borrow: bool = False) -> Shared:
     """A shared variable holding `value` (NumPy array, torch tensor, list or scalar).
 
     `shape` may declare dims as None so later `set_value` calls can change them.
+    borrow=True: where `value` already has the dtype and device, the variable keeps it
+    instead of a copy (theano.shared's borrow). The caller hands it over: training writes
+    into it, and the caller must not write to it (compiled programs may keep work done on
+    the old values).
     """
     if dtype is not None:
         dtype = canonical_dtype(dtype)
     elif is_python_data(value):
         kind = np.asarray(value).dtype.kind   # Python floats follow the one default-dtype rule
         dtype = default_dtype(kind) if kind in "fc" else None
-    return Shared(value, name=name, dtype=dtype, shape=shape, device=device)
+    return Shared(value, name=name, dtype=dtype, shape=shape, device=device, borrow=borrow)

@@ -309,6 +309,39 @@ def format_logs(logs: dict) -> str:
     return " - ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in logs.items())
 
 
+class PassProgress:
+    """What evaluate and predict show, Keras's verbose: 0 nothing; 1 a bar over the batches
+    on a terminal (with tqdm; a pass of one batch has none) and then a line; 2 the line
+    only: batches, time, time per batch and the results given to `end`."""
+
+    def __init__(self, verbose, steps: int, owner: str, stream=None):
+        verbose = int(verbose) if isinstance(verbose, bool) else verbose
+        if verbose not in ("auto", 0, 1, 2):
+            raise ValueError(f"{owner}: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+        self.verbose = 1 if verbose == "auto" else verbose
+        self.steps, self.stream = int(steps), stream
+        self._start = time.perf_counter()
+        out = stream or sys.stdout
+        isatty = getattr(out, "isatty", None)
+        show_bar = self.verbose == 1 and tqdm is not None and self.steps > 1 and bool(isatty and isatty())
+        self._bar = tqdm(total=self.steps, unit="batch", leave=False, file=out, dynamic_ncols=True) \
+            if show_bar else None
+
+    def step(self) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def end(self, logs: dict | None = None) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        if self.verbose:
+            elapsed = time.perf_counter() - self._start
+            per = 1e3 * elapsed / max(self.steps, 1)
+            tail = f" - {format_logs(logs)}" if logs else ""
+            print(f"{self.steps}/{self.steps} - {elapsed:.1f}s {per:.0f}ms/batch{tail}", file=self.stream or sys.stdout,
+                  flush=True)
+
+
 class ProgressDisplay(Callback):
     """What fit shows. verbose=1: on a terminal, a tqdm bar per epoch (running loss and
     metrics refreshed at most every `refresh_s`); when the output is not a terminal (a log

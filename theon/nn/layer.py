@@ -167,7 +167,8 @@ class Layer:
         init = initializers.get(initializer)
         fan_in, fan_out = fans if fans is not None else (None, None)
         value = init(shape, dtype, self._init_rng(), fan_in, fan_out)
-        p = shared(np.ascontiguousarray(value), name=f"{self.name}/{name}", dtype=dtype)
+        # the initialiser's array is this parameter's alone: no copy of it
+        p = shared(np.ascontiguousarray(value), name=f"{self.name}/{name}", dtype=dtype, borrow=True)
         self._params.append(p)
         self._param_keys.append(name)
         self._param_trainable.append(bool(trainable))

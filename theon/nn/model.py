@@ -290,7 +290,7 @@ class Model(Trainer):
         if problems:
             raise ValueError("set_weights changed nothing:\n  " + "\n  ".join(problems))
         for name, arr in values.items():
-            params[name].set_value(arr)
+            params[name].set_value(arr, borrow=True)   # arr is set_weights' own copy
 
     def load_state_dict(self, state: dict, mapping=None, strict: bool = True) -> None:
         """Set parameters from a PyTorch state dict ({torch name: tensor or array}, e.g. from

@@ -416,12 +416,14 @@ class Trainer:
             return None   # data-parallel: the ranks hold the same state; rank 0 writes it
         return self._run.save(directory, meta)
 
-    def evaluate(self, x, y=None, batch_size=256) -> dict:
+    def evaluate(self, x, y=None, batch_size=256, verbose=0) -> dict:
         """{'loss': mean loss, metric name: mean value} over (x, y), in batches, in inference
-        mode. The sums stay on the device until the end."""
+        mode. The sums stay on the device until the end. verbose: as Keras's (0 quiet, the
+        default; 1 or 'auto' a bar on a terminal and a line at the end; 2 the line)."""
         self._require_compiled()
         batch_size = _count(batch_size, "batch_size", "evaluate")
         x, y = self._prepare(x, y, "evaluate")
+        progress = callbacks_mod.PassProgress(verbose, -(-len(x) // int(batch_size)), "evaluate")
         fn = self.make_test_function(x, y)
         names = self._logged["test"]
         sums = torch.zeros(len(names), dtype=torch.float64, device=self._device)
@@ -429,21 +431,33 @@ class Trainer:
             xb = x[i:i + batch_size]
             values = fn(xb) if y is None else fn(xb, y[i:i + batch_size])
             sums.add_(values, alpha=len(xb))
-        return dict(zip(names, (sums / len(x)).tolist()))
+            progress.step()
+        logs = dict(zip(names, (sums / len(x)).tolist()))
+        progress.end(logs)
+        return logs
 
-    def predict(self, x, batch_size=256) -> np.ndarray:
+    def predict(self, x, batch_size=256, verbose=0) -> np.ndarray:
         """The model's outputs for x (inference mode), batch by batch, as one NumPy array.
 
         A model of several inputs takes a dict by input name (or a list in input order) and is
-        run in one call; a model of several outputs returns a list of arrays."""
+        run in one call; a model of several outputs returns a list of arrays. verbose: as
+        evaluate's (quiet by default: predict is often called per sample)."""
         if isinstance(x, Mapping) or len(getattr(self, "inputs", ())) > 1 or len(getattr(self, "outputs", ())) > 1:
-            return self._predict_named(x)
+            progress = callbacks_mod.PassProgress(verbose, 1, "predict")
+            out = self._predict_named(x)
+            progress.end()
+            return out
         batch_size = _count(batch_size, "batch_size", "predict")
         x = np.asarray(x)
         _check_pair(x, None, "predict")
         x = self.input_array(x)
+        progress = callbacks_mod.PassProgress(verbose, -(-len(x) // int(batch_size)), "predict")
         fn = self.make_predict_function(x)
-        outs = [fn(x[i:i + batch_size]) for i in range(0, len(x), int(batch_size))]
+        outs = []
+        for i in range(0, len(x), int(batch_size)):
+            outs.append(fn(x[i:i + batch_size]))
+            progress.step()
+        progress.end()
         return torch.cat(outs).cpu().numpy()
 
     def _predict_named(self, x):

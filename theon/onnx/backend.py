@@ -116,8 +116,10 @@ def _named_input(message: str, inputs: dict, fixed: dict):
     found = re.search(r"\('([^']*)'", message)
     if found and found.group(1) in inputs and found.group(1) not in fixed:
         return found.group(1)
-    # a value computed from inputs: fix the small integer inputs all at once
+    # a value computed from inputs: fix the small integer inputs one by one, then scalars
+    # of any dtype (a trip count computed from float bounds, as Range's expansion does)
     rest = [n for n, a in inputs.items() if n not in fixed and a.dtype.kind in "iub" and a.size <= _MAX_BOUND]
+    rest = rest or [n for n, a in inputs.items() if n not in fixed and a.size == 1]
     return rest[0] if rest else None
 
 

@@ -17,6 +17,7 @@ __all__ = ["Check", "CheckDim", "check", "check_dim"]
 class Check(Op):
     message: str = ""
     name: ClassVar[str] = "check"
+    capturable: ClassVar[bool] = False  # reads the checked value on the host
     view: ClassVar[bool] = True
 
     def infer(self, x, ok):

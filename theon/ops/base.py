@@ -43,6 +43,11 @@ class Op:
     passthrough: ClassVar[bool] = False
     # when set, generated code calls this torch function directly on the inputs
     torch_fn: ClassVar = None
+    # whether a CUDA graph may record the kernel (compile/capture.py): False for kernels that
+    # read device values on the host (.item(), a branch's predicate) or whose output shapes
+    # depend on values (nonzero, unique). None, undeclared: theon's own ops are audited and
+    # count as capturable; ops defined outside theon do not (their kernels may run anything)
+    capturable: ClassVar[bool | None] = None
 
     def infer(self, *inputs: Variable) -> list:
         """Output TensorTypes from input variables; raise ShapeError/DTypeError on bad input."""

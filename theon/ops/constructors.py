@@ -183,6 +183,7 @@ class SymbolicArange(Op):
     template: tuple = (0, 0, 1)
     dtype: str = "int64"
     name: ClassVar[str] = "arange_symbolic"
+    capturable: ClassVar[bool] = False  # reads its bounds on the host
     differentiable: ClassVar[bool] = False
     needs_device: ClassVar[bool] = True
 

@@ -69,6 +69,7 @@ _META_SIZES = (8, 12)
 class CustomOp(Op):
     """Base class of ops made by `th.op`; `definition` holds the user's functions."""
     definition: ClassVar["OpDefinition"] = None
+    capturable: ClassVar[bool] = False  # runs the user's Python, which may read values on the host
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

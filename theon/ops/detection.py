@@ -42,6 +42,7 @@ class NonMaxSuppression(Op):
     threshold (scalars). Output: (selected, 3) int64 rows of (batch, class, box)."""
     center_point_box: bool = False
     name: ClassVar[str] = "non_max_suppression"
+    capturable: ClassVar[bool] = False  # reads scores on the host; its output shape depends on them
     differentiable: ClassVar[bool] = False
 
     def infer(self, boxes, scores, max_out, iou, score_min):

@@ -28,6 +28,7 @@ class Histogram(Op):
     edge_dtype: str = "float64"
     density: bool = False
     name: ClassVar[str] = "histogram"
+    capturable: ClassVar[bool] = False  # reads the value range on the host
     nout: ClassVar[int] = 2
     differentiable: ClassVar[bool] = False
 
@@ -91,6 +92,7 @@ class HistogramEdges(Op):
     """numpy.histogram with explicit bin edges: inputs x, edges and optional weights."""
     density: bool = False
     name: ClassVar[str] = "histogram_edges"
+    capturable: ClassVar[bool] = False  # reads the value range on the host
     nout: ClassVar[int] = 2
     differentiable: ClassVar[bool] = False
 

@@ -25,7 +25,7 @@ CHANNELS_LAST = torch.channels_last
 
 
 def runs_here(x: torch.Tensor) -> bool:
-    return x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4
+    return x.is_cpu and x.dtype == torch.float32 and x.dim() == 4
 
 
 def channels_last_input(x: torch.Tensor) -> torch.Tensor:

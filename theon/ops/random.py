@@ -11,6 +11,7 @@ Values depend on the device type (CPU and CUDA generators differ).
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import secrets
 import threading
@@ -103,9 +104,9 @@ def generator_seed(seed: int, counter: int, stream: int) -> int:
 _local = threading.local()
 
 
-def _generator(device, seed_t, counter_t, stream) -> torch.Generator:
-    """This thread's generator for `device`, reseeded for this draw (reseeding is cheap;
-    one generator per thread and device keeps concurrent calls apart)."""
+def thread_generator(device) -> torch.Generator:
+    """This thread's generator for `device` (one per thread and device keeps concurrent
+    calls apart)."""
     device = torch.device(device if device is not None else "cpu")
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", torch.cuda.current_device())
@@ -115,6 +116,28 @@ def _generator(device, seed_t, counter_t, stream) -> torch.Generator:
     gen = cache.get(device)
     if gen is None:
         gen = cache[device] = torch.Generator(device=device)
+    return gen
+
+
+@contextlib.contextmanager
+def recorded_draws():
+    """Draws made inside are recorded into a CUDA graph (compile/capture.py): they take
+    this thread's generator as it stands instead of reseeding it from (seed, counter), a
+    host read a graph cannot record. The graph registers the generator, whose philox
+    offset then advances on every replay, so each replay draws anew."""
+    before = getattr(_local, "recording", False)
+    _local.recording = True
+    try:
+        yield
+    finally:
+        _local.recording = before
+
+
+def _generator(device, seed_t, counter_t, stream) -> torch.Generator:
+    """This thread's generator for `device`, reseeded for this draw (reseeding is cheap)."""
+    gen = thread_generator(device)
+    if getattr(_local, "recording", False):
+        return gen
     if seed_t.device.type == "cpu" and counter_t.device.type == "cpu":
         s, c = int(seed_t), int(counter_t)
     else:

@@ -149,6 +149,11 @@ class Repeat(Op):
             return torch.tensor(self.repeats, dtype=torch.int64, device=device)
         return self.repeats
 
+    @property
+    def capturable(self) -> bool:
+        """Per-slice counts go to the device, and their sum back to the host, every call."""
+        return not isinstance(self.repeats, tuple)
+
     def kernel(self, x):
         return torch.repeat_interleave(x, self.counts(x.device), self.axis)
 

@@ -73,6 +73,7 @@ def _wrapped(indices, data, axis):
 class ScatterND(Op):
     reduction: str = "none"
     name: ClassVar[str] = "scatter_nd"
+    capturable: ClassVar[bool] = False  # reads the indices on the host
 
     def infer(self, data, indices, updates):
         if not is_int(indices.dtype):

@@ -25,6 +25,7 @@ __all__ = ["ArgWhere", "BinCount", "SearchSorted", "argwhere", "bincount", "coun
 @dataclass(frozen=True)
 class ArgWhere(Op):
     name: ClassVar[str] = "argwhere"
+    capturable: ClassVar[bool] = False  # its output shape depends on the values
     differentiable: ClassVar[bool] = False
 
     def infer(self, x):
@@ -158,6 +159,7 @@ class BinCount(Op):
     """Counts (or summed weights) of each value 0..max(x), at least `minlength` long."""
     minlength: int = 0
     name: ClassVar[str] = "bincount"
+    capturable: ClassVar[bool] = False  # its output length depends on the values
 
     def infer(self, x, *weights):
         if x.ndim != 1 or x.dtype not in ("int8", "int16", "int32", "int64", "uint8", "bool"):

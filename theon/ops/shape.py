@@ -73,7 +73,7 @@ class Reshape(Op):
         return [x.type.with_shape(out)]
 
     def kernel(self, x, *dims):
-        return x.reshape(runtime_shape(self.shape, dims))
+        return x.reshape(runtime_shape(self.shape, dims) if dims else self.shape)
 
     def grad(self, inputs, outputs, output_grads):
         return [reshape_like(output_grads[0], inputs[0])] + [None] * (len(inputs) - 1)

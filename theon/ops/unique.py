@@ -21,6 +21,7 @@ class Unique(Op):
     axis: int | None = None
     sorted: bool = True
     name: ClassVar[str] = "unique"
+    capturable: ClassVar[bool] = False  # its output shape depends on the values
     nout: ClassVar[int] = 4
     differentiable: ClassVar[bool] = False
 

@@ -217,7 +217,7 @@ class Optimizer(ABC):
                 raise ValueError(f"{type(self).__name__}: two parameters are named {base!r}; "
                                  f"slot names must be unique for state() and checkpoints")
             value = torch.full_like(p.get_tensor(), self._slot_init(slot))
-            s = shared(value, name=name, shape=p.type.shape, device=p.device)
+            s = shared(value, name=name, shape=p.type.shape, device=p.device, borrow=True)  # made here
             if name in self._pending:
                 s.set_value(self._pending.pop(name))
             slots[slot] = s

@@ -9,6 +9,7 @@ from ...graph import Constant, constant
 from ...ops.broadcast import BroadcastLike, SumToLike
 from ...ops.constructors import Full, FullLike
 from ...ops.dims import ShapeOf
+from ...ops.shape import Reshape
 from ...rewrite import rule
 
 FOLD: list = []
@@ -61,3 +62,17 @@ def broadcast_to_same_shape(node):
     if x.type.is_concrete and x.type.shape == like.type.shape:
         return [x]
     return None
+
+
+@rule(Reshape, name="reshape_of_known_dims", registry=FOLD)
+def reshape_of_known_dims(node):
+    """A reshape whose dim inputs are constants (an imported model's batch dim, folded by
+    specialisation) takes its shape as ints, and one to x's own shape is x: at batch 1 the
+    program otherwise turns a dim tensor into an int and calls reshape, some microseconds,
+    for each of an ONNX classifier's Flatten/Reshape nodes."""
+    x, dims, out = node.inputs[0], node.inputs[1:], node.outputs[0]
+    if not out.type.is_concrete or not all(isinstance(d, Constant) for d in dims):
+        return None
+    if x.type.shape == out.type.shape:
+        return [x]
+    return [Reshape(tuple(out.type.shape))(x)] if dims else None

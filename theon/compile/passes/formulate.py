@@ -12,9 +12,14 @@ printed in the program (`max_pool2d(..., formulation='strided')`); values never 
   through the ops after it.
 - conv2d (or conv_relu) 1x1, stride 1, no padding, one group -> pointwise_conv
   (ops/nn_conv_pointwise.py): a matrix product over the channels, its weight reshaped to a
-  matrix in the graph (work on weights alone: hoisted, once per weight value).
+  matrix in the graph (work on weights alone: hoisted, once per weight value); its bias and
+  activation one generated pass where that times faster (codegen/pointwise_conv.py).
 - relu / hard_swish(pointwise_conv(...)) that alone reads it -> pointwise_conv(...,
   activation=that): applied in place on the product's output, one call and one buffer fewer.
+- reshape(reduction(..., keepdims=True)) that drops exactly the kept unit dims, the reshape
+  alone reading the reduction -> the reduction without keepdims (a global pool's Flatten).
+At batch 1 a call saved is a few microseconds of ATen's dispatch, and more when its code is
+cold in the instruction cache (each distinct kernel of a model's tail runs once a call).
 """
 from __future__ import annotations
 
@@ -23,11 +28,13 @@ import dataclasses
 from ... import config
 from ...graph import is_float
 from ...ops.nn_conv import Conv
+from ...codegen.pointwise_conv import GeneratedPointwiseConv
 from ...ops.nn_conv_pointwise import PointwiseConv
 from ...ops.nn_fused import ConvRelu
 from ...ops.nn_pool import MaxPool, MaxPoolWithIndices
 from ...ops.nn_pool_strided import MIN_CHANNELS_LAST, strided_pool_fits
-from ...ops.shape import reshape
+from ...ops.reduce import Reduction
+from ...ops.shape import Reshape, reshape
 from .conv_activation import activation_rewrites
 from .fuse import rewrite_present
 
@@ -64,15 +71,27 @@ def _pointwise(node, activation):
     if (tuple(window) != (1, 1) or tuple(op.stride) != (1, 1) or op.padding == "same" or any(op.padding)
             or op.groups != 1 or op.transposed or None in (co, c) or x.ndim != 4 or x.dtype != "float32"):
         return None
-    return [PointwiseConv(activation=activation)(x, reshape(w, (co, c)), *node.inputs[2:])]
+    return [GeneratedPointwiseConv(activation=activation)(x, reshape(w, (co, c)), *node.inputs[2:])]
 
 
 def _conv_relu(node, count):
     return _pointwise(node, "relu")
 
 
+def _reduction_without_kept_dims(node, count):
+    """The reduction with keepdims=False for a reshape that only drops its kept unit dims."""
+    y = node.inputs[0]
+    red = y.owner
+    if (len(node.inputs) != 1 or red is None or not isinstance(red.op, Reduction) or not red.op.keepdims
+            or count.get(id(y)) != 1):
+        return None
+    plain = dataclasses.replace(red.op, keepdims=False)(*red.inputs)
+    return [plain] if plain.type == node.outputs[0].type and plain.type.is_concrete else None
+
+
 REWRITES = [(MaxPool, _strided_max_pool), (MaxPoolWithIndices, _channels_last_max_pool),
-            (Conv, _conv_formulation), (ConvRelu, _conv_relu), *activation_rewrites(PointwiseConv)]
+            (Conv, _conv_formulation), (ConvRelu, _conv_relu), *activation_rewrites(PointwiseConv),
+            (Reshape, _reduction_without_kept_dims)]
 
 
 def formulate(outputs) -> list:

@@ -19,7 +19,7 @@ from .elems import Elems
 from .layers import register_node_layer
 from .names import free_names
 from .reader import DEFAULT_DOMAINS
-from .tensors import attribute_value, theon_dtype, to_array, value_info_type
+from .tensors import CARRIERS, attribute_value, theon_dtype, to_array, value_info_type
 
 
 class NodeView:
@@ -111,6 +111,9 @@ class Importer:
         self.dim_tests: dict = {}    # value name -> (x, axis, size) of Equal(x.shape[axis], size)
         self.choices: dict = {}      # rank-changing If -> branch taken (see choose_branch)
         self.choice_points: list = []
+        # graph input / initializer name -> its ONNX type, for unsigned types carried in a
+        # wider signed dtype (tensors.CARRIERS): ops whose results saturate need the range
+        self.carried: dict = {}
 
     # ---- weights ----------------------------------------------------------------------
 
@@ -154,6 +157,8 @@ class Importer:
                 raise OnnxImportError(f"{what} is not a tensor (sequences and optionals are not "
                                       f"supported as model inputs)")
             dtype = theon_dtype(elem, what)
+            if elem in CARRIERS:
+                self.carried[info.name] = elem
             if dims is None:
                 raise OnnxImportError(f"{what} has no declared rank; theon needs the rank of "
                                       f"each input")
@@ -193,6 +198,8 @@ class Importer:
     def convert_graph(self, graph, scope: Scope, scope_text: str = "") -> list:
         """Convert every node of `graph` into `scope`; the graph's outputs as variables."""
         for t in graph.initializer:
+            if t.data_type in CARRIERS:
+                self.carried[t.name] = t.data_type
             self.add_initializer(scope, t.name, to_array(t, f"{self.source}: initializer"), True)
         nodes = [NodeView(p, i, scope_text) for i, p in enumerate(graph.node)]
         for node in self.schedule(nodes, scope):
@@ -429,6 +436,11 @@ class NodeContext:
         if value is not None and value.dtype.kind in "iub" and value.ndim <= 1 and value.size <= 64:
             return Elems.from_numpy(value)
         return None
+
+    def carried_type(self, i: int) -> int | None:
+        """The ONNX type of input i when it is a graph input or initializer of an unsigned
+        type theon carries in a wider signed dtype; None otherwise."""
+        return self.importer.carried.get(self.node.inputs[i]) if self.has(i) else None
 
     def attr(self, name: str, default=None):
         return self.attrs.get(name, default)

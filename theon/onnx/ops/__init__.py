@@ -38,14 +38,21 @@ def supported_ops() -> list:
 from . import (  # noqa: E402,F401
     attention,
     control,
+    deform_conv,
     elementwise,
+    functions,
     grid_sample,
     losses,
     nn,
+    pool_indices,
     quantized,
     reduce,
+    roi_align,
     rnn,
     sequence_models,  # (importing registers them)
     shape,
+    signal,
     tensor_misc,
+    training,
+    tree_ensemble,
 )

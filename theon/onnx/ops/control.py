@@ -99,8 +99,8 @@ def loop(ctx):
     carried = [ctx.x(2 + k) for k in range(n_carried)]
     init_cond = _scalar(ctx.x(1)) if ctx.has(1) else None
     if n_scan:
-        if max_trip is None:
-            ctx.fail("Loop with scan outputs needs its trip count M as a constant")
+        if max_trip is None:   # scan outputs' length: the error names M for the backend to fix
+            max_trip = ctx.const(0, "the trip count of a Loop with scan outputs")
         steps = int(np.asarray(max_trip).reshape(-1)[0])
         if init_cond is not None and ctx.static(1) is not None and not bool(np.asarray(ctx.static(1)).reshape(-1)[0]):
             steps = 0
@@ -135,7 +135,7 @@ def scan(ctx):
     body = ctx.attr("body")
     n_scan_in = ctx.attr("num_scan_inputs")
     if ctx.opset < 9:
-        ctx.fail("Scan before opset 9 (with sequence_lens) is not supported")
+        return _scan_batched(ctx, body, n_scan_in)
     xs_all = ctx.xs()
     n_state = len(xs_all) - n_scan_in
     states, seqs = xs_all[:n_state], xs_all[n_state:]
@@ -161,3 +161,28 @@ def scan(ctx):
         a = a % y.ndim
         results.append(T.moveaxis(y, 0, a) if a else y)
     return results
+
+
+def _scan_batched(ctx, body, n_scan_in):
+    """Scan before opset 9: every state and scan input has a leading batch dim, scanned
+    along dim 1 one batch element at a time (the body sees one element's slices)."""
+    if ctx.has(0):
+        ctx.fail("Scan before opset 9 with sequence_lens is not supported (only full-length sequences)")
+    xs_all = [ctx.x(i) for i in range(1, ctx.n_in)]
+    n_state = len(xs_all) - n_scan_in
+    batch = xs_all[0].type.shape[0]
+    if batch is None:
+        ctx.fail(f"Scan before opset 9 needs the batch size known when building, got {xs_all[0].type}")
+    dirs = ctx.attr("directions", [0] * n_scan_in)
+    per_element = []
+    for b in range(batch):
+        states = [v[b] for v in xs_all[:n_state]]
+        seqs = [T.flip(v[b], axis=0) if d else v[b] for v, d in zip(xs_all[n_state:], dirs)]
+
+        def step(carry, xs):
+            outs = ctx.subgraph(body, list(carry) + list(xs))
+            return tuple(_like(o, c) for o, c in zip(outs[:n_state], carry)), tuple(outs[n_state:])
+
+        final, ys = th_scan(step, tuple(states), tuple(seqs))
+        per_element.append(list(final) + list(ys))
+    return [T.stack(list(outs), axis=0) for outs in zip(*per_element)]

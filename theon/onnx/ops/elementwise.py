@@ -300,6 +300,13 @@ def swish(ctx):
     return x * T.sigmoid(x * _f(x, ctx.attr("alpha", 1.0)))
 
 
+@converter("SwiGLU")
+def swiglu(ctx):
+    """Swish(a, alpha) gating b."""
+    a = ctx.x(0)
+    return a * T.sigmoid(a * _f(a, ctx.attr("alpha", 1.0))) * ctx.x(1)
+
+
 @converter("Gelu")
 def gelu(ctx):
     return T.gelu(ctx.x(0), approximate=ctx.attr("approximate", "none"))

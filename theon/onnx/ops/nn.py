@@ -6,6 +6,7 @@ import numpy as np
 from ... import ops as T
 from ...ops import nn as NN
 from . import converter
+from .pool_indices import max_pool_with_indices
 from .pooling_nd import pool_by_slices
 from .shape import shape_elems
 
@@ -130,9 +131,9 @@ def _as_2d(x, n, *lists):
 def max_pool(ctx):
     x = ctx.x(0)
     n, kernel, strides, dilations, pads = _pool_args(ctx, x)
-    if len(ctx.node.outputs) > 1 and ctx.node.outputs[1]:
-        ctx.fail("MaxPool's Indices output is not supported")
     ceil = bool(ctx.attr("ceil_mode", 0))
+    if len(ctx.node.outputs) > 1 and ctx.node.outputs[1]:
+        return list(max_pool_with_indices(ctx, x, kernel, strides, dilations, pads, ceil))
     if n > 2 or not x.dtype.startswith("float"):
         return pool_by_slices(x, kernel, strides, dilations, pads, ceil, "max")
     xp = _pad_spatial(x, pads, value=-np.inf if x.dtype.startswith("float") else np.iinfo(x.dtype).min)

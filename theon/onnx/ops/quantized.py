@@ -49,6 +49,8 @@ def matmul_integer(ctx):
 def conv_integer(ctx):
     x, w, zx, zw = ctx.x(0), ctx.x(1), ctx.x(2), ctx.x(3)
     xf = T.cast_to(x, "float64") - (T.cast_to(zx, "float64") if zx is not None else 0)
+    if zw is not None and zw.ndim == 1:   # one zero point per output channel
+        zw = T.reshape(zw, [-1] + [1] * (w.ndim - 1))
     wf = T.cast_to(w, "float64") - (T.cast_to(zw, "float64") if zw is not None else 0)
     return T.cast_to(_conv_with(ctx, xf, wf, None), "int32")
 

@@ -55,12 +55,18 @@ def _plain(f, post=None, pre=None):
 
 
 def _empty_safe(f, fill):
-    """max/min of an empty axis give -inf/+inf in ONNX."""
+    """max/min of an empty axis give -inf/+inf in ONNX (the dtype's extremes for ints,
+    False/True for bools)."""
     def g(x, axis, keepdims):
         if any(x.type.shape[a] == 0 for a in axis):
             shape = [1 if a in axis else d for a, d in enumerate(x.type.shape)] if keepdims else \
                 [d for a, d in enumerate(x.type.shape) if a not in axis]
-            value = fill if x.dtype.startswith("float") else (np.iinfo(x.dtype).min if fill < 0 else np.iinfo(x.dtype).max)
+            if x.dtype == "bool":   # the identities of any (max) and all (min)
+                value = fill > 0
+            elif x.dtype.startswith("float"):
+                value = fill
+            else:
+                value = np.iinfo(x.dtype).min if fill < 0 else np.iinfo(x.dtype).max
             return T.full(shape, value, dtype=x.dtype)
         return f(x, axis=axis, keepdims=keepdims)
     return g

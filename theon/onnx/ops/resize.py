@@ -12,26 +12,29 @@ from . import converter
 
 
 def _source(mode, o, in_len, out_len, scale, roi=None):
+    """Source coordinates of output positions o. ONNX's resized length in these formulas is
+    in_len * scale (not floored: with scales given it need not be a whole number)."""
+    length = in_len * scale
     if mode == "half_pixel":
         return (o + 0.5) / scale - 0.5
     if mode == "half_pixel_symmetric":
-        adj = out_len / (scale * in_len)
+        adj = out_len / length
         center = in_len / 2
         offset = center * (1 - adj)
         return offset + (o + 0.5) / scale - 0.5
     if mode == "pytorch_half_pixel":
-        return (o + 0.5) / scale - 0.5 if out_len > 1 else np.zeros_like(o)
+        return (o + 0.5) / scale - 0.5 if length != 1 else np.full_like(o, -0.5)
     if mode == "align_corners":
-        return o * (in_len - 1) / (out_len - 1) if out_len > 1 else np.zeros_like(o)
+        return o * (in_len - 1) / (length - 1) if length != 1 else np.zeros_like(o)
     if mode == "asymmetric":
         return o / scale
     if mode == "tf_half_pixel_for_nn":
         return (o + 0.5) / scale
     if mode == "tf_crop_and_resize":
         start, end = roi
-        if out_len > 1:
-            return start * (in_len - 1) + o * (end - start) * (in_len - 1) / (out_len - 1)
-        return np.full_like(o, 0.5 * (start + end) * (in_len - 1))
+        if length != 1:
+            return start * (in_len - 1) + o * (end - start) * (in_len - 1) / (length - 1)
+        return np.full_like(o, start * (in_len - 1) + 0.5 * (end - start) * (in_len - 1))
     raise ValueError(f"coordinate_transformation_mode {mode!r} is not supported")
 
 
@@ -89,25 +92,46 @@ def axis_taps(attrs, in_len, out_len, scale, roi=None):
     raise ValueError(f"Resize mode {mode!r} is not supported")
 
 
-def _antialias_taps(attrs, in_len, out_len, scale):
-    """Linear/cubic antialias (downscaling): a wider filter, weights normalised per output."""
+def _antialias_coeffs(mode, ratio, scale, a):
+    """ONNX's antialiased filter weights around a point `ratio` past a pixel: the kernel
+    stretched by 1/scale, normalised to sum to 1."""
+    scale = min(scale, 1.0)
+    if mode == "linear":
+        start = int(np.floor(-1 / scale) + 1)
+        t = (np.arange(start, start + 2 - 2 * start) - ratio) * scale
+        w = np.clip(1 - np.abs(t), 0, 1)
+    else:
+        start = int(np.floor(-2 / scale) + 1)
+        w = _cubic(scale * (np.arange(start, 2 - start) - ratio), a)
+    return w / w.sum()
+
+
+def _antialias_taps(attrs, in_len, out_len, scale, roi=None):
+    """Linear/cubic antialias, as ONNX's reference: the n pixels nearest each source point
+    (ties to the smaller), edge pixels repeated past the ends, optionally excluded."""
     mode = attrs.get("mode")
     ctm = attrs.get("coordinate_transformation_mode", "half_pixel")
-    o = np.arange(out_len, dtype=np.float64)
-    x = _source(ctm, o, in_len, out_len, scale)
-    support = (1.0 if mode == "linear" else 2.0) / min(scale, 1.0)
-    lo = np.floor(x - support) + 1
-    k = np.arange(int(math.ceil(2 * support)) + 1)
-    idx = lo[:, None] + k[None, :]
-    t = (idx - x[:, None]) * min(scale, 1.0)
-    if mode == "linear":
-        w = np.maximum(0, 1 - np.abs(t))
+    x = _source(ctm, np.arange(out_len, dtype=np.float64), in_len, out_len, scale, roi)
+    floor = np.floor(x)
+    ratios = np.where(x == floor, 1.0, x - floor)      # an exact pixel counts as the left one's end
+    a = attrs.get("cubic_coeff_a", -0.75)
+    coeffs = np.stack([_antialias_coeffs(mode, r, scale, a) for r in ratios])
+    n = coeffs.shape[1]
+    pad = int(np.ceil(n / 2))
+    p = np.floor(x + pad)
+    frac = x + pad - p
+    if n % 2 == 0:
+        shift = np.where(frac == 0, -(n // 2), -(n // 2) + 1)
     else:
-        w = _cubic(t, attrs.get("cubic_coeff_a", -0.75))
-    w = np.where((idx < 0) | (idx > in_len - 1), 0.0, w)
-    w = w / w.sum(axis=1, keepdims=True)
+        shift = np.where(frac <= 0.5, -((n - 1) // 2), -((n - 1) // 2) + 1)
+    idx = (p + shift)[:, None] + np.arange(n)[None, :] - pad
+    if attrs.get("exclude_outside", 0):
+        coeffs = np.where((idx < 0) | (idx >= in_len), 0.0, coeffs)
+        total = coeffs.sum(axis=1, keepdims=True)
+        coeffs = coeffs / np.where(total == 0, 1.0, total)
     idx = np.clip(idx, 0, in_len - 1).astype(np.int64)
-    return [(idx[:, j], w[:, j]) for j in range(idx.shape[1])], None
+    outside = (x < 0) | (x > in_len - 1) if ctm == "tf_crop_and_resize" else None
+    return [(idx[:, j], coeffs[:, j]) for j in range(n)], outside
 
 
 def _resize_axis(x, axis, taps, outside, extrapolation):
@@ -161,7 +185,8 @@ def resize(ctx, x, scales, sizes, roi):
     out = x
     for a in range(n):
         sc, size, d = full_scales[a], full_sizes[a], x.type.shape[a]
-        if sc == 1.0 and (size is None or size == d) and attrs.get("coordinate_transformation_mode") != "tf_crop_and_resize":
+        if a not in axes or (sc == 1.0 and (size is None or size == d)
+                             and attrs.get("coordinate_transformation_mode") != "tf_crop_and_resize"):
             continue
         if d is None:
             if mode == "nearest" and float(sc).is_integer() and sc >= 1 and \
@@ -176,10 +201,11 @@ def resize(ctx, x, scales, sizes, roi):
                 continue
             ctx.fail(f"Resize of dim {a}, unknown when building ({x.type}), with mode {mode!r}: theon "
                      f"needs the input size except for integer nearest upsampling")
+        roi_a = (0.0, 1.0) if rois is None else rois.get(a, (0.0, 1.0))
         if attrs.get("antialias", 0) and mode in ("linear", "cubic") and sc < 1:
-            taps, outside = _antialias_taps(attrs, d, size, sc)
+            taps, outside = _antialias_taps(attrs, d, size, sc, roi_a)
         else:
-            taps, outside = axis_taps(attrs, d, size, sc, (0.0, 1.0) if rois is None else rois.get(a, (0.0, 1.0)))
+            taps, outside = axis_taps(attrs, d, size, sc, roi_a)
         out = _resize_axis(out, a, taps, outside, attrs.get("extrapolation_value", 0.0))
     return out
 
@@ -190,7 +216,9 @@ def resize_op(ctx):
     if ctx.opset < 11:
         scales = ctx.const(1, "scales")
         return resize(ctx, x, scales, None, None)
-    roi = ctx.static(1) if ctx.has(1) else None
+    # the region of interest matters only to tf_crop_and_resize, which then needs its values
+    crop = ctx.attr("coordinate_transformation_mode") == "tf_crop_and_resize"
+    roi = (ctx.const(1, "roi") if crop else ctx.static(1)) if ctx.has(1) else None
     scales = ctx.const(2, "scales") if ctx.has(2) else None
     sizes = ctx.const(3, "sizes") if ctx.has(3) else None
     if scales is not None and np.asarray(scales).size == 0:

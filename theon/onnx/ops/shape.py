@@ -157,6 +157,19 @@ def split(ctx):
     return T.split(x, cuts, axis=axis)
 
 
+def _bounds(ctx, i) -> list:
+    """Slice starts or ends: ints and shape scalars, or inside a loop body (where no input
+    can be fixed to a value) the elements of a short int vector computed from the data, such
+    as the iteration count, as symbolic scalars."""
+    if ctx.elems(i) is not None or ctx.scope.parent is None:
+        return target_dims(ctx, i)
+    v = ctx.x(i)
+    n = v.type.shape[0] if v.ndim == 1 else None
+    if n is None or n > 8 or not v.dtype.startswith("int"):
+        return target_dims(ctx, i)
+    return [T.reshape(T.cast_to(v[k], "int64"), ()) for k in range(n)]
+
+
 def _slice_args(ctx):
     x = ctx.x(0)
     if ctx.opset < 10:
@@ -164,7 +177,7 @@ def _slice_args(ctx):
         axes = ctx.attr("axes", list(range(len(starts))))
         steps = [1] * len(starts)
         return x, list(starts), list(ends), list(axes), steps
-    starts, ends = target_dims(ctx, 1), target_dims(ctx, 2)
+    starts, ends = _bounds(ctx, 1), _bounds(ctx, 2)
     axes = [int(a) for a in ctx.const(3, "axes")] if ctx.has(3) else list(range(len(starts)))
     steps = [int(s) for s in ctx.const(4, "steps")] if ctx.has(4) else [1] * len(starts)
     return x, starts, ends, axes, steps

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import numpy as np
+from onnx import helper
 
 from ... import ops as T
 from ...ops.bitcast import bitcast as bitcast_op
 from ...ops.detection import non_max_suppression as nms_op
 from ...ops.scatter import scatter_elements as scatter_elements_op
+from ...ops.search import argwhere
 from ...ops.scatter import scatter_nd as scatter_nd_op
 from ...ops.sorting import topk as topk_op
 from ...ops.unique import unique as unique_op
-from ..importer.tensors import theon_dtype
+from ..importer.tensors import CARRIERS, theon_dtype
 from . import converter, resize  # noqa: F401  (resize registers Resize/Upsample)
 
 
@@ -139,14 +141,16 @@ def center_crop_pad(ctx):
 def quantize_linear(ctx):
     x, scale, zero = ctx.x(0), ctx.x(1), ctx.x(2)
     axis = ctx.attr("axis", 1)
-    dtype = zero.dtype if zero is not None else theon_dtype(ctx.attr("output_dtype", 2) or 2, "output_dtype")
-    if ctx.attr("block_size", 0):
-        ctx.fail("blocked quantization is not supported")
-    scale = _per_axis(scale, x, axis)
+    out_type = ctx.attr("output_dtype", 2) or 2
+    dtype = zero.dtype if zero is not None else theon_dtype(out_type, "output_dtype")
+    # an unsigned type carried in a wider signed dtype saturates to its own range
+    carried = ctx.carried_type(2) if zero is not None else (out_type if out_type in CARRIERS else None)
+    block = ctx.attr("block_size", 0)
+    scale = _per_axis(scale, x, axis, block)
     y = T.round(x / T.cast_to(scale, x.dtype))
     if zero is not None:
-        y = y + T.cast_to(_per_axis(zero, x, axis), y.dtype)
-    info = np.iinfo(dtype)
+        y = y + T.cast_to(_per_axis(zero, x, axis, block), y.dtype)
+    info = np.iinfo(helper.tensor_dtype_to_np_dtype(carried) if carried else dtype)
     if ctx.attr("saturate", 1) is not None:
         y = T.clip(y, float(info.min), float(info.max))
     return T.cast_to(y, dtype)
@@ -156,16 +160,23 @@ def quantize_linear(ctx):
 def dequantize_linear(ctx):
     x, scale, zero = ctx.x(0), ctx.x(1), ctx.x(2)
     axis = ctx.attr("axis", 1)
-    if ctx.attr("block_size", 0):
-        ctx.fail("blocked quantization is not supported")
+    block = ctx.attr("block_size", 0)
     out_dtype = scale.dtype
     y = T.cast_to(x, "float32")
     if zero is not None:
-        y = y - T.cast_to(_per_axis(zero, x, axis), "float32")
-    return T.cast_to(y * T.cast_to(_per_axis(scale, x, axis), "float32"), out_dtype)
+        y = y - T.cast_to(_per_axis(zero, x, axis, block), "float32")
+    return T.cast_to(y * T.cast_to(_per_axis(scale, x, axis, block), "float32"), out_dtype)
 
 
-def _per_axis(v, x, axis):
+def _per_axis(v, x, axis, block=0):
+    """A scale or zero point shaped to broadcast against x: per-tensor, per-axis (1-d), or
+    blocked (x's rank, each entry covering `block` consecutive elements along axis)."""
+    if block:
+        axis = axis % x.ndim
+        size = x.type.shape[axis]
+        key = [slice(None)] * x.ndim
+        key[axis] = slice(0, size)
+        return T.repeat(v, block, axis=axis)[tuple(key)]
     if v.ndim == 1 and x.ndim > 1 and v.type.shape[0] not in (None, 1):
         axis = axis % x.ndim
         shape = [1] * x.ndim
@@ -234,3 +245,33 @@ def unique(ctx):
     x = ctx.x(0)
     axis = ctx.attr("axis")
     return list(unique_op(x, None if axis is None else axis % x.ndim, bool(ctx.attr("sorted", 1))))
+
+
+@converter("NonZero")
+def nonzero(ctx):
+    """(ndim, count) indices of the nonzero elements in C order; count is known only when run."""
+    x = ctx.x(0)
+    if x.ndim == 0:
+        ctx.fail("NonZero of a 0-d tensor: reshape it to 1-d first (NumPy 2 refuses it too)")
+    return T.transpose(argwhere(x))
+
+
+@converter("TensorScatter")
+def tensor_scatter(ctx):
+    """A KV-cache write: update's sequence (along axis) put into past_cache from each batch
+    row's write index on (wrapping around the cache in 'circular' mode)."""
+    cache, update = ctx.x(0), ctx.x(1)
+    axis = ctx.attr("axis", -2) % cache.ndim
+    if axis == 0:
+        ctx.fail("TensorScatter's axis must not be the batch axis 0")
+    mode = ctx.attr("mode", "linear")
+    if mode not in ("linear", "circular"):
+        ctx.fail(f"TensorScatter mode {mode!r}: ONNX has 'linear' and 'circular'")
+    start = T.cast_to(ctx.x(2), "int64") if ctx.has(2) else T.zeros([T.dim(cache, 0)], "int64")
+    pos = T.expand_dims(start, 1) + T.expand_dims(T.arange(T.dim(update, axis)), 0)   # (batch, seq)
+    if mode == "circular":
+        pos = pos % T.dim(cache, axis)
+    shape = [1] * cache.ndim
+    shape[0], shape[axis] = T.dim(update, 0), T.dim(update, axis)
+    index = T.broadcast_to(T.reshape(pos, shape), [T.dim(update, i) for i in range(update.ndim)])
+    return scatter_elements_op(cache, index, update, axis=axis)
