@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import config
-from ..ops.nn_conv_pointwise import ACTIVATIONS, PointwiseConv
+from ..ops.nn_conv_activation import ACTIVATIONS
+from ..ops.nn_conv_pointwise import PointwiseConv
 from . import timed
 
 _NAME = "theon_bias_activation"
