@@ -13,13 +13,16 @@ def minilm_onnx(tmp_path_factory) -> str:
 
 
 def pytest_terminal_summary(terminalreporter):
-    counts = {"passed": 0, "xfailed": 0, "failed": 0}
-    for key in counts:
-        for report in terminalreporter.stats.get(key, []):
-            if "OnnxBackendNodeModelTest" in report.nodeid and report.when == "call":
-                counts[key] += 1
-    total = sum(counts.values())
-    if total:
-        terminalreporter.write_line(
-            f"ONNX backend node tests: theon passed {counts['passed']} of {total} "
-            f"({counts['xfailed']} expected failures, {counts['failed']} unexpected failures)")
+    for what, suites in (("node tests", ("OnnxBackendNodeModelTest",)),
+                         ("model tests", ("OnnxBackendSimpleModelTest", "OnnxBackendPyTorchConvertedModelTest",
+                                          "OnnxBackendPyTorchOperatorModelTest"))):
+        counts = {"passed": 0, "xfailed": 0, "failed": 0}
+        for key in counts:
+            for report in terminalreporter.stats.get(key, []):
+                if any(s in report.nodeid for s in suites) and report.when == "call":
+                    counts[key] += 1
+        total = sum(counts.values())
+        if total:
+            terminalreporter.write_line(
+                f"ONNX backend {what}: theon passed {counts['passed']} of {total} "
+                f"({counts['xfailed']} expected failures, {counts['failed']} unexpected failures)")

@@ -239,6 +239,10 @@ def leaky_relu(ctx):
 @converter("PRelu")
 def prelu(ctx):
     x, slope = _same(ctx, ctx.x(0), ctx.x(1))
+    if ctx.opset < 7 and slope.ndim == 1 and x.ndim > 2:
+        # before opset 7 a slope of one value per channel applies along axis 1 (PyTorch's
+        # PReLU(num_parameters=C) as exported then), not by NumPy broadcasting
+        slope = slope.reshape((-1,) + (1,) * (x.ndim - 2))
     return T.where(T.less(x, _f(x, 0)), x * slope, x)
 
 
