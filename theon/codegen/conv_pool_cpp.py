@@ -57,13 +57,28 @@ inline vec loadu(const float* p) { vec v; __builtin_memcpy(&v, p, sizeof v); ret
 inline void storeu(float* p, vec v) { __builtin_memcpy(p, &v, sizeof v); }
 inline vec take_max(vec v, vec best) { return ((v > best) | (v != v)) ? v : best; }  // NaN wins
 
+// Pools 2 wide are finished in vectors: the even and odd columns of two vectors of a row by
+// lane shuffles (GCC 12 and clang have __builtin_shufflevector); others by a scalar scan.
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+constexpr bool PAIRS = PW == 2;
+#else
+constexpr bool PAIRS = false;
+#endif
+constexpr int64_t ROW2 = (ROW + 2 * L - 1) / (2 * L) * (2 * L);   // a row in whole vector pairs
+typedef int64_t lvec __attribute__((vector_size(L * sizeof(int64_t))));
+
+// How a block's rows leave the registers: the pool's rows reduced (VALUES: each column's
+// max, rectified, NaN kept: max(0, window) is relu(max(window)); WINNERS: that and the
+// window row it came from, by ATen's scan down the column, a larger value or a NaN taking
+// the place), or every row stored whole (ROWS: the argmax by a scalar scan of the window)
+enum Keep { VALUES, WINNERS, ROWS };
+
 // the PH convolution rows of pool row q for output channels o0 .. o0 + OB - 1 of one image,
-// accumulated in registers; stored whole (`rows`) when the argmax is wanted, else reduced
-// over the pool's rows in the registers: line[o] holds each column's max over the window
-// rows, rectified with NaN kept (max(0, window) is relu(max(window)))
-template <bool INDICES>
+// accumulated in registers, then kept as KEEP says in line / from / rows
+template <Keep KEEP>
 void block_rows(const float* __restrict img, const float* __restrict w, const float* __restrict b,
-                int64_t o0, int64_t q, float (*__restrict line)[ROW], float (*__restrict rows)[PH][ROW]) {
+                int64_t o0, int64_t q, float (*__restrict line)[ROW2], int32_t (*__restrict from)[ROW2],
+                float (*__restrict rows)[PH][ROW]) {
   for (int64_t ch = 0; ch < NCH; ++ch) {
     vec acc[OB][PH][NVC];
 #pragma GCC unroll 64
@@ -100,14 +115,29 @@ void block_rows(const float* __restrict img, const float* __restrict w, const fl
     for (int64_t o = 0; o < OB; ++o)
 #pragma GCC unroll 64
       for (int64_t v = 0; v < NVC; ++v) {
-        if constexpr (INDICES) {
+        const int64_t at = (ch * NVC + v) * L;
+        if constexpr (KEEP == ROWS) {
 #pragma GCC unroll 64
-          for (int64_t di = 0; di < PH; ++di) storeu(&rows[o][di][(ch * NVC + v) * L], acc[o][di][v]);
+          for (int64_t di = 0; di < PH; ++di) storeu(&rows[o][di][at], acc[o][di][v]);
+        } else if constexpr (KEEP == WINNERS) {
+          vec best = acc[o][0][v];
+          best = (best < 0.f) ? vec{} : best;               // rectify, keeping NaN
+          ivec row = ivec{};
+#pragma GCC unroll 64
+          for (int64_t di = 1; di < PH; ++di) {
+            vec a = acc[o][di][v];
+            a = (a < 0.f) ? vec{} : a;
+            const ivec t = (a > best) | (a != a);
+            best = t ? a : best;
+            row = t ? (ivec{} + int32_t(di)) : row;
+          }
+          storeu(&line[o][at], best);
+          __builtin_memcpy(&from[o][at], &row, sizeof row);
         } else {
           vec best = vec{};
 #pragma GCC unroll 64
           for (int64_t di = 0; di < PH; ++di) best = take_max(acc[o][di][v], best);
-          storeu(&line[o][(ch * NVC + v) * L], best);
+          storeu(&line[o][at], best);
         }
       }
   }
@@ -119,18 +149,58 @@ inline void take(float v, int64_t at, float& best, int64_t& where) {
   if (v > best || std::isnan(v)) { best = v; where = at; }  // ATen's max-pool scan
 }
 
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+// pool row q's outputs k * L .. k * L + n - 1 of one channel from its reduced line (and the
+// rows the values came from): of each pair of columns, the one ATen's row-major scan of the
+// window keeps: among NaNs the last scanned, else the larger value and, of equals, the first
+template <bool INDICES>
+inline void pairs(const float* __restrict lo, const int32_t* __restrict ro, int64_t q, int64_t k, int64_t n,
+                  float* __restrict po, int64_t* __restrict pi) {
+  const vec a = loadu(lo + 2 * k * L), c = loadu(lo + 2 * k * L + L);
+  const vec even = __builtin_shufflevector(a, c, @EVEN@), odd = __builtin_shufflevector(a, c, @ODD@);
+  if constexpr (INDICES) {
+    ivec ra, rc;
+    __builtin_memcpy(&ra, ro + 2 * k * L, sizeof ra);
+    __builtin_memcpy(&rc, ro + 2 * k * L + L, sizeof rc);
+    const ivec re = __builtin_shufflevector(ra, rc, @EVEN@) * 2, rd = __builtin_shufflevector(ra, rc, @ODD@) * 2 + 1;
+    const ivec ne = even != even, nd = odd != odd;
+    const ivec t = (nd & (~ne | (rd > re))) | (~nd & ~ne & ((odd > even) | ((odd == even) & (rd < re))));
+    const vec best = t ? odd : even;
+    const ivec rank = t ? rd : re;                               // window row * 2 + column
+    const ivec lanes = {@LANES@};
+    const ivec at = ((rank >> 1) + int32_t(q * PH)) * int32_t(WO) + (lanes + int32_t(k * L)) * 2 + (rank & 1);
+    const lvec wide = __builtin_convertvector(at, lvec);
+    __builtin_memcpy(po + k * L, &best, n * sizeof(float));
+    __builtin_memcpy(pi + k * L, &wide, n * sizeof(int64_t));
+  } else {
+    const vec best = take_max(odd, even);
+    __builtin_memcpy(po + k * L, &best, n * sizeof(float));
+  }
+}
+#endif
+
 // one image: every pool row, every block of output channels
 void image(const float* img, const float* w, const float* b, float* out, int64_t* idx) {
-  float line[OB][ROW];
+  float line[OB][ROW2] = {};          // the lanes past the row stay defined (never stored)
+  int32_t from[OB][ROW2] = {};
   float rows[OB][PH][ROW];
   for (int64_t q = 0; q < HQ; ++q)
     for (int64_t o0 = 0; o0 < O; o0 += OB) {
-      if (idx) block_rows<true>(img, w, b, o0, q, line, rows);
-      else block_rows<false>(img, w, b, o0, q, line, rows);
+      if (!idx) block_rows<VALUES>(img, w, b, o0, q, line, from, rows);
+      else if (PAIRS) block_rows<WINNERS>(img, w, b, o0, q, line, from, rows);
+      else block_rows<ROWS>(img, w, b, o0, q, line, from, rows);
       for (int64_t o = 0; o < OB; ++o) {
         float* po = out + (o0 + o) * PLANE + q * WQ;
-        if (idx) {
-          int64_t* pi = idx + (o0 + o) * PLANE + q * WQ;
+        int64_t* pi = idx ? idx + (o0 + o) * PLANE + q * WQ : nullptr;
+        if constexpr (PAIRS) {
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+          for (int64_t k = 0; k * L < WQ; ++k) {
+            const int64_t n = std::min<int64_t>(L, WQ - k * L);
+            if (idx) pairs<true>(line[o], from[o], q, k, n, po, pi);
+            else pairs<false>(line[o], from[o], q, k, n, po, pi);
+          }
+#endif
+        } else if (idx) {
           for (int64_t r = 0; r < WQ; ++r) {
             float best = -std::numeric_limits<float>::infinity();
             int64_t where = q * PH * WO + r * PW;
@@ -516,6 +586,9 @@ def cpp_source(spec, signature: str = "", lanes: int = 8, registers: int = 14) -
               "WP": spec.width + 2 * spec.padding[1], "O": spec.out_channels, "KH": spec.kernel[0],
               "KW": spec.kernel[1], "PH": spec.pool[0], "PW": spec.pool[1], "PADH": spec.padding[0],
               "PADW": spec.padding[1], "SIGNATURE": signature, **blocking(spec, lanes, registers)}
+    values["EVEN"] = ", ".join(str(2 * i) for i in range(lanes))     # lane shuffles: a row's
+    values["ODD"] = ", ".join(str(2 * i + 1) for i in range(lanes))  # columns in pairs
+    values["LANES"] = ", ".join(str(i) for i in range(lanes))
     source = _TEMPLATE
     for key, value in values.items():
         source = source.replace(f"@{key}@", str(value))
