@@ -135,6 +135,19 @@ def test_an_sgd_fit_equals_the_uncaptured_one(recorded_on_cpu, monkeypatch):
         np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-6)
 
 
+def test_model_compile_turns_capture_off_for_its_steps(recorded_on_cpu):
+    rng = np.random.default_rng(2)
+    xs, ys = rng.standard_normal((64, 8)).astype(np.float32), rng.integers(0, 3, 64)
+    model = nn.Sequential([nn.Dense(3)], input_shape=(8,), seed=0)
+    for asked, want in ((False, "not captured: cuda_graph is off"), (None, "captured")):
+        model.compile("sgd", "cross_entropy", device="cpu", cuda_graph=asked)
+        model.fit(xs, ys, epochs=2, batch_size=32, shuffle=False, verbose=0)
+        model.predict(xs[:32])
+        model.predict(xs[:32])
+        assert set(model.train_function.cuda_graph_status().values()) == {want}
+        assert set(model.predict_function.cuda_graph_status().values()) == {want}
+
+
 def test_a_shared_variable_written_but_never_read_is_written_in_place(recorded_on_cpu):
     x = th.tensor("x", (2,))
     last = th.shared(np.zeros(2, np.float32), name="last")

@@ -124,6 +124,7 @@ class Trainer:
     loss = None
     metrics: list = []
     train_function = test_function = predict_function = None
+    _cuda_graph = None  # compile's cuda_graph (predict runs without a compile)
     stop_training = False
     history = None
     _device = None
@@ -136,13 +137,15 @@ class Trainer:
     # ---- configuration ------------------------------------------------------------------
 
     def compile(self, optimizer="sgd", loss="cross_entropy", metrics=None, device=None,
-                distributed=False):
+                distributed=False, cuda_graph=None):
         """Record the optimiser (instance, name or config), loss (name, loss object or
         fn(y_pred, y_true) -> per-example losses) and metrics (names or fns) for
         `fit`/`evaluate`. device: where the steps run ('cpu', 'cuda', 'cuda:N'; default
         THEON_DEVICE, else CUDA when present). distributed: True or a
         theon.distributed.DataParallel to train data-parallel over the processes that
         `theon.distributed.init()` joined (theon.distributed.training says what changes).
+        cuda_graph: whether the steps on CUDA are recorded in CUDA graphs and replayed
+        (th.function's cuda_graph; default THEON_CUDA_GRAPH).
         Compiling again discards the functions an earlier compile built."""
         parallel = DataParallel.of(distributed)
         self.optimizer = optim.get(optimizer)
@@ -152,6 +155,7 @@ class Trainer:
         if len(set(names)) != len(names) or "loss" in names:
             raise ValueError(f"compile: metric names must be unique and not 'loss', got {names}")
         self._device = resolve_device(device or default_device())
+        self._cuda_graph = None if cuda_graph is None else bool(cuda_graph)
         self._parallel = parallel
         self._compiled = True
         self._reset_functions()
@@ -260,7 +264,7 @@ class Trainer:
         if kind == "train" and self._distributed:
             values = self._parallel.average_logs(values)
         return function(inputs, values, updates=updates, device=self._device,
-                        keep_on_device=True, name=name)
+                        keep_on_device=True, name=name, cuda_graph=self._cuda_graph)
 
     def make_train_function(self, x, y=None):
         """The compiled training step for data like (x, y), built on the first call:
@@ -285,7 +289,8 @@ class Trainer:
         if self.predict_function is None:
             xv, _ = self.batch_inputs(x, None)
             self.predict_function = function([xv], self.predict_step(xv), device=self._device,
-                                             keep_on_device=True, name="predict_step")
+                                             keep_on_device=True, name="predict_step",
+                                             cuda_graph=self._cuda_graph)
         return self.predict_function
 
     # ---- the loop ----------------------------------------------------------------------
