@@ -34,9 +34,11 @@ def _lstm_step_like():
     h2 = th.tanh(h + xt.sum(axis=0, keepdims=True))
     c2 = c * 0.5 + h2
     y = th.squeeze(th.stack([h2], axis=0), 0)                  # stack_of_one, squeeze_of_expand_dims
-    p = th.mean(check(th.sigmoid(y.sum(axis=1, keepdims=True)), True, "never"), axis=1)  # reduction_of_unit_axes, check_of_true
+    q = th.sigmoid(y.sum(axis=1, keepdims=True))
+    p = th.mean(check(q, True, "never"), axis=1)              # reduction_of_unit_axes, check_of_true
     new_state = th.concatenate([th.expand_dims(y, 0), th.expand_dims(c2, 0)], axis=0)   # concatenate_of_expand_dims
-    return [state, x], [th.expand_dims(th.squeeze(th.expand_dims(p, 1), 1), 1), new_state]
+    twice = th.expand_dims(th.squeeze(q * 2.0, 1), 1)         # expand_dims_of_squeeze
+    return [state, x], [th.expand_dims(th.squeeze(th.expand_dims(p, 1), 1), 1), new_state, twice]
 
 
 def _values():
@@ -48,7 +50,7 @@ def _numpy(state, x):
     h2 = np.tanh(state[0] + x[0].sum(axis=0, keepdims=True))
     c2 = state[1] * 0.5 + h2
     p = 1 / (1 + np.exp(-h2.sum(axis=1, keepdims=True)))
-    return p, np.stack([h2, c2])
+    return p, np.stack([h2, c2]), p * 2
 
 
 def test_bookkeeping_that_cancels_is_gone_and_values_are_the_unrewritten_programs():
@@ -66,6 +68,7 @@ def test_bookkeeping_that_cancels_is_gone_and_values_are_the_unrewritten_program
                      "check_of_true", "concatenate_of_expand_dims"}
     for gone in ("check", "mean", "concatenate", "expand_dims"):
         assert f"# {gone}" not in after.source, gone
+    assert "# expand_dims" not in after.source
     assert after.source.count("# getitem") == 2  # state[0] and state[1] alone
     assert "# stack" in after.source  # the new state: one stack of the two rows
     assert after.source.count(" = ") < before.source.count(" = ")
@@ -93,3 +96,20 @@ def test_near_misses_keep_their_ops():
     assert "reduction_of_unit_axes" not in f.last_program.report.fired["canonicalize"]
     assert "concatenate_of_expand_dims" not in f.last_program.report.fired["canonicalize"]
     assert "check_of_true" not in f.last_program.report.fired["canonicalize"]
+
+
+def test_reductions_over_unit_axes_keep_signed_zeros_nan_and_infinities():
+    x = th.tensor("x", (4, 1, 1), "float64")
+    outs = [th.sum(x, axis=1), th.mean(x, axis=(1, 2)), th.max(x, axis=2), th.mean(x, axis=1, keepdims=True)]
+    v = np.array([-0.0, 0.0, np.nan, -np.inf]).reshape(4, 1, 1)
+    before, got_before = _compile_without_views([x], outs, [v])
+    after = th.function([x], outs)
+    got = after(v)
+    want = [v.sum(axis=1), v.mean(axis=(1, 2)), v.max(axis=2), v.mean(axis=1, keepdims=True)]
+    for g, b, w in zip(got, got_before, want):
+        np.testing.assert_array_equal(g, w)
+        np.testing.assert_array_equal(np.signbit(g), np.signbit(w))  # -0.0 summed is +0.0
+        np.testing.assert_array_equal(np.signbit(g), np.signbit(b))
+    assert "reduction_of_unit_axes" in after.last_program.report.fired["canonicalize"]
+    for gone in ("# sum", "# mean", "# max"):
+        assert gone not in after.source and gone in before.source, gone

@@ -12,13 +12,17 @@ about fifteen such calls (each a few microseconds of dispatch at these sizes).
 - stack([x], a) -> expand_dims(x, a)   (a view instead of a copy)
 - concatenate([expand_dims(x, a), expand_dims(y, a), ...], a) -> stack([x, y, ...], a)
 - squeeze(expand_dims(x, A), A) -> x;  expand_dims(squeeze(x, A), A) -> x
-- sum / mean / max over size-1 axes -> squeeze (or x with keepdims): the one element is
-  the result, exactly
+- max over size-1 axes -> squeeze (or x with keepdims); sum / mean over them -> that plus
+  +0.0 for floats (a sum of a lone -0.0 is +0.0): one element is the result, exactly, and
+  an add is a kernel the program runs anyway, where the reduction's is cold code
 - check(x, True) -> x;  check_dim(x) whose axis already has that size -> x
 """
 from __future__ import annotations
 
-from ...graph import Constant
+import numpy as np
+
+from ...graph import Constant, is_float
+from ...ops import elementwise as ew
 from ...ops.assertion import Check, CheckDim
 from ...ops.index import FULL, Subtensor
 from ...ops.reduce import Max, Mean, Sum
@@ -107,6 +111,13 @@ def reduction_of_unit_axes(node):
         return None
     if any(x.type.shape[a] != 1 for a in op.axes):
         return None
+    if is_float(x.dtype) and not isinstance(op, Max):
+        if x.dtype not in ("float16", "float32", "float64"):
+            return None
+        # a sum starts from +0.0, so the sum (and mean) of a lone -0.0 is +0.0: adding +0.0
+        # does the same, and leaves every other value (NaN, infinities) as it is; added
+        # before the squeeze, so an expand_dims after it still cancels that squeeze
+        x = ew.add(x, np.asarray(0.0, x.dtype))
     return [x if op.keepdims else Squeeze(tuple(op.axes))(x)]
 
 
