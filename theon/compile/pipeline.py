@@ -23,6 +23,7 @@ from .passes.fuse_elementwise import fuse_elementwise
 from .passes.inline import INLINE
 from .passes.loss_grad import share_log_softmax
 from .passes.merge import combine_siblings, merge_twins
+from .passes.views import VIEWS
 from ..control import SCAN_CELL_TO_RNN
 from ..rewrite import STABILIZE
 from ..rewrite import Rewriter, RuleSet
@@ -58,7 +59,7 @@ PASSES = [
     # forward shares the fused backward's twin (th.grad has usually fused it already)
     RewritePass("specialize", RuleSet(BOOKKEEPING + INLINE + FOLD + [SCAN_CELL_TO_RNN])),
     GraphPass("merge_twins", merge_twins),
-    RewritePass("canonicalize", RuleSet(FOLD + CANONICALIZE)),
+    RewritePass("canonicalize", RuleSet(FOLD + CANONICALIZE + VIEWS)),
     RewritePass("stabilize", RuleSet(STABILIZE + CANONICALIZE + FOLD)),
     GraphPass("fuse", fuse),
     GraphPass("share_log_softmax", share_log_softmax),
