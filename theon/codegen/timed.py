@@ -23,6 +23,11 @@ from . import cache, choices
 # has loaded, so torch.set_num_threads governs them as it does ATen's kernels
 CFLAGS = ("-march=native", "-fopenmp")   # cache.py links OpenMP's runtime for "-fopenmp"
 
+# a verdict is kept on disk only when the winner took at most 1/DECISIVE of the loser's time:
+# a close call (or one a busy machine blurred) is timed again by the next process rather than
+# fixed for good; within this process the measured winner runs either way
+DECISIVE = 1.15
+
 
 class TimedChoice:
     """Generated or ATen, decided once per node and shape by timing both on the call's own
@@ -30,7 +35,8 @@ class TimedChoice:
     training step never pays for the timing (it runs the generated kernel, which also skips
     oneDNN's one-time set-up of the convolution). With a `verdict` (choices.key of what
     decides it) the result is kept on disk: a later process finds it, runs the winner from
-    its first call, and times nothing (nor sets up the loser, a few MiB of oneDNN state)."""
+    its first call, and times nothing (nor sets up the loser, a few MiB of oneDNN state);
+    only a clear win is kept (DECISIVE)."""
 
     def __init__(self, fn, verdict: str | None = None):
         self.fn = fn
@@ -59,7 +65,8 @@ class TimedChoice:
                     sync()
                     best[run] = min(best[run], time.perf_counter() - start)
             self.use = best[generated] < best[unfused]
-            if self.verdict is not None:
+            fast, slow = sorted(best.values())
+            if self.verdict is not None and slow >= DECISIVE * fast:
                 choices.save(self.verdict, self.use)
         return self.fn if self.use else None
 
