@@ -60,10 +60,11 @@ inline vec take_max(vec v, vec best) { return ((v > best) | (v != v)) ? v : best
 // Pools 2 wide are finished in vectors: the even and odd columns of two vectors of a row by
 // lane shuffles (GCC 12 and clang have __builtin_shufflevector); others by a scalar scan.
 #if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
-constexpr bool PAIRS = PW == 2;
+#define THEON_SHUFFLES 1
 #else
-constexpr bool PAIRS = false;
+#define THEON_SHUFFLES 0
 #endif
+constexpr bool PAIRS = THEON_SHUFFLES && PW == 2;
 constexpr int64_t ROW2 = (ROW + 2 * L - 1) / (2 * L) * (2 * L);   // a row in whole vector pairs
 typedef int64_t lvec __attribute__((vector_size(L * sizeof(int64_t))));
 
@@ -149,7 +150,7 @@ inline void take(float v, int64_t at, float& best, int64_t& where) {
   if (v > best || std::isnan(v)) { best = v; where = at; }  // ATen's max-pool scan
 }
 
-#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#if THEON_SHUFFLES
 // pool row q's outputs k * L .. k * L + n - 1 of one channel from its reduced line (and the
 // rows the values came from): of each pair of columns, the one ATen's row-major scan of the
 // window keeps: among NaNs the last scanned, else the larger value and, of equals, the first
@@ -193,7 +194,7 @@ void image(const float* img, const float* w, const float* b, float* out, int64_t
         float* po = out + (o0 + o) * PLANE + q * WQ;
         int64_t* pi = idx ? idx + (o0 + o) * PLANE + q * WQ : nullptr;
         if constexpr (PAIRS) {
-#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#if THEON_SHUFFLES
           for (int64_t k = 0; k * L < WQ; ++k) {
             const int64_t n = std::min<int64_t>(L, WQ - k * L);
             if (idx) pairs<true>(line[o], from[o], q, k, n, po, pi);

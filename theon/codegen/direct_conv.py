@@ -22,9 +22,9 @@ from typing import ClassVar
 
 from ..autodiff import vjp
 from ..ops.nn_conv import Conv, ConvAttrs
-from ..ops.nn_conv_activation import ConvActivation
+from ..ops.nn_conv_activation import ACTIVATIONS, ConvActivation
 from . import timed
-from .direct_conv_cpp import ACTIVATIONS, FUNCTION, MAX_GROUP_CHANNELS, cpp_source, supported
+from .direct_conv_cpp import FUNCTION, MAX_GROUP_CHANNELS, cpp_source, supported
 
 _NAME = "theon_direct_conv"
 

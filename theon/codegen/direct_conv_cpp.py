@@ -20,7 +20,7 @@ from __future__ import annotations
 FUNCTION = "direct_conv"
 KERNELS = (3, 5, 7)                           # square kernels instantiated
 STRIDES = ((1, 1), (1, 2), (2, 1), (2, 2))    # (height, width) strides instantiated
-ACTIVATIONS = ("", "relu", "hard_swish")      # the `act` argument: index into this tuple
+# the `act` argument: an index into ops/nn_conv_activation's ACTIVATIONS (the op's attribute)
 MAX_GROUP_CHANNELS = 4                        # input channels per group the loop is for
 
 _TEMPLATE = r"""

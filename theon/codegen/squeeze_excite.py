@@ -57,8 +57,8 @@ class SqueezeExcite(Op):
 
     def adapt(self, fn):
         """The built function, taking what `unfused` does."""
-        alpha, beta = self.alpha, self.beta
-        return lambda x, w1, b1, w2, b2: fn(x, w1, b1, w2, b2, alpha, beta)  # the C++ reads the 1x1 weights as they are
+        alpha, beta = self.alpha, self.beta   # the C++ reads the 1x1 weights as they are
+        return lambda x, w1, b1, w2, b2: fn(x, w1, b1, w2, b2, alpha, beta)
 
     def decompose(self, inputs) -> list:
         """The block in theon ops (the graph the pass replaced)."""

@@ -175,12 +175,18 @@ class Function:
             recording.plain_calls += 1
             tensors = [t.to(self.device, non_blocking=True) for t in tensors]
         try:
-            outs, upds = program.run(*tensors, *shared_values)
+            outs = self._run(program, tensors, shared_values)
         except Exception as e:
             raise _explain(program, e) from e
+        return self._finish(outs)
+
+    def _run(self, program, tensors, shared_values):
+        """Run `program` outside any CUDA graph; its update values become the shared
+        variables' values (all are computed before any is written). Its outputs."""
+        outs, upds = program.run(*tensors, *shared_values)
         for s, u in zip(self._update_targets, upds):
             s._value = u
-        return self._finish(outs)
+        return outs
 
     def _finish(self, outs):
         if not self.keep_on_device:
@@ -203,10 +209,7 @@ class Function:
     def _call_plain(self, recording, tensors):
         """The call run without the graph (a recording just dropped)."""
         recording.plain_calls += 1
-        outs, upds = recording.program.run(*tensors, *[s._value for s in self.shared])
-        for s, u in zip(self._update_targets, upds):
-            s._value = u
-        return outs
+        return self._run(recording.program, tensors, [s._value for s in self.shared])
 
     def _bind(self, args, kwargs):
         by_name = {v.name: i for i, v in enumerate(self.inputs) if v.name}

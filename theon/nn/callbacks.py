@@ -309,23 +309,34 @@ def format_logs(logs: dict) -> str:
     return " - ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in logs.items())
 
 
+def verbosity(verbose, owner: str) -> int:
+    """Keras's verbose as 0, 1 or 2 ('auto' is 1); anything else is an error naming `owner`."""
+    verbose = int(verbose) if isinstance(verbose, bool) else verbose
+    if verbose not in ("auto", 0, 1, 2):
+        raise ValueError(f"{owner}: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return 1 if verbose == "auto" else verbose
+
+
+def is_terminal(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 class PassProgress:
     """What evaluate and predict show, Keras's verbose: 0 nothing; 1 a bar over the batches
     on a terminal (with tqdm; a pass of one batch has none) and then a line; 2 the line
     only: batches, time, time per batch and the results given to `end`."""
 
     def __init__(self, verbose, steps: int, owner: str, stream=None):
-        verbose = int(verbose) if isinstance(verbose, bool) else verbose
-        if verbose not in ("auto", 0, 1, 2):
-            raise ValueError(f"{owner}: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
-        self.verbose = 1 if verbose == "auto" else verbose
+        self.verbose = verbosity(verbose, owner)
         self.steps, self.stream = int(steps), stream
+        self._bar = None
+        if not self.verbose:
+            return               # predict is often called per sample: nothing more to do
         self._start = time.perf_counter()
         out = stream or sys.stdout
-        isatty = getattr(out, "isatty", None)
-        show_bar = self.verbose == 1 and tqdm is not None and self.steps > 1 and bool(isatty and isatty())
-        self._bar = tqdm(total=self.steps, unit="batch", leave=False, file=out, dynamic_ncols=True) \
-            if show_bar else None
+        if self.verbose == 1 and tqdm is not None and self.steps > 1 and is_terminal(out):
+            self._bar = tqdm(total=self.steps, unit="batch", leave=False, file=out, dynamic_ncols=True)
 
     def step(self) -> None:
         if self._bar is not None:
@@ -338,8 +349,8 @@ class PassProgress:
             elapsed = time.perf_counter() - self._start
             per = 1e3 * elapsed / max(self.steps, 1)
             tail = f" - {format_logs(logs)}" if logs else ""
-            print(f"{self.steps}/{self.steps} - {elapsed:.1f}s {per:.0f}ms/batch{tail}", file=self.stream or sys.stdout,
-                  flush=True)
+            print(f"{self.steps}/{self.steps} - {elapsed:.1f}s {per:.0f}ms/batch{tail}",
+                  file=self.stream or sys.stdout, flush=True)
 
 
 class ProgressDisplay(Callback):
@@ -366,8 +377,7 @@ class ProgressDisplay(Callback):
         return self.stream or sys.stdout
 
     def _terminal(self) -> bool:
-        isatty = getattr(self._out(), "isatty", None)
-        return bool(isatty and isatty())
+        return is_terminal(self._out())
 
     def _names(self):
         return self.params.get("names", ["loss"])

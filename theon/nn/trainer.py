@@ -392,10 +392,7 @@ class Trainer:
         return history
 
     def _callback_list(self, user, verbose, history):
-        verbose = int(verbose) if isinstance(verbose, bool) else verbose
-        if verbose not in ("auto", 0, 1, 2):
-            raise ValueError(f"fit: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
-        verbose = 1 if verbose == "auto" else verbose
+        verbose = callbacks_mod.verbosity(verbose, "fit")
         if user is not None and not isinstance(user, (list, tuple)):
             raise TypeError(f"fit: callbacks must be a list of theon.callbacks.Callback, got "
                             f"{type(user).__name__}")

@@ -2,7 +2,7 @@
 `activation` attribute: PointwiseConv, codegen's DirectConv) share: the check of its value,
 the activation applied in place on the convolution's fresh output, the same in theon ops
 (the graph the compiler's pass replaced), and the same op with another activation (the
-rewrite that takes in an activation reading the op's output: compile/passes/activation.py).
+rewrite that takes in an activation reading the op's output: compile/passes/conv_activation.py).
 """
 from __future__ import annotations
 
